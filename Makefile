@@ -1,0 +1,64 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Lambda dependencies for the Lambda platform (arm64) and our Python version, downloaded once so
+# that `cdk synth` bundles fully offline (infra/bundling.py).
+WHEELHOUSE := .build/wheelhouse
+WHEEL_STAMP := $(WHEELHOUSE)/.stamp
+PYVER := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+
+.PHONY: install demo local test lint typecheck unit synth deploy bench wheelhouse clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[local,cdk,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+node_modules/.stamp: package.json
+	npm install --no-audit --no-fund
+	touch node_modules/.stamp
+
+$(WHEEL_STAMP): functions/requirements.txt $(STAMP)
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(BIN)/pip download -q -r functions/requirements.txt -d $(WHEELHOUSE) \
+	  --only-binary=:all: --platform manylinux2014_aarch64 --implementation cp \
+	  --python-version $(PYVER)
+	touch $(WHEEL_STAMP)
+
+wheelhouse: $(WHEEL_STAMP)
+
+demo: $(STAMP)
+	$(BIN)/roam-emp demo
+
+local: $(STAMP)
+	$(BIN)/roam-emp local
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) $(WHEEL_STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+synth: $(STAMP) $(WHEEL_STAMP) node_modules/.stamp
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth -q
+	$(BIN)/cfn-lint cdk.out/*.template.json
+
+deploy: $(STAMP) $(WHEEL_STAMP) node_modules/.stamp
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk deploy
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .build cdk.out node_modules

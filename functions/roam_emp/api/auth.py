@@ -1,0 +1,59 @@
+"""Inbound OCPI token authentication (transport_and_format.asciidoc, "Authorization header").
+
+Route middlewares: ``require(Scope.CONNECTED)`` accepts only the token Plugsurfing received from us
+during registration; ``require(Scope.REGISTRATION)`` also accepts a token A we issued, which the
+spec allows for the versions endpoints and the credentials POST only. After DELETE (unregister)
+neither exists, so every call gets 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import lru_cache
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+from ..config import settings
+from ..ocpi.auth_header import matches
+from ..store.credentials import CredentialsVault, HubTokens
+from .http import Unauthorized, header
+
+
+class Scope(StrEnum):
+    CONNECTED = "connected"
+    REGISTRATION = "registration"
+
+
+@lru_cache(maxsize=1)
+def vault() -> CredentialsVault:
+    config = settings()
+    return CredentialsVault(config.credentials_secret, config.secret_cache_s)
+
+
+def _accepted(tokens: HubTokens, presented: str | None, scope: Scope) -> bool:
+    ok = matches(presented, tokens.inbound)
+    if scope is Scope.REGISTRATION:
+        ok |= matches(presented, tokens.token_a)
+    return ok
+
+
+def authenticate(presented: str | None, scope: Scope) -> None:
+    if not presented:
+        raise Unauthorized("missing Authorization header")
+    store = vault()
+    if _accepted(store.get(), presented, scope):
+        return
+    # One fresh read: the token may have been rotated since our cached copy.
+    if _accepted(store.get(fresh=True), presented, scope):
+        return
+    raise Unauthorized("invalid credentials token")
+
+
+def require(scope: Scope) -> Callable[[APIGatewayRestResolver, NextMiddleware], Response[str]]:
+    def middleware(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+        authenticate(header(app, "Authorization"), scope)
+        return next_middleware(app)
+
+    return middleware

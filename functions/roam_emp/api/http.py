@@ -1,0 +1,151 @@
+"""Build Powertools resolvers that speak OCPI: every answer is an envelope carrying the caller's
+``X-Request-ID``/``X-Correlation-ID``; every failure is an OCPI status with the right HTTP status."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from ..config import settings
+from ..ocpi.envelope import envelope
+from ..ocpi.status import OcpiError, StatusCode
+
+logger = Logger(child=True)
+
+REQUEST_ID = "X-Request-ID"
+CORRELATION_ID = "X-Correlation-ID"
+
+
+class Unauthorized(Exception):
+    """No valid credentials token (answered 401, transport_and_format.asciidoc)."""
+
+
+def header(app: APIGatewayRestResolver, name: str) -> str | None:
+    headers = app.current_event.headers or {}
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def _ids(app: APIGatewayRestResolver) -> dict[str, str]:
+    bound = app.current_event.raw_event.get("_roam_ids")
+    if bound:
+        return dict(bound)
+    request_id = header(app, REQUEST_ID) or str(uuid.uuid4())
+    correlation_id = header(app, CORRELATION_ID) or request_id
+    return {REQUEST_ID: request_id, CORRELATION_ID: correlation_id}
+
+
+def respond(
+    app: APIGatewayRestResolver,
+    data: Any = None,
+    *,
+    status: StatusCode = StatusCode.SUCCESS,
+    message: str | None = None,
+    http_status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    """An OCPI envelope response echoing the request and correlation ids."""
+    return Response(
+        status_code=http_status if http_status is not None else status.http_status,
+        content_type="application/json",
+        body=json.dumps(envelope(data, status, message), separators=(",", ":")),
+        headers={**_ids(app), **(headers or {})},
+    )
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """'field.path: reason' for each problem, so the sender knows exactly what to fix."""
+    problems = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        problems.append(f"{where}: {item['msg']}")
+    more = f" (+{error.error_count() - 5} more)" if error.error_count() > 5 else ""
+    return "invalid or missing field(s): " + "; ".join(problems) + more
+
+
+def json_body(app: APIGatewayRestResolver) -> Any:
+    raw = app.current_event.body
+    if raw is None or not raw.strip():
+        raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, "request body is missing")
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise OcpiError(
+            StatusCode.INVALID_OR_MISSING_PARAMETERS, f"request body is not valid JSON: {error}"
+        ) from error
+
+
+def base_url(app: APIGatewayRestResolver) -> str:
+    """Our public base URL: configured (custom domain) or the API Gateway stage URL."""
+    configured = settings().public_base_url
+    if configured:
+        return configured
+    ctx = app.current_event.request_context
+    stage = ctx.stage
+    return f"https://{ctx.domain_name}" + (f"/{stage}" if stage and stage != "$default" else "")
+
+
+def create_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+
+    @app.exception_handler(OcpiError)
+    def _ocpi_error(error: OcpiError) -> Response[str]:
+        logger.info("ocpi error", extra={"status_code": int(error.status), "status_message": error.message})
+        return respond(
+            app, error.data, status=error.status, message=error.message, http_status=error.http_status
+        )
+
+    @app.exception_handler(ValidationError)
+    def _invalid(error: ValidationError) -> Response[str]:
+        message = describe_validation_error(error)
+        logger.info("invalid request", extra={"status_code": 2001, "status_message": message})
+        return respond(app, status=StatusCode.INVALID_OR_MISSING_PARAMETERS, message=message)
+
+    @app.exception_handler(Unauthorized)
+    def _unauthorized(error: Unauthorized) -> Response[str]:
+        logger.warning("unauthorized", extra={"reason": str(error)})
+        return respond(
+            app,
+            status=StatusCode.CLIENT_ERROR,
+            message="Unauthorized: " + str(error),
+            http_status=401,
+            headers={"WWW-Authenticate": "Token"},
+        )
+
+    @app.exception_handler(NotFoundError)
+    def _not_found(_: NotFoundError) -> Response[str]:
+        return respond(app, status=StatusCode.CLIENT_ERROR, message="no such endpoint", http_status=404)
+
+    return app
+
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+def lambda_entry(app: APIGatewayRestResolver, root_logger: Logger) -> Handler:
+    """The Lambda entry point for a resolver: binds OCPI ids to every log line, then routes."""
+
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        request_id = headers.get("x-request-id") or str(uuid.uuid4())
+        correlation_id = headers.get("x-correlation-id") or request_id
+        event["_roam_ids"] = {REQUEST_ID: request_id, CORRELATION_ID: correlation_id}
+        root_logger.append_keys(
+            x_request_id=request_id,
+            x_correlation_id=correlation_id,
+            request_method=event.get("httpMethod"),
+            request_path=event.get("path"),
+            x_original_protocol=headers.get("x-original-protocol"),
+            environment=settings().environment,
+        )
+        return app.resolve(event, context)
+
+    return handler

@@ -1,0 +1,146 @@
+"""`roam-emp`: the operator's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from .admin_client import AdminClient, AdminError
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from .local.runtime import LocalRuntime
+    from .simulator import RoamSimulator
+
+    runtime = LocalRuntime(port=args.port, log_level=args.log_level).start()
+    simulator = None
+    versions_url, token_a = args.hub_versions_url, args.hub_token
+    if not versions_url:
+        simulator = RoamSimulator(args.simulator_port).start()
+        versions_url, token_a = simulator.versions_url, simulator.state.token_a
+        print(f"Roam OCPI simulator: {simulator.url}")
+    print(f"roam-emp local mode: {runtime.url} (our versions URL {runtime.versions_url})")
+    try:
+        data = AdminClient(runtime.url).call(
+            "POST", "/admin/registration", {"versions_url": versions_url, "token_a": token_a}
+        )
+        print(f"registered with {versions_url}: {data['status']}")
+    except AdminError as error:
+        print(f"registration failed: {error}", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("Ctrl-C to stop")
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    if simulator:
+        simulator.stop()
+    runtime.stop()
+    return 0
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from .simulator import RoamSimulator
+
+    simulator = RoamSimulator(args.port, per_minute=args.per_minute, token_a=args.token_a)
+    print(
+        f"Roam OCPI simulator on {simulator.url}; versions {simulator.versions_url}; "
+        f"token A {simulator.state.token_a}"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        simulator.serve_forever()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .local.demo import run_demo
+
+    return 0 if run_demo(args.port) else 1
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    data = AdminClient(args.api, args.region).call(
+        "POST", "/admin/registration", {"versions_url": args.versions_url, "token_a": args.token_a}
+    )
+    _print(data)
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    _print(AdminClient(args.api, args.region).call("POST", "/admin/registration", {"action": "rotate"}))
+    return 0
+
+
+def cmd_token_a(args: argparse.Namespace) -> int:
+    _print(AdminClient(args.api, args.region).call("POST", "/admin/registration/token-a"))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _print(AdminClient(args.api, args.region).call("GET", "/admin/registration"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roam-emp", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="run everything on this machine (moto + local gateway)")
+    local.add_argument("--port", type=int, default=8080)
+    local.add_argument("--hub-versions-url", help="a real hub instead of the bundled simulator")
+    local.add_argument("--hub-token", help="the hub's token A (with --hub-versions-url)")
+    local.add_argument("--simulator-port", type=int, default=8090)
+    local.add_argument("--log-level", default="INFO")
+    local.set_defaults(func=cmd_local)
+
+    sim = sub.add_parser("simulator", help="run the bundled Roam OCPI simulator")
+    sim.add_argument("--port", type=int, default=8090)
+    sim.add_argument("--per-minute", type=int, default=3000)
+    sim.add_argument("--token-a")
+    sim.set_defaults(func=cmd_simulator)
+
+    demo = sub.add_parser("demo", help="local mode + simulator: the handshake both ways, told")
+    demo.add_argument("--port", type=int, default=0)
+    demo.set_defaults(func=cmd_demo)
+
+    def admin(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument(
+            "--api",
+            default="http://127.0.0.1:8080",
+            help="the stack's API URL (CloudFormation output ApiUrl)",
+        )
+        command.add_argument("--region")
+        return command
+
+    register = admin("register", "register with Plugsurfing using its versions URL and token A")
+    register.add_argument("--versions-url", required=True)
+    register.add_argument("--token-a", required=True)
+    register.set_defaults(func=cmd_register)
+    admin("rotate-credentials", "PUT fresh credentials to Plugsurfing").set_defaults(func=cmd_rotate)
+    admin("token-a", "issue a token A for a Plugsurfing-initiated registration").set_defaults(
+        func=cmd_token_a
+    )
+    admin("status", "show the connection with Plugsurfing").set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except AdminError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

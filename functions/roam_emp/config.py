@@ -1,0 +1,67 @@
+"""Runtime configuration of a Lambda (or of local mode), read once from the environment.
+
+CDK sets these variables from `cdk.json` context (see infra/config.py for the defaults and
+README "Configuration reference"); local mode sets them for its in-process handlers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from . import topology
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(f"environment variable {name} is not set")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    country_code: str
+    party_id: str
+    business_name: str
+    business_website: str | None
+    state_table: str
+    credentials_secret: str
+    event_bus_name: str
+    public_base_url: str | None
+    # Plugsurfing allows 3,000 requests per clock minute and 1,000,000 per UTC day (FAQ "Rate
+    # limiting / fair usage"); the defaults leave headroom for clock skew between us and them.
+    hub_requests_per_minute: int
+    hub_requests_per_day: int
+    hub_timeout_s: float
+    secret_cache_s: int
+    environment: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            country_code=_env("ROAM_EMP_COUNTRY_CODE", "NL"),
+            party_id=_env("ROAM_EMP_PARTY_ID", "EMP"),
+            business_name=_env("ROAM_EMP_BUSINESS_NAME", "Example EMP"),
+            business_website=os.environ.get("ROAM_EMP_BUSINESS_WEBSITE") or None,
+            state_table=_env(topology.STATE_TABLE.env_var, "roam-emp-state"),
+            credentials_secret=_env(topology.HUB_CREDENTIALS.env_var, "roam-emp/hub-credentials"),
+            event_bus_name=_env(topology.EVENT_BUS_ENV, "roam-emp"),
+            public_base_url=(os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            hub_requests_per_minute=int(_env("HUB_REQUESTS_PER_MINUTE", "2900")),
+            hub_requests_per_day=int(_env("HUB_REQUESTS_PER_DAY", "990000")),
+            hub_timeout_s=float(_env("HUB_TIMEOUT_S", "10")),
+            secret_cache_s=int(_env("SECRET_CACHE_S", "30")),
+            environment=_env("ROAM_EMP_ENVIRONMENT", "local"),
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def reset() -> None:
+    """Forget the cached settings (tests and local mode change the environment)."""
+    settings.cache_clear()

@@ -1,0 +1,71 @@
+"""Admin API (IAM-authorised in AWS): register with Plugsurfing, rotate, issue token A, status.
+
+The ``roam-emp register`` command calls ``POST /admin/registration`` so the registration runs
+inside the stack, with the stack's own URL, secrets and rate limiter.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from ..api.http import base_url, create_resolver, json_body, lambda_entry, respond
+from ..config import settings
+from ..domain.registration import Registrar
+from ..domain.versions import versions_url
+from ._runtime import logger, metrics, tracer
+
+app = create_resolver()
+
+
+class RegisterRequest(BaseModel):
+    versions_url: str = Field(min_length=8, max_length=255)
+    token_a: str = Field(min_length=1, max_length=64, repr=False)
+
+
+class RotateRequest(BaseModel):
+    action: str = Field(pattern="^rotate$")
+
+
+@lru_cache(maxsize=1)
+def registrar() -> Registrar:
+    return Registrar.from_settings(settings())
+
+
+@app.get("/admin/registration")
+def get_registration() -> Response[str]:
+    status = registrar().status().summary()
+    status["our_versions_url"] = versions_url(base_url(app))
+    return respond(app, status)
+
+
+@app.post("/admin/registration")
+def post_registration() -> Response[str]:
+    body = json_body(app)
+    base = base_url(app)
+    if isinstance(body, dict) and body.get("action") == "rotate":
+        RotateRequest.model_validate(body)
+        return respond(app, registrar().rotate(base).summary())
+    request = RegisterRequest.model_validate(body)
+    connection = registrar().register(request.versions_url, request.token_a, base)
+    return respond(app, connection.summary())
+
+
+@app.post("/admin/registration/token-a")
+def post_token_a() -> Response[str]:
+    # Returned once, to the IAM-authorised operator; never logged.
+    token_a = registrar().issue_token_a()
+    return respond(app, {"token_a": token_a, "versions_url": versions_url(base_url(app))})
+
+
+_entry = lambda_entry(app, logger)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _entry(event, context)

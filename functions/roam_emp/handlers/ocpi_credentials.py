@@ -1,0 +1,63 @@
+"""GET/POST/PUT/DELETE /ocpi/2.2.1/credentials (credentials.asciidoc)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..api.auth import Scope, require
+from ..api.http import base_url, create_resolver, json_body, lambda_entry, respond
+from ..config import settings
+from ..domain.registration import Registrar
+from ..ocpi.credentials import Credentials
+from ..ocpi.leniency import dump_outbound, parse_inbound
+from ._runtime import logger, metrics, tracer
+
+app = create_resolver()
+
+
+@lru_cache(maxsize=1)
+def registrar() -> Registrar:
+    return Registrar.from_settings(settings())
+
+
+def _their_credentials() -> Credentials:
+    credentials, deviations = parse_inbound(Credentials, json_body(app))
+    if deviations:
+        logger.info("credentials deviate from OCPI 2.2.1", extra={"deviations": deviations.by_kind()})
+    return credentials
+
+
+@app.get("/ocpi/2.2.1/credentials", middlewares=[require(Scope.CONNECTED)])
+def get_credentials() -> Response[str]:
+    return respond(app, dump_outbound(registrar().current_credentials(base_url(app))))
+
+
+@app.post("/ocpi/2.2.1/credentials", middlewares=[require(Scope.REGISTRATION)])
+def post_credentials() -> Response[str]:
+    ours = registrar().accept_registration(_their_credentials(), base_url(app))
+    return respond(app, dump_outbound(ours))
+
+
+@app.put("/ocpi/2.2.1/credentials", middlewares=[require(Scope.CONNECTED)])
+def put_credentials() -> Response[str]:
+    ours = registrar().accept_update(_their_credentials(), base_url(app))
+    return respond(app, dump_outbound(ours))
+
+
+@app.delete("/ocpi/2.2.1/credentials", middlewares=[require(Scope.CONNECTED)])
+def delete_credentials() -> Response[str]:
+    registrar().accept_unregister()
+    return respond(app)
+
+
+_entry = lambda_entry(app, logger)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _entry(event, context)

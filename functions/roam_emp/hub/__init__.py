@@ -1,0 +1,1 @@
+"""The outbound Roam OCPI client: every call we make to Plugsurfing goes through HubClient."""

@@ -1,0 +1,145 @@
+"""`make demo`: the handshake both ways against the bundled simulator, told step by step.
+
+Every step checks what it claims; the demo exits non-zero when one does not hold.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..ocpi.auth_header import encode_token
+from ..simulator import RoamSimulator
+from .runtime import LocalRuntime
+
+
+@dataclass
+class Step:
+    title: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+@dataclass
+class Demo:
+    runtime: LocalRuntime
+    simulator: RoamSimulator
+    steps: list[Step] = field(default_factory=list)
+    out: Callable[[str], None] = print
+
+    def step(self, title: str, action: Callable[[], tuple[bool, str]]) -> bool:
+        started = time.perf_counter()
+        try:
+            ok, detail = action()
+        except Exception as error:  # a demo reports every failure and goes on
+            ok, detail = False, f"{type(error).__name__}: {error}"
+        seconds = time.perf_counter() - started
+        self.steps.append(Step(title, ok, detail, seconds))
+        mark = "ok  " if ok else "FAIL"
+        self.out(f"  [{mark}] {title} ({seconds * 1000:.0f} ms)\n         {detail}")
+        return ok
+
+    def sim(self, path: str, body: Any = None) -> Any:
+        return httpx.post(f"{self.simulator.url}/_sim/{path}", json=body or {}, timeout=60).json()
+
+    def call_us(self, token: str | None, path: str = "/ocpi/2.2.1/credentials") -> httpx.Response:
+        headers = {"Authorization": encode_token(token)} if token else {}
+        return httpx.get(f"{self.runtime.url}{path}", headers=headers, timeout=30)
+
+    def run(self) -> bool:
+        rt, sim = self.runtime, self.simulator
+        self.out(f"roam-emp local mode: API {rt.url}  (moto {rt.moto.url if rt.moto else '-'})")
+        self.out(f"Roam OCPI simulator (plays Plugsurfing): {sim.versions_url}\n")
+        self.out("1. We register with Plugsurfing using its token A")
+
+        def register() -> tuple[bool, str]:
+            answer = rt.admin(
+                "POST",
+                "/admin/registration",
+                {"versions_url": sim.versions_url, "token_a": sim.state.token_a},
+            ).json()
+            data = answer.get("data") or {}
+            roles = [
+                f"{r['role']} {r['country_code']}/{r['party_id']} ({r['business_details']['name']})"
+                for r in data.get("hub_roles", [])
+            ]
+            endpoints = [f"{e['identifier']}:{e['role']}" for e in data.get("endpoints", [])]
+            ok = data.get("status") == "REGISTERED" and roles == ["CPO DE/8PS (Plugsurfing)"]
+            return ok, f"status {data.get('status')}, hub role {roles}, endpoints {endpoints}"
+
+        self.step("versions -> 2.2.1 details -> POST credentials with token B -> token C stored", register)
+        token_b = sim.state.our_token_for_emp
+
+        def hub_calls_us() -> tuple[bool, str]:
+            answer = self.call_us(token_b)
+            roles = answer.json().get("data", {}).get("roles", [])
+            return answer.status_code == 200, (
+                f"GET /ocpi/2.2.1/credentials with token B -> HTTP {answer.status_code}, "
+                f"our role {roles[0]['role']} {roles[0]['country_code']}/{roles[0]['party_id']}"
+                if roles
+                else f"HTTP {answer.status_code}"
+            )
+
+        self.step("Plugsurfing calls us with the token we gave it", hub_calls_us)
+
+        def refuses(token: str | None, label: str) -> Callable[[], tuple[bool, str]]:
+            def check() -> tuple[bool, str]:
+                answer = self.call_us(token)
+                return answer.status_code == 401, f"{label} -> HTTP {answer.status_code}"
+
+            return check
+
+        self.step("no token is refused", refuses(None, "no Authorization header"))
+        self.step("token A is dead after registration", refuses(sim.state.token_a, "token A"))
+
+        self.out("\n2. Plugsurfing rotates its credentials (PUT)")
+
+        def rotate() -> tuple[bool, str]:
+            answer = self.sim("rotate")
+            new_token = sim.state.our_token_for_emp
+            fresh = self.call_us(new_token).status_code
+            old = self.call_us(token_b).status_code
+            return (answer.get("ok") and fresh == 200 and old == 401), (
+                f"new token -> HTTP {fresh}, old token -> HTTP {old}"
+            )
+
+        self.step("PUT credentials: new tokens both ways", rotate)
+
+        self.out("\n3. Plugsurfing unregisters (DELETE), then registers with us (it initiates)")
+        last_token = sim.state.our_token_for_emp
+
+        def unregister() -> tuple[bool, str]:
+            answer = self.sim("unregister")
+            after = self.call_us(last_token).status_code
+            return bool(answer.get("ok")) and after == 401, f"DELETE -> ok, then HTTP {after}"
+
+        self.step("DELETE credentials: every call now gets 401", unregister)
+
+        def hub_initiated() -> tuple[bool, str]:
+            issued = rt.admin("POST", "/admin/registration/token-a").json()["data"]
+            answer = self.sim(
+                "register", {"token_a": issued["token_a"], "versions_url": issued["versions_url"]}
+            )
+            status = rt.admin("GET", "/admin/registration").json()["data"]
+            ok = answer.get("ok") and status["status"] == "REGISTERED" and status["initiator"] == "HUB"
+            works = self.call_us(sim.state.our_token_for_emp).status_code
+            return bool(ok) and works == 200, (
+                f"token A issued via admin API; Plugsurfing POSTed its credentials; "
+                f"status {status['status']} (initiator {status['initiator']}); our token C -> HTTP {works}"
+            )
+
+        self.step("we issue token A, Plugsurfing registers with it", hub_initiated)
+
+        passed = sum(s.ok for s in self.steps)
+        self.out(f"\n{passed}/{len(self.steps)} steps passed")
+        return passed == len(self.steps)
+
+
+def run_demo(port: int = 0) -> bool:
+    with LocalRuntime(port=port, log_level="ERROR") as runtime, RoamSimulator() as simulator:
+        return Demo(runtime, simulator).run()

@@ -1,0 +1,158 @@
+"""A local stand-in for API Gateway: HTTP in, REST API proxy events (v1) into the real handlers.
+
+Routing comes from topology.py, the same table CDK builds API Gateway from. Each function has a
+lock, like one warm Lambda instance: Powertools' resolver keeps the current event on the app
+object, so one module must not serve two requests at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from .. import topology
+
+# werkzeug's access log would drown the JSON logs of the handlers.
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class LocalContext:
+    """The parts of LambdaContext the handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    invoked_function_arn: str
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+    function_version: str = "$LATEST"
+    timeout_s: int = 29
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_s * 1000
+
+
+def load_handler(dotted: str) -> Handler:
+    module_name, _, attribute = dotted.rpartition(".")
+    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+
+
+def context_for(function: topology.Function) -> LocalContext:
+    return LocalContext(
+        function_name=f"roam-emp-{function.name}",
+        memory_limit_in_mb=function.memory_mb,
+        aws_request_id=str(uuid.uuid4()),
+        invoked_function_arn=f"arn:aws:lambda:eu-central-1:000000000000:function:{function.name}",
+        timeout_s=function.timeout_s,
+    )
+
+
+def proxy_event(request: Request, route: topology.Route, params: dict[str, str]) -> dict[str, Any]:
+    body = request.get_data(as_text=False)
+    try:
+        text_body: str | None = body.decode("utf-8") if body else None
+        encoded = False
+    except UnicodeDecodeError:
+        text_body, encoded = base64.b64encode(body).decode("ascii"), True
+    query = parse_qs(request.query_string.decode("latin-1"), keep_blank_values=True)
+    headers = {k: v for k, v in request.headers.items()}
+    return {
+        "resource": route.path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": {k: request.headers.getlist(k) for k in headers},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.path,
+            "httpMethod": request.method,
+            "path": request.path,
+            "stage": "local",
+            "domainName": request.host,
+            "requestId": str(uuid.uuid4()),
+            "accountId": "000000000000",
+            "apiId": "local",
+            "identity": {"sourceIp": request.remote_addr or "127.0.0.1"},
+        },
+        "body": text_body,
+        "isBase64Encoded": encoded,
+    }
+
+
+def _envelope_error(status: int, message: str, code: int = 2000) -> Response:
+    body = {"status_code": code, "status_message": message, "timestamp": "1970-01-01T00:00:00Z"}
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+class LocalGateway:
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.Lock] = {f.name: threading.Lock() for f in topology.FUNCTIONS}
+        self.invocations: dict[str, int] = {f.name: 0 for f in topology.FUNCTIONS}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        found = topology.function_for(request.method, request.path)
+        if found is None:
+            if topology.path_exists(request.path):
+                return _envelope_error(405, f"method {request.method} not allowed")
+            return _envelope_error(404, "no such endpoint")
+        function, route, params = found
+        event = proxy_event(request, route, params)
+        handler = load_handler(function.handler)
+        with self._locks[function.name]:
+            self.invocations[function.name] += 1
+            result = handler(event, context_for(function))
+        return _to_response(result)
+
+
+def _to_response(result: dict[str, Any]) -> Response:
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    response = Response(payload, status=int(result.get("statusCode", 502)))
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(name, value)
+    for name, value in (result.get("headers") or {}).items():
+        response.headers[name] = value
+    return response
+
+
+class GatewayServer:
+    def __init__(self, port: int, gateway: LocalGateway | None = None) -> None:
+        self.gateway = gateway or LocalGateway()
+        self._server: BaseWSGIServer = make_server("127.0.0.1", port, self.gateway, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="local-gateway")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> GatewayServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

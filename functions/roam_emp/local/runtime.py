@@ -1,0 +1,79 @@
+"""Local mode: start moto, create the resources, serve the handlers, optionally start the
+simulator and register with it. Used by `roam-emp local`, `roam-emp demo` and the tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..config import reset as reset_settings
+from .gateway import GatewayServer
+from .moto_server import MotoServer
+from .provision import LocalNames, apply, provision
+
+DEFAULT_ENV = {
+    "ROAM_EMP_COUNTRY_CODE": "NL",
+    "ROAM_EMP_PARTY_ID": "EMP",
+    "ROAM_EMP_BUSINESS_NAME": "Example EMP (local)",
+    "ROAM_EMP_ENVIRONMENT": "local",
+    "POWERTOOLS_SERVICE_NAME": "roam-emp",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "RoamEmp",
+}
+
+
+@dataclass
+class LocalRuntime:
+    port: int = 0
+    log_level: str = "WARNING"
+    metrics: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+    moto: MotoServer | None = None
+    gateway: GatewayServer | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> LocalRuntime:
+        self.moto = MotoServer().start()
+        self.gateway = GatewayServer(self.port)
+        env = {
+            **DEFAULT_ENV,
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+            "POWERTOOLS_METRICS_DISABLED": "false" if self.metrics else "true",
+            "PUBLIC_BASE_URL": self.gateway.url,
+            **self.extra_env,
+        }
+        os.environ.update(env)
+        env.update(provision(LocalNames()))
+        apply(env)
+        reset_settings()
+        self.env = env
+        self.gateway.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.gateway is not None
+        return self.gateway.url
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.url}/ocpi/versions"
+
+    def admin(self, method: str, path: str, body: Any = None, timeout: float = 60) -> httpx.Response:
+        """Call our admin API (open on 127.0.0.1 in local mode; IAM-authorised in AWS)."""
+        return httpx.request(method, f"{self.url}{path}", json=body, timeout=timeout)
+
+    def stop(self) -> None:
+        if self.gateway:
+            self.gateway.stop()
+        if self.moto:
+            self.moto.stop()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

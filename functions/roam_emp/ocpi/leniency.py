@@ -1,0 +1,177 @@
+"""Strict in what we send, lenient in what we accept.
+
+Plugsurfing documents that its validation is relaxed (e.g. ``cdr_location.address`` up to 200
+characters where the spec says 45, ``postal_code`` up to 50 where it says 10, connector
+``standard`` values such as ``Type2`` outside the enum). Refusing such an object would lose a CDR,
+i.e. revenue, so inbound objects keep over-long strings, unknown enum values and unknown extra
+fields; each one is recorded as a :class:`Deviation` so callers can count and log it. Only what we
+truly cannot process (a missing id, an unparseable date or number) is refused.
+
+The very same models check what we send: :func:`dump_outbound` re-validates the JSON we are about to
+send in strict mode, where every deviation is an error.
+
+The mode travels in pydantic's validation ``context``; without a context, validation is lenient and
+records nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, model_validator
+
+STRICT_KEY = "ocpi_strict"
+DEVIATIONS_KEY = "ocpi_deviations"
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One place where an inbound object departs from the OCPI 2.2.1 specification."""
+
+    where: str  # "Model.field"
+    kind: str  # "long_string" | "unknown_enum" | "extra_field"
+    detail: str
+
+
+@dataclass
+class DeviationLog:
+    items: list[Deviation] = field(default_factory=list)
+
+    def record(self, where: str, kind: str, detail: str) -> None:
+        self.items.append(Deviation(where, kind, detail))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def by_kind(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.kind] = counts.get(item.kind, 0) + 1
+        return counts
+
+
+def _where(info: ValidationInfo) -> str:
+    title = info.config.get("title", "?") if info.config else "?"
+    return f"{title}.{info.field_name}"
+
+
+def _deviate(info: ValidationInfo, kind: str, detail: str) -> None:
+    ctx = info.context
+    if not ctx:
+        return
+    if ctx.get(STRICT_KEY):
+        raise ValueError(detail)
+    log = ctx.get(DEVIATIONS_KEY)
+    if log is not None:
+        log.record(_where(info), kind, detail)
+
+
+def _max_length(limit: int) -> Callable[[str, ValidationInfo], str]:
+    def check(value: str, info: ValidationInfo) -> str:
+        if len(value) > limit:
+            _deviate(info, "long_string", f"{len(value)} characters, the spec allows {limit}")
+        return value
+
+    return check
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _member_of(enum_type: type[enum.Enum]) -> Callable[[str, ValidationInfo], str]:
+    known = frozenset(str(member.value) for member in enum_type)
+    name = enum_type.__name__
+
+    def check(value: str, info: ValidationInfo) -> str:
+        value = str(value.value) if isinstance(value, enum.Enum) else value
+        if value not in known:
+            _deviate(info, "unknown_enum", f"{value[:40]!r} is not a {name}")
+        return value
+
+    return check
+
+
+def limited(limit: int) -> AfterValidator:
+    """Annotated metadata for the spec's ``string(n)`` / ``CiString(n)``."""
+    return AfterValidator(_max_length(limit))
+
+
+def member_of(enum_type: type[enum.Enum]) -> AfterValidator:
+    """Annotated metadata for an enum field that keeps unknown values when lenient."""
+    return AfterValidator(_member_of(enum_type))
+
+
+# The spec's string lengths, named once (types.asciidoc: string(n) and CiString(n)).
+String2 = Annotated[str, limited(2)]
+String3 = Annotated[str, limited(3)]
+String4 = Annotated[str, limited(4)]
+String5 = Annotated[str, limited(5)]
+String10 = Annotated[str, limited(10)]
+String11 = Annotated[str, limited(11)]
+String16 = Annotated[str, limited(16)]
+String20 = Annotated[str, limited(20)]
+String32 = Annotated[str, limited(32)]
+String36 = Annotated[str, limited(36)]
+String39 = Annotated[str, limited(39)]
+String45 = Annotated[str, limited(45)]
+String48 = Annotated[str, limited(48)]
+String64 = Annotated[str, limited(64)]
+String100 = Annotated[str, limited(100)]
+String255 = Annotated[str, limited(255)]
+String512 = Annotated[str, limited(512)]
+String5000 = Annotated[str, limited(5000)]
+Url = Annotated[str, limited(255)]
+
+
+class OcpiModel(BaseModel):
+    """Base of every OCPI object: unknown fields are kept (and reported), never dropped."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, use_enum_values=True)
+
+    @model_validator(mode="after")
+    def _report_extra_fields(self, info: ValidationInfo) -> OcpiModel:
+        extra = self.__pydantic_extra__
+        if extra:
+            ctx = info.context
+            if ctx and ctx.get(STRICT_KEY):
+                raise ValueError(f"fields not in OCPI 2.2.1: {sorted(extra)}")
+            log = ctx.get(DEVIATIONS_KEY) if ctx else None
+            if log is not None:
+                for name in extra:
+                    log.record(f"{type(self).__name__}.{name}", "extra_field", "not in OCPI 2.2.1")
+        return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_inbound(model: type[M], data: Any) -> tuple[M, DeviationLog]:
+    """Validate data received from the hub leniently; raises pydantic.ValidationError only for
+    what cannot be processed at all."""
+    log = DeviationLog()
+    parsed = model.model_validate(data, context={DEVIATIONS_KEY: log})
+    return parsed, log
+
+
+def parse_inbound_json(model: type[M], raw: str | bytes) -> tuple[M, DeviationLog]:
+    log = DeviationLog()
+    parsed = model.model_validate_json(raw, context={DEVIATIONS_KEY: log})
+    return parsed, log
+
+
+def to_json_dict(obj: BaseModel) -> dict[str, Any]:
+    """The object as OCPI JSON (no nulls, timestamps in UTC with Z)."""
+    return obj.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def dump_outbound(obj: BaseModel) -> dict[str, Any]:
+    """Serialize an object we are about to send, refusing anything outside the spec.
+
+    Raises pydantic.ValidationError naming the offending field.
+    """
+    data = to_json_dict(obj)
+    type(obj).model_validate(data, context={STRICT_KEY: True})
+    return data

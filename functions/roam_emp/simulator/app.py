@@ -1,0 +1,260 @@
+"""The simulator's HTTP interface: Plugsurfing's OCPI endpoints plus /_sim/ controls."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import httpx
+from flask import Flask, Response, g, request
+
+from ..ocpi.auth_header import encode_token, matches
+from ..ocpi.envelope import envelope
+from ..ocpi.status import StatusCode
+from .state import PLUGSURFING_ROLE, SimulatorState
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _ocpi(
+    data: Any = None,
+    status: StatusCode = StatusCode.SUCCESS,
+    message: str | None = None,
+    http_status: int | None = None,
+) -> Response:
+    return _json(
+        envelope(data, status, message), http_status if http_status is not None else status.http_status
+    )
+
+
+class EmpCaller:
+    """How the simulated Plugsurfing calls the EMP (with the EMP's token for us)."""
+
+    def __init__(self, state: SimulatorState) -> None:
+        self.state = state
+
+    def call(self, method: str, url: str, token: str, body: Any = None) -> httpx.Response:
+        return httpx.request(
+            method,
+            url,
+            json=body,
+            timeout=30,
+            headers={
+                "Authorization": encode_token(token),
+                "X-Request-ID": secrets.token_hex(8),
+                "X-Correlation-ID": secrets.token_hex(8),
+            },
+        )
+
+    def discover(self, versions_url: str, token: str) -> list[dict[str, Any]]:
+        versions = self.call("GET", versions_url, token).json()["data"]
+        chosen = next(v for v in versions if v["version"] == "2.2.1")
+        details = self.call("GET", chosen["url"], token).json()["data"]
+        return list(details["endpoints"])
+
+
+def create_app(state: SimulatorState, base_url: str) -> Flask:
+    app = Flask("roam-simulator")
+    emp = EmpCaller(state)
+
+    def ocpi_base() -> str:
+        return f"{base_url}/ocpi"
+
+    def our_credentials(token: str) -> dict[str, Any]:
+        return {"token": token, "url": f"{ocpi_base()}/versions", "roles": [PLUGSURFING_ROLE]}
+
+    @app.before_request
+    def _gate() -> Response | None:
+        if request.path.startswith("/_sim/"):
+            return None
+        with state.lock:
+            state.requests.append(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "query": request.query_string.decode(),
+                    "at": time.time(),
+                }
+            )
+        failure = state.chaos.next_failure(state.rng)
+        if failure == 429 or not state.count_request():
+            # Plugsurfing sends no Retry-After or other rate-limit headers (FAQ).
+            return _json(
+                {
+                    "status_code": 2000,
+                    "status_message": "Too many requests",
+                    "timestamp": "2026-01-01T00:00:00Z",
+                },
+                429,
+            )
+        if failure:
+            return _json(
+                {
+                    "status_code": 3000,
+                    "status_message": "simulated failure",
+                    "timestamp": "2026-01-01T00:00:00Z",
+                },
+                failure,
+            )
+        presented = request.headers.get("Authorization")
+        if matches(presented, state.emp_token_for_us):
+            g.auth = "registered"
+        elif matches(presented, state.token_a):
+            g.auth = "token_a"
+        else:
+            return _ocpi(status=StatusCode.CLIENT_ERROR, message="Unauthorized", http_status=401)
+        return None
+
+    @app.get("/ocpi/versions")
+    def versions() -> Response:
+        return _ocpi(
+            [
+                {"version": "2.1.1", "url": f"{ocpi_base()}/2.1.1"},
+                {"version": "2.2.1", "url": f"{ocpi_base()}/2.2.1"},
+            ]
+        )
+
+    @app.get("/ocpi/2.2.1")
+    def version_details() -> Response:
+        cpo = f"{ocpi_base()}/cpo/2.2.1"
+        return _ocpi(
+            {
+                "version": "2.2.1",
+                "endpoints": [
+                    {
+                        "identifier": "credentials",
+                        "role": "SENDER",
+                        "url": f"{ocpi_base()}/2.2.1/credentials",
+                    },
+                    {"identifier": "locations", "role": "SENDER", "url": f"{cpo}/locations"},
+                    {"identifier": "tokens", "role": "RECEIVER", "url": f"{cpo}/tokens"},
+                    {"identifier": "commands", "role": "RECEIVER", "url": f"{cpo}/commands"},
+                ],
+            }
+        )
+
+    @app.route("/ocpi/2.2.1/credentials", methods=["GET", "POST", "PUT", "DELETE"])
+    def credentials() -> Response:
+        if request.method == "GET":
+            if g.auth != "registered":
+                return _ocpi(status=StatusCode.CLIENT_ERROR, message="Unauthorized", http_status=401)
+            return _ocpi(our_credentials(state.emp_token_for_us or ""))
+        if request.method == "DELETE":
+            if g.auth != "registered":
+                return _ocpi(status=StatusCode.CLIENT_ERROR, message="not registered", http_status=405)
+            with state.lock:
+                state.emp_token_for_us = state.our_token_for_emp = None
+            return _ocpi()
+        if request.method == "POST" and g.auth == "registered":
+            return _ocpi(status=StatusCode.CLIENT_ERROR, message="already registered", http_status=405)
+        if request.method == "PUT" and g.auth != "registered":
+            return _ocpi(status=StatusCode.CLIENT_ERROR, message="not registered", http_status=405)
+        body = request.get_json(silent=True) or {}
+        token, url = body.get("token"), body.get("url")
+        if not token or not url or not body.get("roles"):
+            return _ocpi(
+                status=StatusCode.INVALID_OR_MISSING_PARAMETERS, message="token, url and roles are required"
+            )
+        try:
+            endpoints = emp.discover(url, token)
+        except (httpx.HTTPError, KeyError, StopIteration, ValueError) as error:
+            return _ocpi(
+                status=StatusCode.UNABLE_TO_USE_CLIENT_API,
+                message=f"cannot use EMP versions endpoint: {error}",
+            )
+        token_c = "sim-token-c-" + secrets.token_hex(16)
+        with state.lock:
+            state.emp_token_for_us, state.our_token_for_emp = token_c, token
+            state.emp_versions_url, state.emp_endpoints = url, endpoints
+            state.emp_roles = body["roles"]
+        return _ocpi(our_credentials(token_c))
+
+    # Controls --------------------------------------------------------------------------------
+
+    @app.get("/_sim/state")
+    def sim_state() -> Response:
+        return _json(state.public())
+
+    @app.get("/_sim/requests")
+    def sim_requests() -> Response:
+        with state.lock:
+            return _json(state.requests[-1000:])
+
+    @app.post("/_sim/chaos")
+    def sim_chaos() -> Response:
+        body = request.get_json(silent=True) or {}
+        with state.lock:
+            state.chaos.rate_429 = float(body.get("rate_429", 0))
+            state.chaos.rate_5xx = float(body.get("rate_5xx", 0))
+            state.chaos.forced.clear()
+            state.chaos.forced.extend(int(s) for s in body.get("fail_next", []))
+            if "per_minute" in body:
+                state.per_minute = int(body["per_minute"])
+        return _json({"ok": True})
+
+    @app.post("/_sim/register")
+    def sim_register() -> Response:
+        """Plugsurfing-initiated registration with a token A the EMP issued."""
+        body = request.get_json(silent=True) or {}
+        token_a, versions_url = body["token_a"], body["versions_url"]
+        endpoints = emp.discover(versions_url, token_a)
+        credentials_url = next(e["url"] for e in endpoints if e["identifier"] == "credentials")
+        token_b = "sim-token-b-" + secrets.token_hex(16)
+        with state.lock:
+            state.emp_token_for_us = token_b  # the EMP fetches our versions with B meanwhile
+        answer = emp.call("POST", credentials_url, token_a, our_credentials(token_b))
+        if answer.status_code != 200:
+            with state.lock:
+                state.emp_token_for_us = None
+            return _json({"ok": False, "status": answer.status_code, "body": answer.json()}, 502)
+        data = answer.json()["data"]
+        with state.lock:
+            state.our_token_for_emp, state.emp_versions_url = data["token"], versions_url
+            state.emp_endpoints, state.emp_roles = endpoints, data["roles"]
+        return _json({"ok": True, "emp_roles": data["roles"]})
+
+    @app.post("/_sim/rotate")
+    def sim_rotate() -> Response:
+        """Plugsurfing rotates: PUT new credentials to the EMP, receive a new token."""
+        if not state.registered or not state.our_token_for_emp:
+            return _json({"ok": False, "error": "not registered"}, 409)
+        credentials_url = state.endpoint("credentials", "SENDER")
+        assert credentials_url
+        new_token = "sim-token-b-" + secrets.token_hex(16)
+        old_token = state.emp_token_for_us
+        with state.lock:
+            state.emp_token_for_us = new_token
+        answer = emp.call("PUT", credentials_url, state.our_token_for_emp, our_credentials(new_token))
+        if answer.status_code != 200:
+            with state.lock:
+                state.emp_token_for_us = old_token
+            return _json({"ok": False, "status": answer.status_code, "body": answer.json()}, 502)
+        previous = state.our_token_for_emp
+        with state.lock:
+            state.our_token_for_emp = answer.json()["data"]["token"]
+        return _json({"ok": True, "previous_token": previous, "token": state.our_token_for_emp})
+
+    @app.post("/_sim/unregister")
+    def sim_unregister() -> Response:
+        if not state.our_token_for_emp:
+            return _json({"ok": False, "error": "not registered"}, 409)
+        credentials_url = state.endpoint("credentials", "SENDER")
+        assert credentials_url
+        answer = emp.call("DELETE", credentials_url, state.our_token_for_emp)
+        with state.lock:
+            state.emp_token_for_us = state.our_token_for_emp = None
+        return _json({"ok": answer.status_code == 200, "status": answer.status_code})
+
+    @app.post("/_sim/call")
+    def sim_call() -> Response:
+        """Call one EMP endpoint with our current token (or an explicit one): for checks."""
+        body = request.get_json(silent=True) or {}
+        token = body.get("token", state.our_token_for_emp) or ""
+        answer = emp.call(body.get("method", "GET"), body["url"], token, body.get("body"))
+        return _json({"status": answer.status_code, "body": answer.json()})
+
+    return app

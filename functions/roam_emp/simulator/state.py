@@ -1,0 +1,97 @@
+"""What the simulated Plugsurfing knows and how it misbehaves on request."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+PLUGSURFING_ROLE = {
+    "role": "CPO",
+    "party_id": "8PS",
+    "country_code": "DE",
+    "business_details": {"name": "Plugsurfing", "website": "https://www.plugsurfing.com"},
+}
+
+
+@dataclass
+class Chaos:
+    """Failure injection: probabilities per request and a queue of forced HTTP statuses."""
+
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    forced: deque[int] = field(default_factory=deque)
+
+    def next_failure(self, rng: random.Random) -> int | None:
+        if self.forced:
+            return self.forced.popleft()
+        if self.rate_429 and rng.random() < self.rate_429:
+            return 429
+        if self.rate_5xx and rng.random() < self.rate_5xx:
+            return 503
+        return None
+
+
+@dataclass
+class SimulatorState:
+    # The token A Plugsurfing hands an EMP out of band (EMP-initiated registration).
+    token_a: str = field(default_factory=lambda: "sim-token-a-" + secrets.token_hex(8))
+    # Token the EMP presents to us after registration (our token C, or the EMP's token B...).
+    emp_token_for_us: str | None = None
+    # Token we present to the EMP, its versions URL and its endpoints.
+    our_token_for_emp: str | None = None
+    emp_versions_url: str | None = None
+    emp_endpoints: list[dict[str, Any]] = field(default_factory=list)
+    emp_roles: list[dict[str, Any]] = field(default_factory=list)
+    per_minute: int = 3000
+    chaos: Chaos = field(default_factory=Chaos)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    minute_counts: dict[int, int] = field(default_factory=dict)
+    rejected_429: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    @property
+    def registered(self) -> bool:
+        return self.emp_token_for_us is not None
+
+    def count_request(self, now: float | None = None) -> bool:
+        """Plugsurfing's per-clock-minute budget; False means answer 429 (no Retry-After)."""
+        minute = int((now or time.time()) // 60)
+        with self.lock:
+            used = self.minute_counts.get(minute, 0)
+            if used >= self.per_minute:
+                self.rejected_429 += 1
+                return False
+            self.minute_counts[minute] = used + 1
+            return True
+
+    def endpoint(self, identifier: str, role: str) -> str | None:
+        return next(
+            (
+                e["url"]
+                for e in self.emp_endpoints
+                if e.get("identifier") == identifier and e.get("role") == role
+            ),
+            None,
+        )
+
+    def public(self) -> dict[str, Any]:
+        """State as JSON for /_sim/state (it is a simulator: tokens are shown on purpose)."""
+        with self.lock:
+            return {
+                "token_a": self.token_a,
+                "registered": self.registered,
+                "emp_token_for_us": self.emp_token_for_us,
+                "our_token_for_emp": self.our_token_for_emp,
+                "emp_versions_url": self.emp_versions_url,
+                "emp_endpoints": self.emp_endpoints,
+                "emp_roles": self.emp_roles,
+                "per_minute": self.per_minute,
+                "rejected_429": self.rejected_429,
+                "requests": len(self.requests),
+            }

@@ -1,0 +1,1 @@
+"""AWS access: DynamoDB, Secrets Manager, EventBridge. Domain code talks to these classes only."""

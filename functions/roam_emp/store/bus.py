@@ -1,0 +1,40 @@
+"""Our domain events on the project's EventBridge bus, for the EMP's other systems.
+
+Every event has source ``roam-emp`` and a ``detail-type`` naming what happened in OCPI's words
+(``HubRegistered``, ``LocationUpserted``, ``CdrReceived``...); README has the catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from . import aws
+
+SOURCE = "roam-emp"
+
+
+class EventPublisher:
+    def __init__(self, bus_name: str) -> None:
+        self.bus_name = bus_name
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.publish_many([(detail_type, detail)])
+
+    def publish_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        # PutEvents takes at most 10 entries per call.
+        for start in range(0, len(events), 10):
+            chunk = events[start : start + 10]
+            result = aws.events().put_events(
+                Entries=[
+                    {
+                        "Source": SOURCE,
+                        "DetailType": detail_type,
+                        "Detail": json.dumps(detail, default=str),
+                        "EventBusName": self.bus_name,
+                    }
+                    for detail_type, detail in chunk
+                ]
+            )
+            if result.get("FailedEntryCount"):
+                raise RuntimeError(f"EventBridge refused {result['FailedEntryCount']} event(s)")

@@ -1,0 +1,185 @@
+"""One description of every AWS resource, Lambda and route, shared by the CDK stacks (infra/) and
+by local mode (roam_emp.local), so the cloud and the embedded default cannot drift apart.
+
+Pure data: no boto3, no CDK imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str  # stable short name, used for grants
+    env_var: str  # the Lambda environment variable carrying the table name
+    partition_key: str = "pk"
+    sort_key: str | None = "sk"
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = "expires_at"
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    env_var: str
+    fifo: bool
+    visibility_timeout_s: int
+    max_receive_count: int  # deliveries before a message moves to the dead-letter queue
+
+
+@dataclass(frozen=True)
+class Secret:
+    key: str
+    env_var: str
+    description: str
+
+
+class Auth(StrEnum):
+    OCPI = "ocpi"  # OCPI credentials token, checked in the function (transport_and_format)
+    IAM = "iam"  # SigV4 in AWS; open on 127.0.0.1 in local mode
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway style: /ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id}
+    auth: Auth
+
+
+class Access(StrEnum):
+    READ = "read"
+    WRITE = "read_write"
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    handler: str  # dotted path "roam_emp.handlers.module.handler"
+    description: str
+    routes: tuple[Route, ...] = ()
+    tables: dict[str, Access] = field(default_factory=dict)
+    secrets: dict[str, Access] = field(default_factory=dict)
+    queues_send: tuple[str, ...] = ()
+    queue_consume: str | None = None
+    publishes_events: bool = False
+    calls_hub: bool = False  # outbound Roam OCPI calls (needs the rate limiter's table)
+    timeout_s: int = 29  # API Gateway's integration limit
+    memory_mb: int = 512
+
+
+STATE_TABLE = Table(key="state", env_var="STATE_TABLE")
+TABLES: tuple[Table, ...] = (STATE_TABLE,)
+
+HUB_CREDENTIALS = Secret(
+    key="hub_credentials",
+    env_var="HUB_CREDENTIALS_SECRET",
+    description="OCPI credentials tokens exchanged with Plugsurfing (inbound and outbound)",
+)
+SECRETS: tuple[Secret, ...] = (HUB_CREDENTIALS,)
+
+TOKEN_PUSH_QUEUE = Queue(
+    key="token_push",
+    env_var="TOKEN_PUSH_QUEUE_URL",
+    fifo=True,  # message group = token uid+type: per-token order, parallel across tokens
+    visibility_timeout_s=180,
+    max_receive_count=5,
+)
+QUEUES: tuple[Queue, ...] = (TOKEN_PUSH_QUEUE,)
+
+EVENT_BUS_ENV = "EVENT_BUS_NAME"
+
+OCPI_PREFIX = "/ocpi"
+VERSION_PATH = "/ocpi/2.2.1"
+
+_STATE_RW = {STATE_TABLE.key: Access.WRITE}
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        name="OcpiVersions",
+        handler="roam_emp.handlers.ocpi_versions.handler",
+        description="OCPI versions and 2.2.1 version details (EMSP role)",
+        routes=(
+            Route("GET", "/ocpi/versions", Auth.OCPI),
+            Route("GET", VERSION_PATH, Auth.OCPI),
+        ),
+        tables={STATE_TABLE.key: Access.READ},
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        memory_mb=256,
+    ),
+    Function(
+        name="OcpiCredentials",
+        handler="roam_emp.handlers.ocpi_credentials.handler",
+        description="OCPI credentials module: registration, token rotation, unregistration",
+        routes=tuple(
+            Route(method, f"{VERSION_PATH}/credentials", Auth.OCPI)
+            for method in ("GET", "POST", "PUT", "DELETE")
+        ),
+        tables=_STATE_RW,
+        secrets={HUB_CREDENTIALS.key: Access.WRITE},
+        publishes_events=True,
+        calls_hub=True,
+    ),
+    Function(
+        name="AdminRegistration",
+        handler="roam_emp.handlers.admin_registration.handler",
+        description="Admin API: register with Plugsurfing, issue token A, connection status",
+        routes=(
+            Route("GET", "/admin/registration", Auth.IAM),
+            Route("POST", "/admin/registration", Auth.IAM),
+            Route("POST", "/admin/registration/token-a", Auth.IAM),
+        ),
+        tables=_STATE_RW,
+        secrets={HUB_CREDENTIALS.key: Access.WRITE},
+        publishes_events=True,
+        calls_hub=True,
+    ),
+)
+
+
+def function_for(method: str, path: str) -> tuple[Function, Route, dict[str, str]] | None:
+    """Find the function serving a concrete request path (what API Gateway does for us in AWS)."""
+    parts = [p for p in path.split("/") if p]
+    for function in FUNCTIONS:
+        for route in function.routes:
+            if route.method != method.upper():
+                continue
+            template = [p for p in route.path.split("/") if p]
+            if len(template) != len(parts):
+                continue
+            params: dict[str, str] = {}
+            for want, got in zip(template, parts, strict=True):
+                if want.startswith("{") and want.endswith("}"):
+                    params[want[1:-1]] = got
+                elif want != got:
+                    break
+            else:
+                return function, route, params
+    return None
+
+
+def path_exists(path: str) -> bool:
+    """True when some function serves this path with any method (405 rather than 404)."""
+    return any(function_for(m, path) for m in ("GET", "POST", "PUT", "PATCH", "DELETE"))
+
+
+@dataclass(frozen=True)
+class OfferedEndpoint:
+    """An entry of our version details (EMSP role); modules are added as they are built."""
+
+    identifier: str
+    role: str
+    path: str
+
+
+OFFERED_ENDPOINTS: tuple[OfferedEndpoint, ...] = (
+    OfferedEndpoint("credentials", "SENDER", f"{VERSION_PATH}/credentials"),
+)
