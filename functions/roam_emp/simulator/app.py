@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import deque
 import time
 from typing import Any
 
@@ -78,9 +79,11 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
                     "path": request.path,
                     "query": request.query_string.decode(),
                     "at": time.time(),
+                    "x_request_id": request.headers.get("X-Request-ID"),
+                    "x_correlation_id": request.headers.get("X-Correlation-ID"),
                 }
             )
-        failure = state.chaos.next_failure(state.rng)
+        failure = state.chaos.next_failure(state.rng, f"{request.method} {request.path}")
         if failure == 429 or not state.count_request():
             # Plugsurfing sends no Retry-After or other rate-limit headers (FAQ).
             return _json(
@@ -191,7 +194,11 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
             state.chaos.rate_429 = float(body.get("rate_429", 0))
             state.chaos.rate_5xx = float(body.get("rate_5xx", 0))
             state.chaos.forced.clear()
-            state.chaos.forced.extend(int(s) for s in body.get("fail_next", []))
+            state.chaos.forced_by_route.clear()
+            if body.get("route"):
+                state.chaos.forced_by_route[body["route"]] = deque(int(s) for s in body["fail_next"])
+            else:
+                state.chaos.forced.extend(int(s) for s in body.get("fail_next", []))
             if "per_minute" in body:
                 state.per_minute = int(body["per_minute"])
         return _json({"ok": True})

@@ -25,8 +25,13 @@ class Chaos:
     rate_429: float = 0.0
     rate_5xx: float = 0.0
     forced: deque[int] = field(default_factory=deque)
+    # Forced statuses for one request path only ("POST /ocpi/2.2.1/credentials").
+    forced_by_route: dict[str, deque[int]] = field(default_factory=dict)
 
-    def next_failure(self, rng: random.Random) -> int | None:
+    def next_failure(self, rng: random.Random, route: str = "") -> int | None:
+        by_route = self.forced_by_route.get(route)
+        if by_route:
+            return by_route.popleft()
         if self.forced:
             return self.forced.popleft()
         if self.rate_429 and rng.random() < self.rate_429:

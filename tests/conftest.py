@@ -1,0 +1,90 @@
+"""Shared fixtures: moto in-process for store tests, real local mode + simulator for HTTP tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+
+from roam_emp import config
+from roam_emp.store import aws
+
+def _reset_process_caches() -> None:
+    aws.reset()
+    config.reset()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def restore_env() -> Iterator[None]:
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _reset_process_caches()
+
+
+@pytest.fixture
+def aws_mock(restore_env: None) -> Iterator[dict[str, str]]:
+    """moto in-process with every resource of topology.py created; yields the handler env."""
+    from moto import mock_aws
+
+    from roam_emp.local.provision import LocalNames, apply, provision
+
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-central-1", "AWS_REGION": "eu-central-1",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+        "PUBLIC_BASE_URL": "https://emp.example.com",
+    })
+    _reset_process_caches()
+    with mock_aws():
+        env = provision(LocalNames())
+        apply(env)
+        _reset_process_caches()
+        yield env
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Any]:
+    """Local mode (moto server + local gateway + real handlers) and the simulator, per module."""
+    from roam_emp.local.runtime import LocalRuntime
+    from roam_emp.simulator import RoamSimulator
+
+    saved = dict(os.environ)
+    runtime = LocalRuntime(log_level="ERROR").start()
+    simulator = RoamSimulator().start()
+    try:
+        yield runtime, simulator
+    finally:
+        simulator.stop()
+        runtime.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        _reset_process_caches()
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[dict[str, str]]:
+    """moto's real HTTP server (thread-safe, like DynamoDB) with topology's resources."""
+    from roam_emp.local.moto_server import MotoServer
+    from roam_emp.local.provision import LocalNames, apply, provision
+
+    saved = dict(os.environ)
+    server = MotoServer().start()
+    env = provision(LocalNames(prefix=f"t{server.port}"))
+    apply(env)
+    _reset_process_caches()
+    try:
+        yield env
+    finally:
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        _reset_process_caches()

@@ -1,0 +1,142 @@
+"""The Roam OCPI client against the simulator over real HTTP: retries, typed errors, headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from roam_emp.hub.client import HubClient, RetryPolicy, parse_next_link
+from roam_emp.hub.errors import HubRateLimited, HubRejected, HubUnauthorized, HubUnavailable
+from roam_emp.ocpi.versions import Version
+from roam_emp.simulator import RoamSimulator
+
+
+class CountingLimiter:
+    def __init__(self) -> None:
+        self.acquired = 0
+
+    def acquire(self) -> None:
+        self.acquired += 1
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[RoamSimulator]:
+    with RoamSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(simulator: RoamSimulator) -> RoamSimulator:
+    chaos(simulator, {})
+    return simulator
+
+
+def chaos(sim: RoamSimulator, body: dict[str, Any]) -> None:
+    httpx.post(f"{sim.url}/_sim/chaos", json=body).raise_for_status()
+
+
+def requests_to(sim: RoamSimulator, path: str) -> list[dict[str, Any]]:
+    return [r for r in httpx.get(f"{sim.url}/_sim/requests").json() if r["path"] == path]
+
+
+def client(sim: RoamSimulator, token: str | None = None) -> tuple[HubClient, list[float], CountingLimiter]:
+    slept: list[float] = []
+    limiter = CountingLimiter()
+    hub = HubClient(token=token or sim.state.token_a, limiter=limiter, sleep=slept.append,
+                    retry=RetryPolicy(max_attempts=4, base_s=0.5, cap_s=4))
+    return hub, slept, limiter
+
+
+def test_429_without_retry_after_is_backed_off_and_retried(sim: RoamSimulator) -> None:
+    before = len(requests_to(sim, "/ocpi/versions"))
+    chaos(sim, {"fail_next": [429, 429]})
+    hub, slept, limiter = client(sim)
+    versions, _ = hub.fetch_list(Version, sim.versions_url)
+    assert "2.2.1" in [v.version for v in versions]
+    assert len(requests_to(sim, "/ocpi/versions")) - before == 3
+    assert len(slept) == 2 and all(0 <= s <= 4 for s in slept)  # jittered, capped
+    assert limiter.acquired == 3  # every attempt is budgeted
+
+
+def test_a_429_storm_surfaces_as_rate_limited(sim: RoamSimulator) -> None:
+    chaos(sim, {"fail_next": [429] * 4})
+    hub, slept, _ = client(sim)
+    with pytest.raises(HubRateLimited) as caught:
+        hub.get(sim.versions_url)
+    assert caught.value.http_status == 429
+    assert len(slept) == 3
+
+
+def test_5xx_is_retried_for_idempotent_calls_only(sim: RoamSimulator) -> None:
+    chaos(sim, {"fail_next": [503]})
+    hub, _, _ = client(sim)
+    assert hub.get(sim.versions_url).http_status == 200
+    chaos(sim, {"fail_next": [503, 503]})
+    before = len(requests_to(sim, "/ocpi/2.2.1/credentials"))
+    with pytest.raises(HubUnavailable) as caught:
+        hub.request("POST", f"{sim.url}/ocpi/2.2.1/credentials", json_body={})
+    assert caught.value.http_status == 503
+    assert caught.value.ocpi_status == 3000
+    assert len(requests_to(sim, "/ocpi/2.2.1/credentials")) - before == 1  # never sent twice
+
+
+def test_timeouts_and_refused_connections_are_unavailable() -> None:
+    hub = HubClient(token="t", limiter=CountingLimiter(), sleep=lambda _: None,
+                    retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(HubUnavailable, match="ConnectError"):
+        hub.get("http://127.0.0.1:9/ocpi/versions")
+
+
+def test_wrong_token_is_unauthorized(sim: RoamSimulator) -> None:
+    hub, _, _ = client(sim, token="not-a-token")
+    with pytest.raises(HubUnauthorized) as caught:
+        hub.get(sim.versions_url)
+    assert caught.value.http_status == 401
+
+
+def test_ocpi_error_envelope_is_a_typed_rejection(sim: RoamSimulator) -> None:
+    hub, _, _ = client(sim)
+    with pytest.raises(HubRejected) as caught:
+        hub.request("POST", f"{sim.url}/ocpi/2.2.1/credentials", json_body={"token": "x"})
+    assert (caught.value.http_status, caught.value.ocpi_status) == (400, 2001)
+    assert "token, url and roles" in str(caught.value)
+
+
+def test_request_and_correlation_ids_are_sent(sim: RoamSimulator) -> None:
+    hub, _, _ = client(sim)
+    hub.get(sim.versions_url, correlation_id="corr-42")
+    last = requests_to(sim, "/ocpi/versions")[-1]
+    assert last["x_correlation_id"] == "corr-42"
+    assert last["x_request_id"] and last["x_request_id"] != "corr-42"
+
+
+def test_link_header_parsing() -> None:
+    nxt = "https://hub/ocpi/cpo/2.2.1/locations?smart_paging=eyJhIjoxfQ%3D%3D&limit=250"
+    assert parse_next_link(f'<{nxt}>; rel="next"') == nxt
+    assert parse_next_link(f'<https://hub/prev?a=1,2>; rel="prev", <{nxt}>; rel=next') == nxt
+    assert parse_next_link('<https://hub/x>; rel="last"') is None
+
+
+def test_pages_follow_the_link_exactly_as_given() -> None:
+    cursor_urls = [
+        "https://hub.test/locations?date_from=2026-01-01T00:00:00Z&smart_paging=A%2B%2F%3D",
+        "https://hub.test/locations?smart_paging=B%2B%2F%3D",
+    ]
+    seen: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        index = len(seen)
+        headers = {"Link": f'<{cursor_urls[index - 1]}>; rel="next"'} if index <= 2 else {}
+        body = {"data": [{"page": index}], "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}
+        return httpx.Response(200, json=body, headers=headers)
+
+    hub = HubClient(token="t", limiter=CountingLimiter(),
+                    http=httpx.Client(transport=httpx.MockTransport(serve)))
+    pages = list(hub.pages("https://hub.test/locations", {"date_from": "2026-01-01T00:00:00Z"}))
+    assert [p.data[0]["page"] for p in pages] == [1, 2, 3]
+    assert seen[1:] == cursor_urls  # no offsets computed, the cursor untouched
+    assert len({p.correlation_id for p in pages}) == 1
