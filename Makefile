@@ -1,5 +1,6 @@
 # Two commands on a fresh clone: `make demo` and `make test`. Everything else is optional.
 PYTHON ?= python3
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities import parameters
 from roam_emp import config
 from roam_emp.store import aws
 
+
 def _reset_process_caches() -> None:
     aws.reset()
     config.reset()
@@ -37,12 +38,17 @@ def aws_mock(restore_env: None) -> Iterator[dict[str, str]]:
     from roam_emp.local.provision import LocalNames, apply, provision
 
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update({
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-central-1", "AWS_REGION": "eu-central-1",
-        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-        "PUBLIC_BASE_URL": "https://emp.example.com",
-    })
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "eu-central-1",
+            "AWS_REGION": "eu-central-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "PUBLIC_BASE_URL": "https://emp.example.com",
+        }
+    )
     _reset_process_caches()
     with mock_aws():
         env = provision(LocalNames())

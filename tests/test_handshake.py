@@ -19,8 +19,15 @@ def sim_post(sim: RoamSimulator, path: str, body: dict[str, Any] | None = None) 
     return httpx.post(f"{sim.url}/_sim/{path}", json=body or {}, timeout=30).json()
 
 
-def call(rt: LocalRuntime, method: str, path: str, token: str | None = None,
-         body: Any = None, raw: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+def call(
+    rt: LocalRuntime,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+    raw: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     all_headers = {**({"Authorization": encode_token(token)} if token else {}), **(headers or {})}
     if raw is not None:
         all_headers["Content-Type"] = "application/json"
@@ -46,8 +53,9 @@ def fresh(local: tuple[LocalRuntime, RoamSimulator]) -> tuple[LocalRuntime, Roam
 
 
 def register(rt: LocalRuntime, sim: RoamSimulator) -> httpx.Response:
-    return rt.admin("POST", "/admin/registration",
-                    {"versions_url": sim.versions_url, "token_a": sim.state.token_a})
+    return rt.admin(
+        "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
+    )
 
 
 def test_we_register_with_plugsurfings_token_a(fresh: tuple[LocalRuntime, RoamSimulator]) -> None:
@@ -59,16 +67,26 @@ def test_we_register_with_plugsurfings_token_a(fresh: tuple[LocalRuntime, RoamSi
     assert connection["initiator"] == "EMSP"
     assert connection["version"] == "2.2.1"
     # FAQ: Plugsurfing answers as a single CPO role DE/8PS, business name Plugsurfing.
-    assert [(r["role"], r["country_code"], r["party_id"], r["business_details"]["name"])
-            for r in connection["hub_roles"]] == [("CPO", "DE", "8PS", "Plugsurfing")]
+    assert [
+        (r["role"], r["country_code"], r["party_id"], r["business_details"]["name"])
+        for r in connection["hub_roles"]
+    ] == [("CPO", "DE", "8PS", "Plugsurfing")]
     assert {(e["identifier"], e["role"]) for e in connection["endpoints"]} >= {
-        ("credentials", "SENDER"), ("locations", "SENDER"), ("tokens", "RECEIVER")}
+        ("credentials", "SENDER"),
+        ("locations", "SENDER"),
+        ("tokens", "RECEIVER"),
+    }
     # The simulator fetched our versions with token B during our POST, and stored our role.
     assert sim.state.emp_versions_url == rt.versions_url
     assert sim.state.emp_roles[0]["role"] == "EMSP"
     # Plugsurfing now calls us with token B; the ids come back on the response.
-    ours = call(rt, "GET", CREDENTIALS, sim.state.our_token_for_emp,
-                headers={"X-Request-ID": "req-1", "X-Correlation-ID": "corr-1"})
+    ours = call(
+        rt,
+        "GET",
+        CREDENTIALS,
+        sim.state.our_token_for_emp,
+        headers={"X-Request-ID": "req-1", "X-Correlation-ID": "corr-1"},
+    )
     assert ours.status_code == 200
     assert (ours.headers["X-Request-ID"], ours.headers["X-Correlation-ID"]) == ("req-1", "corr-1")
     body = ours.json()
@@ -87,7 +105,8 @@ def test_versions_endpoints_offer_only_221(fresh: tuple[LocalRuntime, RoamSimula
     details = call(rt, "GET", "/ocpi/2.2.1", token).json()["data"]
     assert details["version"] == "2.2.1"
     assert {"identifier": "credentials", "role": "SENDER", "url": f"{rt.url}{CREDENTIALS}"} in details[
-        "endpoints"]
+        "endpoints"
+    ]
 
 
 def test_missing_wrong_and_stale_tokens_get_401(fresh: tuple[LocalRuntime, RoamSimulator]) -> None:
@@ -162,8 +181,10 @@ def test_plugsurfing_registers_with_our_token_a(fresh: tuple[LocalRuntime, RoamS
         ('{"token": "abc", "roles": []}', "url"),
         ('{"token": "abc", "url": "https://x/versions", "roles": []}', "roles"),
         ('{"token": "a b", "url": "https://x/versions", "roles": [{"role": "CPO"}]}', "token"),
-        ('{"token": "abc", "url": "https://x/versions", "roles": [{"role": "CPO", "party_id": "8PS"}]}',
-         "roles.0.business_details"),
+        (
+            '{"token": "abc", "url": "https://x/versions", "roles": [{"role": "CPO", "party_id": "8PS"}]}',
+            "roles.0.business_details",
+        ),
     ],
 )
 def test_malformed_credentials_get_2001_naming_the_field(
@@ -180,11 +201,20 @@ def test_malformed_credentials_get_2001_naming_the_field(
 
 
 def test_unreachable_versions_url_is_3001(fresh: tuple[LocalRuntime, RoamSimulator]) -> None:
-    rt, sim = fresh
+    rt, _ = fresh
     token_a = rt.admin("POST", "/admin/registration/token-a").json()["data"]["token_a"]
-    body = {"token": "their-b", "url": "http://127.0.0.1:9/versions",
-            "roles": [{"role": "CPO", "party_id": "8PS", "country_code": "DE",
-                       "business_details": {"name": "Plugsurfing"}}]}
+    body = {
+        "token": "their-b",
+        "url": "http://127.0.0.1:9/versions",
+        "roles": [
+            {
+                "role": "CPO",
+                "party_id": "8PS",
+                "country_code": "DE",
+                "business_details": {"name": "Plugsurfing"},
+            }
+        ],
+    }
     answer = call(rt, "POST", CREDENTIALS, token_a, body)
     assert answer.json()["status_code"] == 3001
     assert status(rt)["status"] == "UNREGISTERED"

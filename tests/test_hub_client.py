@@ -45,8 +45,12 @@ def requests_to(sim: RoamSimulator, path: str) -> list[dict[str, Any]]:
 def client(sim: RoamSimulator, token: str | None = None) -> tuple[HubClient, list[float], CountingLimiter]:
     slept: list[float] = []
     limiter = CountingLimiter()
-    hub = HubClient(token=token or sim.state.token_a, limiter=limiter, sleep=slept.append,
-                    retry=RetryPolicy(max_attempts=4, base_s=0.5, cap_s=4))
+    hub = HubClient(
+        token=token or sim.state.token_a,
+        limiter=limiter,
+        sleep=slept.append,
+        retry=RetryPolicy(max_attempts=4, base_s=0.5, cap_s=4),
+    )
     return hub, slept, limiter
 
 
@@ -84,8 +88,9 @@ def test_5xx_is_retried_for_idempotent_calls_only(sim: RoamSimulator) -> None:
 
 
 def test_timeouts_and_refused_connections_are_unavailable() -> None:
-    hub = HubClient(token="t", limiter=CountingLimiter(), sleep=lambda _: None,
-                    retry=RetryPolicy(max_attempts=2))
+    hub = HubClient(
+        token="t", limiter=CountingLimiter(), sleep=lambda _: None, retry=RetryPolicy(max_attempts=2)
+    )
     with pytest.raises(HubUnavailable, match="ConnectError"):
         hub.get("http://127.0.0.1:9/ocpi/versions")
 
@@ -134,8 +139,9 @@ def test_pages_follow_the_link_exactly_as_given() -> None:
         body = {"data": [{"page": index}], "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}
         return httpx.Response(200, json=body, headers=headers)
 
-    hub = HubClient(token="t", limiter=CountingLimiter(),
-                    http=httpx.Client(transport=httpx.MockTransport(serve)))
+    hub = HubClient(
+        token="t", limiter=CountingLimiter(), http=httpx.Client(transport=httpx.MockTransport(serve))
+    )
     pages = list(hub.pages("https://hub.test/locations", {"date_from": "2026-01-01T00:00:00Z"}))
     assert [p.data[0]["page"] for p in pages] == [1, 2, 3]
     assert seen[1:] == cursor_urls  # no offsets computed, the cursor untouched

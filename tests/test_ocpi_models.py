@@ -30,8 +30,11 @@ OBJECT_EXAMPLES: list[tuple[str, type[BaseModel]]] = [
     ("version_details_example.json", VersionDetails),
     ("version_details_example2.json", VersionDetails),
     *[(p.name, Location) for p in sorted(EXAMPLES.glob("location_example*.json"))],
-    *[(p.name, Tariff) for p in sorted(EXAMPLES.glob("tariff_*.json"))
-      if p.name != "tariff_put_example.json"],
+    *[
+        (p.name, Tariff)
+        for p in sorted(EXAMPLES.glob("tariff_*.json"))
+        if p.name != "tariff_put_example.json"
+    ],
     *[(p.name, Credentials) for p in sorted(EXAMPLES.glob("credentials_example*.json"))],
 ]
 
@@ -68,8 +71,12 @@ def test_relaxed_cdr_is_kept_whole_and_every_deviation_counted() -> None:
     assert cdr.model_extra == {"x_plugsurfing_batch": "B-17"}
     assert deviations.by_kind() == {"long_string": 2, "unknown_enum": 1, "extra_field": 1}
     wheres = {d.where for d in deviations.items}
-    assert {"CdrLocation.address", "CdrLocation.postal_code", "CdrLocation.connector_standard",
-            "Cdr.x_plugsurfing_batch"} == wheres
+    assert {
+        "CdrLocation.address",
+        "CdrLocation.postal_code",
+        "CdrLocation.connector_standard",
+        "Cdr.x_plugsurfing_batch",
+    } == wheres
 
 
 def test_spec_clean_example_has_no_deviations() -> None:

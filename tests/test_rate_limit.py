@@ -32,8 +32,7 @@ class FakeClock:
 
 
 def limiter(env: dict[str, str], clock: FakeClock, **kwargs: float) -> HubRateLimiter:
-    return HubRateLimiter(env[topology.STATE_TABLE.env_var], clock=clock.time, sleep=clock.sleep,
-                          **kwargs)  # type: ignore[arg-type]
+    return HubRateLimiter(env[topology.STATE_TABLE.env_var], clock=clock.time, sleep=clock.sleep, **kwargs)  # type: ignore[arg-type]
 
 
 def test_concurrent_callers_never_exceed_the_minute_budget(moto_server: dict[str, str]) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Logger
 
 from ..config import Settings
-from ..hub.client import HubClient
+from ..hub.client import INTERACTIVE_RETRY, HubClient
 from ..hub.errors import HubError
 from ..hub.factory import hub_client
 from ..ocpi.common import BusinessDetails
@@ -199,7 +199,8 @@ class Registrar:
         return self._accept(theirs, base_url, "PUT")
 
     def _accept(self, theirs: Credentials, base_url: str, method: str) -> Credentials:
-        client = hub_client(self.config, theirs.token)
+        # Plugsurfing waits on its POST/PUT meanwhile: retry briefly.
+        client = hub_client(self.config, theirs.token, retry=INTERACTIVE_RETRY)
         try:
             discovery = self.discover(client, theirs.url)
         except HubError as error:

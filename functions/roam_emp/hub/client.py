@@ -57,6 +57,11 @@ class RetryPolicy:
         return random.uniform(0, min(self.cap_s, self.base_s * (2**attempt)))
 
 
+# For calls made while an inbound request waits (API Gateway gives us 29 s at most): fewer
+# attempts, shorter pauses.
+INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, base_s=0.25, cap_s=1.0)
+
+
 @dataclass
 class HubResponse:
     url: str

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 
 from ..config import Settings
-from .client import HubClient
+from .client import HubClient, RetryPolicy
 from .rate_limit import HubRateLimiter
 
 
@@ -24,5 +24,12 @@ def hub_client(
     token: str | Callable[[], str | None],
     *,
     http: httpx.Client | None = None,
+    retry: RetryPolicy | None = None,
 ) -> HubClient:
-    return HubClient(token=token, limiter=rate_limiter(config), timeout_s=config.hub_timeout_s, http=http)
+    return HubClient(
+        token=token,
+        limiter=rate_limiter(config),
+        timeout_s=config.hub_timeout_s,
+        retry=retry or RetryPolicy(),
+        http=http,
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import deque
 import time
+from collections import deque
 from typing import Any
 
 import httpx
@@ -37,9 +37,10 @@ class EmpCaller:
 
     def __init__(self, state: SimulatorState) -> None:
         self.state = state
+        self.http = httpx.Client(timeout=30)  # one client: connection reuse, one TLS context
 
     def call(self, method: str, url: str, token: str, body: Any = None) -> httpx.Response:
-        return httpx.request(
+        return self.http.request(
             method,
             url,
             json=body,

@@ -1,0 +1,26 @@
+"""Count AWS API calls made in this process, by service and operation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.endpoint import Endpoint
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    counts: Counter[str] = Counter()
+    original = Endpoint.make_request
+
+    def make_request(self: Endpoint, operation_model: Any, request_dict: Any) -> Any:
+        counts[f"{operation_model.service_model.service_name}:{operation_model.name}"] += 1
+        return original(self, operation_model, request_dict)
+
+    Endpoint.make_request = make_request  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        Endpoint.make_request = original  # type: ignore[method-assign]

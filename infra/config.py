@@ -1,0 +1,105 @@
+"""Stack configuration from `cdk.json` context (README "Configuration reference").
+
+Every key lives under the ``roam_emp`` context object; anything left out takes the default below.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from constructs import Node
+
+_CODE = re.compile(r"^[A-Z]{2}$")
+_PARTY = re.compile(r"^[A-Z0-9]{3}$")
+
+
+@dataclass(frozen=True)
+class AuthorizationPolicy:
+    """Real-time authorization policy (FAQ "Tokens and authorization"); used by the tokens module."""
+
+    # What to answer when the authorize request has no, or an unknown, location reference. The
+    # FAQ's "full control" recipe is deny (with whitelist NEVER).
+    unknown_location: str = "ALLOW"
+    # Answer given when the EMP's hook is slow or fails (must stay well inside Plugsurfing's 1-10 s).
+    hook_fallback: str = "ALLOWED"
+    hook_function_arn: str = ""
+    hook_budget_ms: int = 600
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    country_code: str = "NL"  # our OCPI country_code (eMSP)
+    party_id: str = "EMP"  # our OCPI party_id (eMSP)
+    business_name: str = "Example EMP"
+    business_website: str = ""
+    environment: str = "prod"  # a label carried by every log line (Plugsurfing support asks for it)
+    hub_versions_url: str = ""  # Plugsurfing's versions URL (documentation; register takes it too)
+    public_base_url: str = ""  # custom domain in front of the API; empty = the API Gateway URL
+    hub_requests_per_minute: int = 2900  # FAQ limit 3,000 per clock minute, minus clock-skew headroom
+    hub_requests_per_day: int = 990000  # FAQ limit 1,000,000 per UTC day
+    hub_timeout_seconds: float = 10.0
+    secret_cache_seconds: int = 30
+    location_delta_pull_minutes: int = 2  # FAQ recommends every 1-5 minutes
+    location_full_pull_cron: str = "cron(30 2 * * ? *)"  # nightly full pull (UTC)
+    supported_countries: tuple[str, ...] = ()  # empty = whatever Plugsurfing delivers
+    contract_id_prefixes: tuple[str, ...] = ()  # registered with Plugsurfing before token pushes
+    authorization: AuthorizationPolicy = field(default_factory=AuthorizationPolicy)
+    alarm_email: str = ""  # subscribed to the alarm topic when set
+    log_retention_days: int = 30
+    retain_data: bool = True  # tables and secret survive `cdk destroy`
+
+    @classmethod
+    def from_context(cls, node: Node) -> StackConfig:
+        raw = node.try_get_context("roam_emp") or {}
+        if not isinstance(raw, dict):
+            raise ValueError("context 'roam_emp' must be an object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"unknown roam_emp context keys: {unknown}")
+        values: dict[str, Any] = dict(raw)
+        if "authorization" in values:
+            values["authorization"] = AuthorizationPolicy(**values["authorization"])
+        for name in ("supported_countries", "contract_id_prefixes"):
+            if name in values:
+                values[name] = tuple(values[name])
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not _CODE.match(self.country_code):
+            raise ValueError(f"country_code must be ISO 3166 alpha-2, got {self.country_code!r}")
+        if not _PARTY.match(self.party_id):
+            raise ValueError(f"party_id must be 3 characters [A-Z0-9], got {self.party_id!r}")
+        if not 1 <= self.location_delta_pull_minutes <= 60:
+            raise ValueError("location_delta_pull_minutes must be 1..60 (FAQ: delta at most once a minute)")
+        if self.hub_requests_per_minute > 3000 or self.hub_requests_per_day > 1_000_000:
+            raise ValueError(
+                "hub request budgets may not exceed Plugsurfing's limits (3,000/min, 1,000,000/day)"
+            )
+        if self.authorization.unknown_location not in ("ALLOW", "DENY"):
+            raise ValueError("authorization.unknown_location must be ALLOW or DENY")
+
+    def function_environment(self) -> dict[str, str]:
+        """What every Lambda reads through roam_emp.config.Settings."""
+        env = {
+            "ROAM_EMP_COUNTRY_CODE": self.country_code,
+            "ROAM_EMP_PARTY_ID": self.party_id,
+            "ROAM_EMP_BUSINESS_NAME": self.business_name,
+            "ROAM_EMP_ENVIRONMENT": self.environment,
+            "HUB_REQUESTS_PER_MINUTE": str(self.hub_requests_per_minute),
+            "HUB_REQUESTS_PER_DAY": str(self.hub_requests_per_day),
+            "HUB_TIMEOUT_S": str(self.hub_timeout_seconds),
+            "SECRET_CACHE_S": str(self.secret_cache_seconds),
+            "POWERTOOLS_SERVICE_NAME": "roam-emp",
+            "POWERTOOLS_METRICS_NAMESPACE": "RoamEmp",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        if self.business_website:
+            env["ROAM_EMP_BUSINESS_WEBSITE"] = self.business_website
+        if self.public_base_url:
+            env["PUBLIC_BASE_URL"] = self.public_base_url
+        return env

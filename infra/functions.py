@@ -1,0 +1,158 @@
+"""One Lambda per concern from topology.FUNCTIONS, each with its own role holding exactly the
+grants its topology entry declares (least privilege), its own log group and X-Ray tracing."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from roam_emp import topology
+
+from . import bundling
+from .config import StackConfig
+from .messaging import Messaging
+
+
+class Functions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        tables: dict[str, dynamodb.Table],
+        secrets: dict[str, secretsmanager.Secret],
+        messaging: Messaging,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.functions: dict[str, lambda_.Function] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        code = bundling.code()
+        dependencies = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=bundling.dependencies(),
+            compatible_runtimes=[bundling.runtime()],
+            compatible_architectures=[bundling.ARCHITECTURE],
+            description="roam-emp runtime dependencies (functions/requirements.txt)",
+        )
+        environment = {
+            **config.function_environment(),
+            **{spec.env_var: tables[spec.key].table_name for spec in topology.TABLES},
+            **{spec.env_var: secrets[spec.key].secret_name for spec in topology.SECRETS},
+            **{spec.env_var: messaging.queues[spec.key].queue_url for spec in topology.QUEUES},
+            topology.EVENT_BUS_ENV: messaging.bus.event_bus_name,
+        }
+        for spec in topology.FUNCTIONS:
+            log_group = logs.LogGroup(
+                self,
+                f"{spec.name}Logs",
+                retention=_retention(config.log_retention_days),
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            role = iam.Role(
+                self,
+                f"{spec.name}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"roam-emp {spec.name}: {spec.description}",
+            )
+            # Instead of the AWS managed AWSLambdaBasicExecutionRole: write to its own group only.
+            log_group.grant_write(role)
+            function = lambda_.Function(
+                self,
+                spec.name,
+                description=spec.description,
+                runtime=bundling.runtime(),
+                architecture=bundling.ARCHITECTURE,
+                code=code,
+                layers=[dependencies],
+                handler=spec.handler,
+                memory_size=spec.memory_mb,
+                timeout=Duration.seconds(spec.timeout_s),
+                tracing=lambda_.Tracing.ACTIVE,
+                environment=environment,
+                log_group=log_group,
+                role=role,
+            )
+            self._grant(spec, function, tables, secrets, messaging)
+            NagSuppressions.add_resource_suppressions(
+                role,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason="X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
+                        "permissions; log stream names are created by Lambda at run time.",
+                        applies_to=["Resource::*", {"regex": "/^Resource::<.*Logs.*\\.Arn>:\\*$/g"}],
+                    ),
+                ],
+                apply_to_children=True,
+            )
+            NagSuppressions.add_resource_suppressions(
+                function,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-L1",
+                        reason="The runtime is pinned to the Python version that compiles the bundled .pyc "
+                        "files (infra/bundling.py), so Lambda loads them as shipped.",
+                    )
+                ],
+            )
+            self.functions[spec.name] = function
+            self.log_groups[spec.name] = log_group
+
+    @staticmethod
+    def _grant(
+        spec: topology.Function,
+        function: lambda_.Function,
+        tables: dict[str, dynamodb.Table],
+        secrets: dict[str, secretsmanager.Secret],
+        messaging: Messaging,
+    ) -> None:
+        table_access = dict(spec.tables)
+        if spec.calls_hub:
+            # The shared rate limiter's counters live in the state table (hub/rate_limit.py).
+            table_access[topology.STATE_TABLE.key] = topology.Access.WRITE
+        for key, access in table_access.items():
+            if access is topology.Access.WRITE:
+                tables[key].grant_read_write_data(function)
+            else:
+                tables[key].grant_read_data(function)
+        for key, access in spec.secrets.items():
+            secrets[key].grant_read(function)
+            if access is topology.Access.WRITE:
+                secrets[key].grant_write(function)
+        for key in spec.queues_send:
+            messaging.queues[key].grant_send_messages(function)
+        if spec.queue_consume:
+            messaging.queues[spec.queue_consume].grant_consume_messages(function)
+        if spec.publishes_events:
+            messaging.bus.grant_put_events_to(function)
+
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    if days not in _RETENTION:
+        raise ValueError(f"log_retention_days must be one of {sorted(_RETENTION)}, got {days}")
+    return _RETENTION[days]

@@ -1,0 +1,122 @@
+"""Alarms (to one SNS topic) and the CloudWatch dashboard.
+
+The foundation watches the infrastructure itself: dead-letter queues, API 5xx, function errors and
+throttles. Module issues add their own business alarms and widgets here.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+
+class Observability(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alarm_email: str,
+        api: apigateway.RestApi,
+        functions: dict[str, lambda_.Function],
+        dead_letter_queues: dict[str, sqs.Queue],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        key = kms.Key(
+            self, "AlarmTopicKey", enable_key_rotation=True, description="roam-emp alarm topic encryption"
+        )
+        # CloudWatch alarms publish to an encrypted topic only if the key lets CloudWatch use it.
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(
+            self, "Alarms", display_name="roam-emp alarms", master_key=key, enforce_ssl=True
+        )
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        for key_name, dlq in dead_letter_queues.items():
+            self._alarm(
+                f"{key_name}DeadLetters",
+                dlq.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                threshold=0,
+                description=f"Messages in the {key_name} dead-letter queue: they failed every "
+                "retry and need an operator (README, Runbook).",
+            )
+        self._alarm(
+            "Api5xx",
+            api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
+            threshold=5,
+            description="API Gateway answered 5xx more than 5 times in 5 min",
+        )
+        for name, function in functions.items():
+            self._alarm(
+                f"{name}Errors",
+                function.metric_errors(period=Duration.minutes(5)),
+                threshold=0,
+                description=f"{name} raised unhandled errors",
+            )
+            self._alarm(
+                f"{name}Throttles",
+                function.metric_throttles(period=Duration.minutes(5)),
+                threshold=0,
+                description=f"{name} was throttled",
+            )
+
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=None)
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[
+                    api.metric_count(period=Duration.minutes(1)),
+                    api.metric_client_error(period=Duration.minutes(1)),
+                    api.metric_server_error(period=Duration.minutes(1)),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency p99 (ms)",
+                left=[api.metric_latency(period=Duration.minutes(1), statistic="p99")],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Function errors",
+                left=[f.metric_errors(period=Duration.minutes(5)) for f in functions.values()],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Function duration p99 (ms)",
+                left=[
+                    f.metric_duration(period=Duration.minutes(5), statistic="p99") for f in functions.values()
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24),
+        )
+
+    def _alarm(self, name: str, metric: cloudwatch.Metric, *, threshold: float, description: str) -> None:
+        alarm = metric.create_alarm(
+            self,
+            name,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        self.alarms.append(alarm)

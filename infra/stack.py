@@ -1,0 +1,66 @@
+"""The roam-emp stack: one construct per concern, composed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from .api import Api
+from .config import StackConfig
+from .functions import Functions
+from .messaging import Messaging
+from .observability import Observability
+from .secrets import Secrets
+from .storage import Storage
+
+
+class RoamEmpStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        storage = Storage(self, "Storage", retain=config.retain_data)
+        secrets = Secrets(self, "Secrets", retain=config.retain_data)
+        messaging = Messaging(self, "Messaging")
+        functions = Functions(
+            self,
+            "Functions",
+            config=config,
+            tables=storage.tables,
+            secrets=secrets.secrets,
+            messaging=messaging,
+        )
+        api = Api(self, "Api", functions=functions.functions)
+        self.observability = Observability(
+            self,
+            "Observability",
+            alarm_email=config.alarm_email,
+            api=api.rest_api,
+            functions=functions.functions,
+            dead_letter_queues=messaging.dead_letter_queues,
+        )
+        base_url = config.public_base_url or api.rest_api.url.rstrip("/")
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=api.rest_api.url,
+            description="Base URL of the API (roam-emp register --api ...)",
+        )
+        CfnOutput(
+            self,
+            "VersionsUrl",
+            value=f"{base_url}/ocpi/versions",
+            description="Our OCPI versions URL, for Plugsurfing",
+        )
+        CfnOutput(
+            self,
+            "AdminPolicyArn",
+            value=api.admin_policy.managed_policy_arn,
+            description="Attach to operators who run roam-emp admin commands",
+        )
+        CfnOutput(
+            self,
+            "EventBusName",
+            value=messaging.bus.event_bus_name,
+            description="Where roam-emp publishes its domain events",
+        )

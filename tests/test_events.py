@@ -1,0 +1,63 @@
+"""Every route has a sample event in events/, and each one runs through its real handler (moto)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from roam_emp import topology
+from roam_emp.local.gateway import context_for, load_handler
+from roam_emp.store.credentials import CredentialsVault, HubTokens
+from roam_emp.store.registration import Connection, ConnectionStatus, ConnectionStore
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+SAMPLE_TOKEN = "events-sample-token"
+UNREACHABLE = "http://127.0.0.1:9"  # refused at once: the sample hub is never really called
+
+# (function, event file) -> (HTTP status, OCPI status_code) when we are registered.
+EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
+    ("OcpiVersions", "get_ocpi_versions.json"): (200, 1000),
+    ("OcpiVersions", "get_ocpi_221.json"): (200, 1000),
+    ("OcpiCredentials", "get_ocpi_221_credentials.json"): (200, 1000),
+    ("OcpiCredentials", "post_ocpi_221_credentials.json"): (405, 2000),  # already registered
+    ("OcpiCredentials", "put_ocpi_221_credentials.json"): (502, 3001),  # hub unreachable here
+    ("OcpiCredentials", "delete_ocpi_221_credentials.json"): (200, 1000),
+    ("AdminRegistration", "get_admin_registration.json"): (200, 1000),
+    ("AdminRegistration", "post_admin_registration.json"): (409, 2000),  # already registered
+    ("AdminRegistration", "post_admin_registration_token-a.json"): (200, 1000),
+}
+
+
+def test_every_route_has_a_sample_event() -> None:
+    for function in topology.FUNCTIONS:
+        for route in function.routes:
+            matching = [
+                p
+                for p in (EVENTS / function.name).glob("*.json")
+                if json.loads(p.read_text())["resource"] == route.path
+                and json.loads(p.read_text())["httpMethod"] == route.method
+            ]
+            assert matching, f"no sample event for {route.method} {route.path}"
+    assert len(EXPECTED) == sum(len(f.routes) for f in topology.FUNCTIONS)
+
+
+@pytest.mark.parametrize(("function_name", "file_name"), sorted(EXPECTED))
+def test_sample_event_runs_through_its_handler(
+    aws_mock: dict[str, str], function_name: str, file_name: str
+) -> None:
+    CredentialsVault(aws_mock[topology.HUB_CREDENTIALS.env_var]).put(
+        HubTokens(inbound=SAMPLE_TOKEN, outbound="ours-for-the-hub")
+    )
+    ConnectionStore(aws_mock[topology.STATE_TABLE.env_var]).put(
+        Connection(status=ConnectionStatus.REGISTERED, versions_url=f"{UNREACHABLE}/ocpi/versions")
+    )
+    raw = (EVENTS / function_name / file_name).read_text().replace("https://hub.example.com", UNREACHABLE)
+    event: dict[str, Any] = json.loads(raw)
+    function = next(f for f in topology.FUNCTIONS if f.name == function_name)
+    result = load_handler(function.handler)(event, context_for(function))
+    body = json.loads(result["body"])
+    assert (result["statusCode"], body["status_code"]) == EXPECTED[(function_name, file_name)], body
+    assert result["multiValueHeaders"]["X-Request-ID"] == ["3f1c2b7e-sample"]
