@@ -9,6 +9,8 @@ from constructs import Construct
 from roam_emp import topology
 
 _S = dynamodb.AttributeType.STRING
+_INCLUDE = dynamodb.ProjectionType.INCLUDE
+_KEYS_ONLY = dynamodb.ProjectionType.KEYS_ONLY
 
 
 class Storage(Construct):
@@ -34,6 +36,12 @@ class Storage(Construct):
                     index_name=index.name,
                     partition_key=dynamodb.Attribute(name=index.partition_key, type=_S),
                     sort_key=dynamodb.Attribute(name=index.sort_key, type=_S) if index.sort_key else None,
+                    projection_type=(
+                        dynamodb.ProjectionType.INCLUDE
+                        if index.include
+                        else dynamodb.ProjectionType.KEYS_ONLY
+                    ),
+                    non_key_attributes=list(index.include) or None,
                 )
             self.tables[spec.key] = table
 

@@ -64,7 +64,9 @@ def local() -> Iterator[Any]:
     from roam_emp.simulator import RoamSimulator
 
     saved = dict(os.environ)
-    runtime = LocalRuntime(log_level="ERROR").start()
+    runtime = LocalRuntime(
+        log_level="ERROR", schedules=False, extra_env={"LOCATION_PULL_MIN_INTERVAL_S": "0"}
+    ).start()
     simulator = RoamSimulator().start()
     try:
         yield runtime, simulator

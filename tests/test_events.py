@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from roam_emp import topology
-from roam_emp.local.gateway import context_for, load_handler
+from roam_emp.local.invoker import context_for, load_handler
 from roam_emp.store.credentials import CredentialsVault, HubTokens
 from roam_emp.store.registration import Connection, ConnectionStatus, ConnectionStore
 

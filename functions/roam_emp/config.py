@@ -27,6 +27,7 @@ class Settings:
     business_name: str
     business_website: str | None
     state_table: str
+    locations_table: str
     credentials_secret: str
     event_bus_name: str
     public_base_url: str | None
@@ -37,6 +38,12 @@ class Settings:
     hub_timeout_s: float
     secret_cache_s: int
     environment: str
+    # Locations pulls (FAQ "Retrieving locations"): a new pull at most once a minute; a delta
+    # starts a little before the last completed pull began (clock skew between us and the hub);
+    # a full pull refuses to remove more than this fraction of the cache at once.
+    location_pull_min_interval_s: float
+    location_delta_overlap_s: float
+    location_max_removal_fraction: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -46,6 +53,7 @@ class Settings:
             business_name=_env("ROAM_EMP_BUSINESS_NAME", "Example EMP"),
             business_website=os.environ.get("ROAM_EMP_BUSINESS_WEBSITE") or None,
             state_table=_env(topology.STATE_TABLE.env_var, "roam-emp-state"),
+            locations_table=_env(topology.LOCATIONS_TABLE.env_var, "roam-emp-locations"),
             credentials_secret=_env(topology.HUB_CREDENTIALS.env_var, "roam-emp/hub-credentials"),
             event_bus_name=_env(topology.EVENT_BUS_ENV, "roam-emp"),
             public_base_url=(os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
@@ -54,6 +62,9 @@ class Settings:
             hub_timeout_s=float(_env("HUB_TIMEOUT_S", "10")),
             secret_cache_s=int(_env("SECRET_CACHE_S", "30")),
             environment=_env("ROAM_EMP_ENVIRONMENT", "local"),
+            location_pull_min_interval_s=float(_env("LOCATION_PULL_MIN_INTERVAL_S", "60")),
+            location_delta_overlap_s=float(_env("LOCATION_DELTA_OVERLAP_S", "120")),
+            location_max_removal_fraction=float(_env("LOCATION_MAX_REMOVAL_FRACTION", "0.5")),
         )
 
 

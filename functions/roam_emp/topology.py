@@ -15,6 +15,7 @@ class Index:
     name: str
     partition_key: str
     sort_key: str | None = None
+    include: tuple[str, ...] = ()  # non-key attributes projected (INCLUDE); empty = KEYS_ONLY
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ class Route:
     auth: Auth
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule invoking a function with a constant payload. ``setting`` names the
+    StackConfig field holding the expression: an int is a rate in minutes, a str a cron/rate."""
+
+    name: str
+    setting: str
+    payload: tuple[tuple[str, str], ...]
+
+
 class Access(StrEnum):
     READ = "read"
     WRITE = "read_write"
@@ -72,12 +83,25 @@ class Function:
     queue_consume: str | None = None
     publishes_events: bool = False
     calls_hub: bool = False  # outbound Roam OCPI calls (needs the rate limiter's table)
+    schedules: tuple[Schedule, ...] = ()
+    # detail-types of our own bus's events (source roam-emp) that invoke this function
+    on_events: tuple[str, ...] = ()
     timeout_s: int = 29  # API Gateway's integration limit
     memory_mb: int = 512
 
 
 STATE_TABLE = Table(key="state", env_var="STATE_TABLE")
-TABLES: tuple[Table, ...] = (STATE_TABLE,)
+# The Locations cache (store/locations.py): location items and, once per id, their tariffs.
+LOCATIONS_TABLE = Table(
+    key="locations",
+    env_var="LOCATIONS_TABLE",
+    indexes=(
+        Index("by_party", "party_key", "location_id", include=("summary",)),
+        Index("by_country", "country", "location_id", include=("summary",)),
+    ),
+    ttl_attribute=None,
+)
+TABLES: tuple[Table, ...] = (STATE_TABLE, LOCATIONS_TABLE)
 
 HUB_CREDENTIALS = Secret(
     key="hub_credentials",
@@ -96,6 +120,8 @@ TOKEN_PUSH_QUEUE = Queue(
 QUEUES: tuple[Queue, ...] = (TOKEN_PUSH_QUEUE,)
 
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
+EVENT_SOURCE = "roam-emp"
+LOCATION_PULL_REQUESTED = "LocationPullRequested"
 
 OCPI_PREFIX = "/ocpi"
 VERSION_PATH = "/ocpi/2.2.1"
@@ -141,6 +167,35 @@ FUNCTIONS: tuple[Function, ...] = (
         secrets={HUB_CREDENTIALS.key: Access.WRITE},
         publishes_events=True,
         calls_hub=True,
+    ),
+    Function(
+        name="LocationPull",
+        handler="roam_emp.handlers.location_pull.handler",
+        description="Full and delta Location pulls from Plugsurfing with smart_paging checkpoints",
+        tables={STATE_TABLE.key: Access.WRITE, LOCATIONS_TABLE.key: Access.WRITE},
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        publishes_events=True,
+        calls_hub=True,
+        schedules=(
+            Schedule("DeltaPull", "location_delta_pull_minutes", (("mode", "delta"),)),
+            Schedule("FullPull", "location_full_pull_cron", (("mode", "full"),)),
+        ),
+        on_events=(LOCATION_PULL_REQUESTED,),
+        timeout_s=900,
+        memory_mb=1024,
+    ),
+    Function(
+        name="AdminLocations",
+        handler="roam_emp.handlers.admin_locations.handler",
+        description="Admin API: start a Location pull, read the Locations cache",
+        routes=(
+            Route("POST", "/admin/locations/pull", Auth.IAM),
+            Route("GET", "/admin/locations/pull", Auth.IAM),
+            Route("GET", "/admin/locations", Auth.IAM),
+            Route("GET", "/admin/locations/{location_id}", Auth.IAM),
+        ),
+        tables={STATE_TABLE.key: Access.READ, LOCATIONS_TABLE.key: Access.READ},
+        publishes_events=True,
     ),
 )
 

@@ -14,6 +14,7 @@ from ..config import settings
 from ..domain.registration import Registrar
 from ..ocpi.credentials import Credentials
 from ..ocpi.leniency import dump_outbound, parse_inbound
+from ..telemetry import report_deviations
 from ._runtime import logger, metrics, tracer
 
 app = create_resolver()
@@ -26,8 +27,7 @@ def registrar() -> Registrar:
 
 def _their_credentials() -> Credentials:
     credentials, deviations = parse_inbound(Credentials, json_body(app))
-    if deviations:
-        logger.info("credentials deviate from OCPI 2.2.1", extra={"deviations": deviations.by_kind()})
+    report_deviations(metrics, deviations, object_type="Credentials", object_id=None)
     return credentials
 
 

@@ -8,13 +8,11 @@ object, so one module must not serve two requests at once.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,43 +20,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from .. import topology
+from .invoker import Invoker
 
 # werkzeug's access log would drown the JSON logs of the handlers.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-@dataclass
-class LocalContext:
-    """The parts of LambdaContext the handlers and Powertools read."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    invoked_function_arn: str
-    log_group_name: str = "local"
-    log_stream_name: str = "local"
-    function_version: str = "$LATEST"
-    timeout_s: int = 29
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_s * 1000
-
-
-def load_handler(dotted: str) -> Handler:
-    module_name, _, attribute = dotted.rpartition(".")
-    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
-
-
-def context_for(function: topology.Function) -> LocalContext:
-    return LocalContext(
-        function_name=f"roam-emp-{function.name}",
-        memory_limit_in_mb=function.memory_mb,
-        aws_request_id=str(uuid.uuid4()),
-        invoked_function_arn=f"arn:aws:lambda:eu-central-1:000000000000:function:{function.name}",
-        timeout_s=function.timeout_s,
-    )
 
 
 def proxy_event(request: Request, route: topology.Route, params: dict[str, str]) -> dict[str, Any]:
@@ -102,9 +67,8 @@ def _envelope_error(status: int, message: str, code: int = 2000) -> Response:
 
 
 class LocalGateway:
-    def __init__(self) -> None:
-        self._locks: dict[str, threading.Lock] = {f.name: threading.Lock() for f in topology.FUNCTIONS}
-        self.invocations: dict[str, int] = {f.name: 0 for f in topology.FUNCTIONS}
+    def __init__(self, invoker: Invoker | None = None) -> None:
+        self.invoker = invoker or Invoker()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
@@ -118,11 +82,7 @@ class LocalGateway:
                 return _envelope_error(405, f"method {request.method} not allowed")
             return _envelope_error(404, "no such endpoint")
         function, route, params = found
-        event = proxy_event(request, route, params)
-        handler = load_handler(function.handler)
-        with self._locks[function.name]:
-            self.invocations[function.name] += 1
-            result = handler(event, context_for(function))
+        result = self.invoker.invoke(function, proxy_event(request, route, params))
         return _to_response(result)
 
 
@@ -139,8 +99,8 @@ def _to_response(result: dict[str, Any]) -> Response:
 
 
 class GatewayServer:
-    def __init__(self, port: int, gateway: LocalGateway | None = None) -> None:
-        self.gateway = gateway or LocalGateway()
+    def __init__(self, port: int, gateway: LocalGateway) -> None:
+        self.gateway = gateway
         self._server: BaseWSGIServer = make_server("127.0.0.1", port, self.gateway, threaded=True)
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="local-gateway")

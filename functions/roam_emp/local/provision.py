@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from .. import topology
 from ..store import aws
@@ -46,9 +47,12 @@ def provision(names: LocalNames) -> dict[str, str]:
             if index.sort_key:
                 attributes.add(index.sort_key)
                 index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
-            indexes.append(
-                {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
+            projection: dict[str, Any] = (
+                {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.include)}
+                if index.include
+                else {"ProjectionType": "KEYS_ONLY"}
             )
+            indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": projection})
         kwargs = {"GlobalSecondaryIndexes": indexes} if indexes else {}
         ddb.create_table(
             TableName=name,

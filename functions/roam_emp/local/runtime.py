@@ -10,9 +10,23 @@ from typing import Any
 import httpx
 
 from ..config import reset as reset_settings
-from .gateway import GatewayServer
+from .gateway import GatewayServer, LocalGateway
+from .invoker import Invoker
 from .moto_server import MotoServer
 from .provision import LocalNames, apply, provision
+from .triggers import LocalTriggers, provision_event_rules
+
+# Schedule settings in local mode (cdk.json context in AWS), overridable through the environment.
+LOCAL_SCHEDULE_SETTINGS = {
+    "location_delta_pull_minutes": "2",
+    "location_full_pull_cron": "cron(30 2 * * ? *)",
+}
+
+
+def local_setting(name: str) -> Any:
+    value = os.environ.get(name.upper(), LOCAL_SCHEDULE_SETTINGS[name])
+    return float(value) if value.replace(".", "", 1).isdigit() else value
+
 
 DEFAULT_ENV = {
     "ROAM_EMP_COUNTRY_CODE": "NL",
@@ -30,14 +44,17 @@ class LocalRuntime:
     port: int = 0
     log_level: str = "WARNING"
     metrics: bool = False
+    schedules: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     moto: MotoServer | None = None
     gateway: GatewayServer | None = None
+    triggers: LocalTriggers | None = None
+    invoker: Invoker = field(default_factory=Invoker)
     env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> LocalRuntime:
         self.moto = MotoServer().start()
-        self.gateway = GatewayServer(self.port)
+        self.gateway = GatewayServer(self.port, LocalGateway(self.invoker))
         env = {
             **DEFAULT_ENV,
             "POWERTOOLS_LOG_LEVEL": self.log_level,
@@ -50,6 +67,12 @@ class LocalRuntime:
         apply(env)
         reset_settings()
         self.env = env
+        self.triggers = LocalTriggers(
+            self.invoker,
+            provision_event_rules(env["EVENT_BUS_NAME"]),
+            local_setting,
+            run_schedules=self.schedules,
+        ).start()
         self.gateway.start()
         return self
 
@@ -67,6 +90,8 @@ class LocalRuntime:
         return httpx.request(method, f"{self.url}{path}", json=body, timeout=timeout)
 
     def stop(self) -> None:
+        if self.triggers:
+            self.triggers.stop()
         if self.gateway:
             self.gateway.stop()
         if self.moto:

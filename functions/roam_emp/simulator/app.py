@@ -14,6 +14,7 @@ from flask import Flask, Response, g, request
 from ..ocpi.auth_header import encode_token, matches
 from ..ocpi.envelope import envelope
 from ..ocpi.status import StatusCode
+from .locations_api import register_locations
 from .state import PLUGSURFING_ROLE, SimulatorState
 
 
@@ -86,6 +87,8 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
             )
         failure = state.chaos.next_failure(state.rng, f"{request.method} {request.path}")
         if failure == 429 or not state.count_request():
+            with state.lock:
+                state.rejected_429 += failure == 429
             # Plugsurfing sends no Retry-After or other rate-limit headers (FAQ).
             return _json(
                 {
@@ -265,4 +268,5 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
         answer = emp.call(body.get("method", "GET"), body["url"], token, body.get("body"))
         return _json({"status": answer.status_code, "body": answer.json()})
 
+    register_locations(app, state, base_url)
     return app

@@ -15,8 +15,15 @@ logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
 class RoamSimulator:
-    def __init__(self, port: int = 0, *, per_minute: int = 3000, token_a: str | None = None) -> None:
-        self.state = SimulatorState(per_minute=per_minute)
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        per_minute: int = 3000,
+        token_a: str | None = None,
+        network_size: int = 3000,
+    ) -> None:
+        self.state = SimulatorState(per_minute=per_minute, network_size=network_size)
         if token_a:
             self.state.token_a = token_a
         self._server: BaseWSGIServer = make_server("127.0.0.1", port, app=None, threaded=True)  # type: ignore[arg-type]

@@ -10,6 +10,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .network import Network
+
 PLUGSURFING_ROLE = {
     "role": "CPO",
     "party_id": "8PS",
@@ -59,6 +61,27 @@ class SimulatorState:
     rejected_429: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    network_size: int = 3000
+    _network: Network | None = None
+    # FAQ: a new Location pull at most once a minute (pagination excluded), never in parallel.
+    pull_min_interval_s: float = 60.0
+    last_pull_started: float = 0.0
+    soft_limit_violations: int = 0
+    pages_in_flight: int = 0
+    parallel_violations: int = 0
+
+    @property
+    def network(self) -> Network:
+        with self.lock:
+            if self._network is None:
+                self._network = Network(size=self.network_size)
+            return self._network
+
+    def reset_network(self, size: int, seed: int = 1) -> Network:
+        with self.lock:
+            self.network_size = size
+            self._network = Network(size=size, seed=seed)
+            return self._network
 
     @property
     def registered(self) -> bool:
@@ -98,5 +121,7 @@ class SimulatorState:
                 "emp_roles": self.emp_roles,
                 "per_minute": self.per_minute,
                 "rejected_429": self.rejected_429,
+                "soft_limit_violations": self.soft_limit_violations,
+                "parallel_violations": self.parallel_violations,
                 "requests": len(self.requests),
             }

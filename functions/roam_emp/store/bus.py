@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..topology import EVENT_SOURCE as SOURCE
 from . import aws
-
-SOURCE = "roam-emp"
 
 
 class EventPublisher:

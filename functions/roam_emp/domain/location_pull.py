@@ -1,0 +1,313 @@
+"""Location pulls from Plugsurfing (FAQ "Retrieving locations").
+
+Plugsurfing never pushes Locations. A *full* pull walks the whole network and reconciles the cache
+(locations absent from a completed full pull are removed); a *delta* pull asks for what changed
+since the last completed pull began (minus an overlap), which includes locations whose inlined
+tariff changed. Either way:
+
+- one pull at a time, guarded by a DynamoDB lease that a crashed holder loses when it expires;
+- pages of at most 250, the next one only via the Link header's URL, untouched (smart_paging);
+- a checkpoint after every page (next URL, counters, and for a full pull the page's ids), so a
+  pull that hits a 429 storm, crashes or runs out of Lambda time resumes where it stopped;
+- a new pull (not a next page) at most once a minute (the FAQ's soft limit);
+- one malformed location is logged with its id and counted; the rest of the page is stored.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from ..config import Settings
+from ..hub.client import HubClient
+from ..hub.errors import HubError
+from ..hub.factory import hub_client
+from ..ocpi.leniency import DeviationLog, parse_inbound
+from ..ocpi.locations import Location
+from ..ocpi.timestamps import format_timestamp, utcnow
+from ..store.bus import EventPublisher
+from ..store.credentials import CredentialsVault
+from ..store.locations import IncomingLocation, LocationCache, UpsertResult
+from ..store.pull_state import PullMode, PullRun, PullStateStore, RunStatus, SyncState
+from ..store.registration import ConnectionStore
+
+logger = Logger(child=True)
+
+PAGE_LIMIT = 250  # Roam OCPI's maximum page size (FAQ)
+LEASE_TTL_S = 120.0
+# Stop taking new pages when less than this is left of the invocation (a page with retries).
+SAFETY_MARGIN_S = 45.0
+
+
+@dataclass
+class PullOutcome:
+    status: str  # completed | paused | interrupted | busy | too_soon | not_registered | refused
+    run: PullRun | None = None
+    detail: str = ""
+    deviations: DeviationLog = field(default_factory=DeviationLog)
+    pages_this_invocation: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "detail": self.detail,
+            "pages_this_invocation": self.pages_this_invocation,
+            "seconds": round(self.seconds, 3),
+            "run": self.run.model_dump(mode="json") if self.run else None,
+        }
+
+
+@dataclass
+class PageResult:
+    ids: list[str]
+    upsert: UpsertResult
+    rejected: int
+
+
+@dataclass
+class LocationPuller:
+    config: Settings
+    cache: LocationCache
+    state: PullStateStore
+    connections: ConnectionStore
+    vault: CredentialsVault
+    events: EventPublisher
+    client_factory: Callable[[Settings, Callable[[], str | None]], HubClient] = hub_client
+    clock: Callable[[], datetime] = utcnow
+    lease_ttl_s: float = LEASE_TTL_S
+
+    @classmethod
+    def from_settings(cls, config: Settings) -> LocationPuller:
+        return cls(
+            config=config,
+            cache=LocationCache(config.locations_table),
+            state=PullStateStore(config.state_table),
+            connections=ConnectionStore(config.state_table),
+            vault=CredentialsVault(config.credentials_secret, config.secret_cache_s),
+            events=EventPublisher(config.event_bus_name),
+        )
+
+    def run(self, requested: PullMode, *, time_left_s: Callable[[], float]) -> PullOutcome:
+        started = time.monotonic()
+        holder = str(uuid.uuid4())
+        if not self.state.acquire(holder, self.lease_ttl_s):
+            return PullOutcome("busy", self.state.run(), "another pull holds the lease")
+        try:
+            outcome = self._run_locked(requested, holder, time_left_s)
+        finally:
+            self.state.release(holder)
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def _run_locked(self, requested: PullMode, holder: str, time_left_s: Callable[[], float]) -> PullOutcome:
+        locations_url = self.connections.get().endpoint_url("locations", "SENDER")
+        if not locations_url:
+            return PullOutcome("not_registered", None, "no Locations SENDER endpoint: register first")
+        run = self.state.run()
+        if run is not None and run.status is RunStatus.RUNNING:
+            run.invocations += 1  # resume at the checkpoint, whatever was requested
+        else:
+            sync = self.state.sync()
+            since_last = time.time() - sync.last_pull_started_epoch
+            if since_last < self.config.location_pull_min_interval_s:
+                return PullOutcome(
+                    "too_soon",
+                    run,
+                    f"last pull started {since_last:.0f} s ago "
+                    f"(at most one new pull per {self.config.location_pull_min_interval_s:.0f} s)",
+                )
+            run = self._new_run(requested, sync)
+            sync.last_pull_started_epoch = time.time()
+            self.state.save_sync(sync)
+            self.state.save_run(run, holder, self.lease_ttl_s)
+            logger.info(
+                "location pull started",
+                extra={"run_id": run.run_id, "mode": run.mode, "date_from": run.date_from},
+            )
+        outcome = PullOutcome("paused", run)
+        client = self.client_factory(self.config, lambda: self.vault.get().outbound)
+        try:
+            while True:
+                if time_left_s() < SAFETY_MARGIN_S:
+                    outcome.detail = "invocation time nearly spent; the next invocation resumes"
+                    return outcome
+                url, params = (run.next_url, None) if run.next_url else (locations_url, self._params(run))
+                try:
+                    page = client.get(url, params=params, correlation_id=run.run_id)
+                except HubError as error:
+                    run.interruptions += 1
+                    run.last_error = str(error)
+                    self.state.save_run(run, holder, self.lease_ttl_s)
+                    logger.warning(
+                        "location pull interrupted; it resumes at the checkpoint",
+                        extra={"run_id": run.run_id, "page": run.pages + 1, "error": str(error)},
+                    )
+                    outcome.status, outcome.detail = "interrupted", str(error)
+                    return outcome
+                result = self._process(page.data if isinstance(page.data, list) else [], outcome.deviations)
+                run.pages += 1
+                outcome.pages_this_invocation += 1
+                run.locations += len(result.ids)
+                run.created += len(result.upsert.created)
+                run.updated += len(result.upsert.updated)
+                run.unchanged += result.upsert.unchanged
+                run.rejected += result.rejected
+                run.new_tariffs += len(result.upsert.new_tariffs)
+                run.next_url = page.next_url
+                run.last_error = None
+                seen = result.ids if run.mode is PullMode.FULL else None
+                self.state.save_run(run, holder, self.lease_ttl_s, seen=seen)
+                if run.next_url:
+                    continue
+                self._complete(run, holder)
+                outcome.status = "completed"
+                return outcome
+        finally:
+            client.close()
+
+    def _new_run(self, requested: PullMode, sync: SyncState) -> PullRun:
+        now = self.clock()
+        mode = requested
+        date_from = None
+        if requested is PullMode.DELTA:
+            if sync.synced_since is None:
+                mode = PullMode.FULL  # nothing to take a delta from: build the cache first
+            else:
+                date_from = sync.synced_since - timedelta(seconds=self.config.location_delta_overlap_s)
+        return PullRun(
+            run_id=f"{mode.value}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
+            mode=mode,
+            started_at=now,
+            date_from=date_from,
+        )
+
+    @staticmethod
+    def _params(run: PullRun) -> dict[str, str]:
+        params = {"limit": str(PAGE_LIMIT)}
+        if run.date_from is not None:
+            params["date_from"] = format_timestamp(run.date_from)
+        return params
+
+    def _process(self, items: list[Any], deviations: DeviationLog) -> PageResult:
+        ids: list[str] = []
+        incoming: list[IncomingLocation] = []
+        rejected = 0
+        for raw in items:
+            location_id = raw.get("id") if isinstance(raw, dict) else None
+            try:
+                location, found = parse_inbound(Location, raw)
+            except ValidationError as error:
+                rejected += 1
+                if isinstance(location_id, str):
+                    ids.append(location_id)  # present in the feed: never removed for being malformed
+                logger.error(
+                    "malformed location skipped",
+                    extra={
+                        "location_id": location_id,
+                        "errors": [
+                            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:5]
+                        ],
+                    },
+                )
+                continue
+            deviations.items.extend(found.items)
+            ids.append(location.id)
+            incoming.append(IncomingLocation(location, raw))
+        return PageResult(ids, self.cache.upsert(incoming, before_write=self._announce), rejected)
+
+    def _announce(self, result: UpsertResult) -> None:
+        events: list[tuple[str, dict[str, Any]]] = [
+            (
+                "TariffAdded",
+                {
+                    "tariff_id": t.get("id"),
+                    "currency": t.get("currency"),
+                    "last_updated": t.get("last_updated"),
+                },
+            )
+            for t in result.new_tariffs
+        ]
+        for change, items in (("created", result.created), ("updated", result.updated)):
+            for item in items:
+                location = item.location
+                events.append(
+                    (
+                        "LocationUpserted",
+                        {
+                            "change": change,
+                            "location_id": location.id,
+                            "country_code": location.country_code,
+                            "party_id": location.party_id,
+                            "operator": location.operator.name if location.operator else None,
+                            "country": location.country,
+                            "name": location.name,
+                            "last_updated": format_timestamp(location.last_updated),
+                            "evse_statuses": {e.uid: e.status for e in location.evses or []},
+                        },
+                    )
+                )
+        if events:
+            self.events.publish_many(events)
+
+    def _complete(self, run: PullRun, holder: str) -> None:
+        now = self.clock()
+        if run.mode is PullMode.FULL:
+            run.removed = self._reconcile(run)
+        run.status = RunStatus.COMPLETED
+        run.finished_at = now
+        self.state.save_run(run, holder, self.lease_ttl_s)
+        sync = self.state.sync()
+        if sync.synced_since is None or run.started_at > sync.synced_since:
+            sync.synced_since = run.started_at
+        if run.mode is PullMode.FULL:
+            sync.last_full_started_at, sync.last_full_completed_at = run.started_at, now
+        sync.completed_runs = [run.model_dump(mode="json"), *sync.completed_runs][:10]
+        self.state.save_sync(sync)
+        logger.info("location pull completed", extra={"run": run.model_dump(mode="json")})
+
+    def _reconcile(self, run: PullRun) -> int:
+        """Remove what a *completed* full pull did not see (FAQ "How are removed Locations
+        handled?"). An interrupted full pull never gets here, so it removes nothing."""
+        seen = self.state.seen(run.run_id)
+        cached = self.cache.all_ids()
+        absent = sorted(cached - seen)
+        if not absent:
+            return 0
+        if cached and len(absent) > self.config.location_max_removal_fraction * len(cached):
+            run.last_error = (
+                f"removal refused: {len(absent)} of {len(cached)} cached locations absent "
+                f"(limit {self.config.location_max_removal_fraction:.0%})"
+            )
+            logger.error(
+                "full pull would remove too much of the cache; nothing removed",
+                extra={
+                    "run_id": run.run_id,
+                    "absent": len(absent),
+                    "cached": len(cached),
+                    "max_fraction": self.config.location_max_removal_fraction,
+                },
+            )
+            return 0
+        self.cache.remove(absent)
+        self.events.publish_many(
+            [("LocationRemoved", {"location_id": i, "run_id": run.run_id}) for i in absent]
+        )
+        return len(absent)
+
+    def status(self) -> dict[str, Any]:
+        sync = self.state.sync()
+        run = self.state.run()
+        age = (self.clock() - sync.synced_since).total_seconds() if sync.synced_since else None
+        return {
+            "current_run": run.model_dump(mode="json") if run else None,
+            "sync": sync.model_dump(mode="json"),
+            "cache_age_s": age,
+        }

@@ -1,0 +1,90 @@
+"""Admin API for Locations: start a pull (202), its status, and reads of the cache."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from ..api.http import create_resolver, json_body, lambda_entry, respond
+from ..config import settings
+from ..domain.location_pull import LocationPuller
+from ..ocpi.countries import to_alpha3
+from ..ocpi.status import OcpiError, StatusCode
+from ..store.bus import EventPublisher
+from ..store.locations import LocationCache
+from ..store.pull_state import PullMode
+from ..topology import LOCATION_PULL_REQUESTED
+from ._runtime import logger, metrics, tracer
+
+app = create_resolver()
+
+
+class PullRequest(BaseModel):
+    mode: PullMode
+
+
+@lru_cache(maxsize=1)
+def cache() -> LocationCache:
+    return LocationCache(settings().locations_table)
+
+
+@app.post("/admin/locations/pull")
+def start_pull() -> Response[str]:
+    request = PullRequest.model_validate(json_body(app))
+    EventPublisher(settings().event_bus_name).publish(LOCATION_PULL_REQUESTED, {"mode": request.mode.value})
+    return respond(app, {"accepted": True, "mode": request.mode.value}, http_status=202)
+
+
+@app.get("/admin/locations/pull")
+def pull_status() -> Response[str]:
+    return respond(app, LocationPuller.from_settings(settings()).status())
+
+
+@app.get("/admin/locations")
+def list_locations() -> Response[str]:
+    args = app.current_event.query_string_parameters or {}
+    try:
+        limit = min(max(int(args.get("limit", "50")), 1), 500)
+    except ValueError as error:
+        raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, "limit must be an integer") from error
+    country = args.get("country")
+    alpha3 = to_alpha3(country) if country else None
+    if country and alpha3 is None:
+        raise OcpiError(
+            StatusCode.INVALID_OR_MISSING_PARAMETERS,
+            f"country {country!r}: use ISO 3166-1 alpha-3 (e.g. DEU) or a European alpha-2",
+        )
+    party = args.get("operator_party")
+    if not party and not alpha3:
+        raise OcpiError(
+            StatusCode.INVALID_OR_MISSING_PARAMETERS, "country or operator_party (e.g. DE*ION) is required"
+        )
+    items, cursor = cache().query(
+        country=alpha3,
+        party_key=party.replace("-", "*") if party else None,
+        operator=args.get("operator"),
+        limit=limit,
+        cursor=args.get("cursor"),
+    )
+    return respond(app, {"locations": items, "next_cursor": cursor})
+
+
+@app.get("/admin/locations/<location_id>")
+def get_location(location_id: str) -> Response[str]:
+    location = cache().get(location_id)
+    if location is None:
+        raise OcpiError(StatusCode.UNKNOWN_LOCATION, f"location {location_id} is not in the cache")
+    return respond(app, location)
+
+
+_entry = lambda_entry(app, logger)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _entry(event, context)

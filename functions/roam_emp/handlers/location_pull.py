@@ -1,0 +1,65 @@
+"""Location pulls: invoked by the EventBridge schedules ({"mode": "delta"|"full"}) and by
+``LocationPullRequested`` events on our bus (admin API, or a pull continuing itself)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..config import settings
+from ..domain.location_pull import LocationPuller, PullOutcome
+from ..store.bus import EventPublisher
+from ..store.pull_state import PullMode
+from ..telemetry import report_deviations
+from ..topology import LOCATION_PULL_REQUESTED
+from ._runtime import logger, metrics, tracer
+
+
+@lru_cache(maxsize=1)
+def puller() -> LocationPuller:
+    return LocationPuller.from_settings(settings())
+
+
+def requested_mode(event: dict[str, Any]) -> PullMode:
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else event
+    return PullMode(str((detail or {}).get("mode", "delta")))
+
+
+def record(outcome: PullOutcome) -> None:
+    metrics.add_metric(name=f"LocationPull_{outcome.status}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="LocationPullPages", unit=MetricUnit.Count, value=outcome.pages_this_invocation)
+    metrics.add_metric(name="LocationPullSeconds", unit=MetricUnit.Seconds, value=outcome.seconds)
+    run = outcome.run
+    if run is not None and outcome.status == "completed":
+        for name, value in (
+            ("Created", run.created),
+            ("Updated", run.updated),
+            ("Removed", run.removed),
+            ("Rejected", run.rejected),
+            ("Unchanged", run.unchanged),
+        ):
+            metrics.add_metric(name=f"Locations{name}", unit=MetricUnit.Count, value=value)
+    if run is not None:
+        report_deviations(metrics, outcome.deviations, object_type="Location", object_id=run.run_id)
+    age = puller().status()["cache_age_s"]
+    if age is not None:
+        metrics.add_metric(name="LocationCacheAgeSeconds", unit=MetricUnit.Seconds, value=age)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    mode = requested_mode(event)
+    outcome = puller().run(mode, time_left_s=lambda: context.get_remaining_time_in_millis() / 1000)
+    record(outcome)
+    logger.info("location pull invocation", extra={"requested": mode, **outcome.summary()})
+    if outcome.status == "paused" and outcome.run is not None:
+        # Out of invocation time mid-pull: continue in a fresh invocation right away.
+        EventPublisher(settings().event_bus_name).publish(
+            LOCATION_PULL_REQUESTED, {"mode": outcome.run.mode.value, "resume": outcome.run.run_id}
+        )
+    return outcome.summary()

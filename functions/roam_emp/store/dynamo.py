@@ -1,0 +1,62 @@
+"""DynamoDB batch helpers: chunking to the API's limits and retrying unprocessed keys/items."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from . import aws
+
+T = TypeVar("T")
+Item = dict[str, Any]
+
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def batch_get(
+    table: str, keys: Sequence[Item], projection: str | None = None, names: dict[str, str] | None = None
+) -> list[Item]:
+    found: list[Item] = []
+    for chunk in chunks(keys, BATCH_GET_LIMIT):
+        request: dict[str, Any] = {"Keys": list(chunk), "ConsistentRead": True}
+        if projection:
+            request["ProjectionExpression"] = projection
+        if names:
+            request["ExpressionAttributeNames"] = names
+        pending: dict[str, Any] = {table: request}
+        for attempt in range(8):
+            answer = aws.dynamodb().batch_get_item(RequestItems=pending)
+            found.extend(answer.get("Responses", {}).get(table, []))
+            pending = answer.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"DynamoDB left keys unprocessed in {table}")
+    return found
+
+
+def batch_write(table: str, puts: Iterable[Item] = (), deletes: Iterable[Item] = ()) -> int:
+    """Write items and delete keys, 25 per call; returns the number of BatchWriteItem calls."""
+    requests = [{"PutRequest": {"Item": item}} for item in puts]
+    requests += [{"DeleteRequest": {"Key": key}} for key in deletes]
+    calls = 0
+    for chunk in chunks(requests, BATCH_WRITE_LIMIT):
+        pending: dict[str, Any] = {table: list(chunk)}
+        for attempt in range(8):
+            calls += 1
+            answer = aws.dynamodb().batch_write_item(RequestItems=pending)
+            pending = answer.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"DynamoDB left writes unprocessed in {table}")
+    return calls

@@ -1,0 +1,281 @@
+"""The Locations cache in DynamoDB.
+
+- One item per location (``LOC#<id>``), the OCPI JSON *as received* (unknown fields kept), zlib
+  compressed, with each connector's inlined ``tariffs`` replaced by references: tariffs are stored
+  once per id (``TRF#<id>``) because Roam OCPI tariffs are immutable (FAQ "How should partners treat
+  tariff IDs?"), and keep their own ``last_updated``.
+- A content hash per location: a pull writes only locations whose hash changed, so a full pull of
+  an unchanged network costs reads, not writes.
+- Index attributes: ``party_key`` (connection owner ``country_code*party_id``), ``country``
+  (Location.country, ISO alpha-3 as sent), plus a small ``summary`` projected into both indexes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..ocpi.locations import Location
+from ..ocpi.timestamps import format_timestamp
+from . import aws
+from .dynamo import Item, batch_get, batch_write
+
+LOCATION_SK = "L"
+TARIFF_SK = "T"
+
+
+def canonical_hash(raw: dict[str, Any]) -> str:
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _pack(doc: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode(), 6)
+
+
+def _unpack(blob: Any) -> dict[str, Any]:
+    data = blob.value if hasattr(blob, "value") else blob
+    return json.loads(zlib.decompress(data))  # type: ignore[no-any-return]
+
+
+def location_key(location_id: str) -> Item:
+    return {"pk": {"S": f"LOC#{location_id}"}, "sk": {"S": LOCATION_SK}}
+
+
+def tariff_key(tariff_id: str) -> Item:
+    return {"pk": {"S": f"TRF#{tariff_id}"}, "sk": {"S": TARIFF_SK}}
+
+
+@dataclass
+class IncomingLocation:
+    """One validated location of a page, with the raw JSON it came in."""
+
+    location: Location
+    raw: dict[str, Any]
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        self.content_hash = self.content_hash or canonical_hash(self.raw)
+
+
+@dataclass
+class UpsertResult:
+    created: list[IncomingLocation] = field(default_factory=list)
+    updated: list[IncomingLocation] = field(default_factory=list)
+    unchanged: int = 0
+    new_tariffs: list[dict[str, Any]] = field(default_factory=list)
+    changed_tariffs: list[str] = field(default_factory=list)
+
+
+def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The location without inlined tariffs (references instead), and the tariffs by id."""
+    doc = json.loads(json.dumps(raw))
+    tariffs: dict[str, dict[str, Any]] = {}
+    for evse in doc.get("evses") or []:
+        for connector in evse.get("connectors") or []:
+            inlined = connector.pop("tariffs", None)
+            if inlined is None:
+                continue
+            connector["_tariff_refs"] = [t.get("id") for t in inlined]
+            for tariff in inlined:
+                if isinstance(tariff, dict) and tariff.get("id"):
+                    tariffs[tariff["id"]] = tariff
+    return doc, tariffs
+
+
+def _summary(location: Location) -> str:
+    statuses: dict[str, int] = {}
+    for evse in location.evses or []:
+        statuses[evse.status] = statuses.get(evse.status, 0) + 1
+    return json.dumps(
+        {
+            "id": location.id,
+            "name": location.name,
+            "operator": location.operator.name if location.operator else None,
+            "party": f"{location.country_code}*{location.party_id}",
+            "country": location.country,
+            "city": location.city,
+            "evses": statuses,
+            "last_updated": location.last_updated.isoformat(),
+        },
+        separators=(",", ":"),
+    )
+
+
+class LocationCache:
+    def __init__(self, table_name: str) -> None:
+        self.table = table_name
+        self._known_tariffs: dict[str, str] = {}  # id -> content hash, per process
+
+    # Writing -------------------------------------------------------------------------------
+
+    def stored_hashes(self, location_ids: list[str]) -> dict[str, str]:
+        items = batch_get(
+            self.table, [location_key(i) for i in location_ids], projection="location_id, content_hash"
+        )
+        return {i["location_id"]["S"]: i["content_hash"]["S"] for i in items if "location_id" in i}
+
+    def upsert(
+        self,
+        incoming: list[IncomingLocation],
+        before_write: Callable[[UpsertResult], None] | None = None,
+    ) -> UpsertResult:
+        """Store the locations whose content changed, and tariffs not stored before.
+
+        ``before_write`` sees the changes before anything is written (the puller announces them
+        there): a crash in between repeats the announcement on the resumed page rather than
+        losing it, so events are at-least-once."""
+        result = UpsertResult()
+        if not incoming:
+            return result
+        stored = self.stored_hashes([i.location.id for i in incoming])
+        puts: list[Item] = []
+        tariffs: dict[str, dict[str, Any]] = {}
+        for item in incoming:
+            previous = stored.get(item.location.id)
+            if previous == item.content_hash:
+                result.unchanged += 1
+                continue
+            (result.updated if previous else result.created).append(item)
+            doc, inlined = _split_tariffs(item.raw)
+            tariffs.update(inlined)
+            location = item.location
+            record: Item = {
+                **location_key(location.id),
+                "location_id": {"S": location.id},
+                "party_key": {"S": f"{location.country_code}*{location.party_id}"},
+                "country": {"S": location.country},
+                "content_hash": {"S": item.content_hash},
+                "last_updated": {"S": format_timestamp(location.last_updated)},
+                "summary": {"S": _summary(location)},
+                "doc": {"B": _pack(doc)},
+            }
+            if location.operator and location.operator.name:
+                record["operator_name"] = {"S": location.operator.name}
+            puts.append(record)
+        tariff_puts = self._plan_tariffs(tariffs, result)
+        if before_write is not None:
+            before_write(result)
+        batch_write(self.table, puts=tariff_puts + puts)
+        for put in tariff_puts:
+            self._known_tariffs[put["tariff_id"]["S"]] = put["content_hash"]["S"]
+        return result
+
+    def _plan_tariffs(self, tariffs: dict[str, dict[str, Any]], result: UpsertResult) -> list[Item]:
+        hashes = {tariff_id: canonical_hash(t) for tariff_id, t in tariffs.items()}
+        unknown = [t for t, h in hashes.items() if self._known_tariffs.get(t) != h]
+        if not unknown:
+            return []
+        stored = {
+            i["tariff_id"]["S"]: i["content_hash"]["S"]
+            for i in batch_get(
+                self.table, [tariff_key(t) for t in unknown], projection="tariff_id, content_hash"
+            )
+        }
+        puts: list[Item] = []
+        for tariff_id in unknown:
+            tariff = tariffs[tariff_id]
+            if stored.get(tariff_id) == hashes[tariff_id]:
+                self._known_tariffs[tariff_id] = hashes[tariff_id]
+                continue
+            if tariff_id in stored:
+                # Should not happen (FAQ: tariffs are immutable); keep the newest and say so.
+                result.changed_tariffs.append(tariff_id)
+            else:
+                result.new_tariffs.append(tariff)
+            puts.append(
+                {
+                    **tariff_key(tariff_id),
+                    "tariff_id": {"S": tariff_id},
+                    "content_hash": {"S": hashes[tariff_id]},
+                    "last_updated": {"S": str(tariff.get("last_updated", ""))},
+                    "doc": {"B": _pack(tariff)},
+                }
+            )
+        return puts
+
+    def remove(self, location_ids: list[str]) -> None:
+        batch_write(self.table, deletes=[location_key(i) for i in location_ids])
+
+    # Reading -------------------------------------------------------------------------------
+
+    def get(self, location_id: str) -> dict[str, Any] | None:
+        """The location as OCPI JSON, tariffs inlined again as received."""
+        item = aws.dynamodb().get_item(TableName=self.table, Key=location_key(location_id)).get("Item")
+        if not item:
+            return None
+        doc = _unpack(item["doc"]["B"])
+        refs = {
+            ref
+            for evse in doc.get("evses") or []
+            for connector in evse.get("connectors") or []
+            for ref in connector.get("_tariff_refs", [])
+        }
+        tariffs = (
+            {
+                i["tariff_id"]["S"]: _unpack(i["doc"]["B"])
+                for i in batch_get(self.table, [tariff_key(r) for r in sorted(refs)])
+            }
+            if refs
+            else {}
+        )
+        for evse in doc.get("evses") or []:
+            for connector in evse.get("connectors") or []:
+                if "_tariff_refs" in connector:
+                    connector["tariffs"] = [tariffs[r] for r in connector.pop("_tariff_refs") if r in tariffs]
+        return doc
+
+    def all_ids(self) -> set[str]:
+        """Every cached location id (a paginated scan of keys: reads, no writes)."""
+        ids: set[str] = set()
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "ProjectionExpression": "location_id",
+            "FilterExpression": "sk = :l",
+            "ExpressionAttributeValues": {":l": {"S": LOCATION_SK}},
+        }
+        while True:
+            page = aws.dynamodb().scan(**kwargs)
+            ids.update(i["location_id"]["S"] for i in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def query(
+        self,
+        *,
+        country: str | None = None,
+        party_key: str | None = None,
+        operator: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Summaries by connection owner (and operator name) or by country, paged."""
+        if party_key:
+            index, key, value = "by_party", "party_key", party_key
+        elif country:
+            index, key, value = "by_country", "country", country
+        else:
+            raise ValueError("country or operator_party is required")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "Limit": limit,
+            "KeyConditionExpression": "#k = :v",
+            "ExpressionAttributeNames": {"#k": key},
+            "ExpressionAttributeValues": {":v": {"S": value}},
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor))
+        page = aws.dynamodb().query(**kwargs)
+        summaries = [json.loads(i["summary"]["S"]) for i in page.get("Items", [])]
+        if operator:
+            summaries = [s for s in summaries if s.get("operator") == operator]
+        last = page.get("LastEvaluatedKey")
+        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        return summaries, next_cursor

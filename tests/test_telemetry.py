@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import copy
+
+from aws_lambda_powertools import Metrics
+
+from roam_emp.ocpi.cdrs import Cdr
+from roam_emp.ocpi.leniency import parse_inbound
+from roam_emp.telemetry import report_deviations
+
+from .helpers import example
+
+
+def test_deviations_become_metrics_by_kind() -> None:
+    raw = copy.deepcopy(example("cdr_example.json"))
+    raw["cdr_location"]["address"] = "A" * 180
+    raw["cdr_location"]["connector_standard"] = "Type2"
+    _, deviations = parse_inbound(Cdr, raw)
+    metrics = Metrics(namespace="RoamEmpTest", service="test")
+    report_deviations(metrics, deviations, object_type="Cdr", object_id=raw["id"])
+    emf = metrics.serialize_metric_set()
+    assert emf["OcpiDeviations_long_string"] == [1.0]
+    assert emf["OcpiDeviations_unknown_enum"] == [1.0]
+    metrics.clear_metrics()
