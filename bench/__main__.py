@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import foundation
+from . import foundation, locations
 
 
 def main() -> int:
@@ -20,6 +20,7 @@ def main() -> int:
         },
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "foundation": foundation.run(),
+        "locations": locations.run(),
     }
     text = json.dumps(results, indent=2)
     print(text)

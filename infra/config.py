@@ -46,6 +46,7 @@ class StackConfig:
     supported_countries: tuple[str, ...] = ()  # empty = whatever Plugsurfing delivers
     contract_id_prefixes: tuple[str, ...] = ()  # registered with Plugsurfing before token pushes
     authorization: AuthorizationPolicy = field(default_factory=AuthorizationPolicy)
+    location_cache_max_age_minutes: int = 15  # alarm when no pull completed for this long
     alarm_email: str = ""  # subscribed to the alarm topic when set
     log_retention_days: int = 30
     retain_data: bool = True  # tables and secret survive `cdk destroy`
@@ -82,6 +83,13 @@ class StackConfig:
             )
         if self.authorization.unknown_location not in ("ALLOW", "DENY"):
             raise ValueError("authorization.unknown_location must be ALLOW or DENY")
+
+    def schedule_expression(self, setting: str) -> str:
+        """A topology Schedule's expression: an int setting is a rate in minutes."""
+        value = getattr(self, setting)
+        if isinstance(value, int):
+            return f"rate({value} minute{'s' if value != 1 else ''})"
+        return str(value)
 
     def function_environment(self) -> dict[str, str]:
         """What every Lambda reads through roam_emp.config.Settings."""

@@ -90,6 +90,12 @@ class Functions(Construct):
                         "permissions; log stream names are created by Lambda at run time.",
                         applies_to=["Resource::*", {"regex": "/^Resource::<.*Logs.*\\.Arn>:\\*$/g"}],
                     ),
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason="Table grants cover the table's own global secondary indexes "
+                        "(table/index/*), which only the granted table has.",
+                        applies_to=[{"regex": "/^Resource::<Storage.*Table.*\\.Arn>\\/index\\/\\*$/g"}],
+                    ),
                 ],
                 apply_to_children=True,
             )

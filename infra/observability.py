@@ -18,6 +18,21 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from .config import StackConfig
+
+NAMESPACE = "RoamEmp"  # Powertools Metrics namespace (POWERTOOLS_METRICS_NAMESPACE)
+SERVICE = {"service": "roam-emp"}  # the dimension Powertools adds to every metric
+
+
+def app_metric(name: str, statistic: str = "Sum", minutes: int = 5) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map=SERVICE,
+        statistic=statistic,
+        period=Duration.minutes(minutes),
+    )
+
 
 class Observability(Construct):
     def __init__(
@@ -25,7 +40,7 @@ class Observability(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        alarm_email: str,
+        config: StackConfig,
         api: apigateway.RestApi,
         functions: dict[str, lambda_.Function],
         dead_letter_queues: dict[str, sqs.Queue],
@@ -39,8 +54,8 @@ class Observability(Construct):
         self.topic = sns.Topic(
             self, "Alarms", display_name="roam-emp alarms", master_key=key, enforce_ssl=True
         )
-        if alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self.alarms: list[cloudwatch.Alarm] = []
 
         for key_name, dlq in dead_letter_queues.items():
@@ -72,8 +87,42 @@ class Observability(Construct):
                 threshold=0,
                 description=f"{name} was throttled",
             )
+        # Locations cache freshness: the pull Lambda reports the cache's age after every run; no
+        # data at all means no pull ran, which is just as stale.
+        stale = app_metric("LocationCacheAgeSeconds", "Maximum").create_alarm(
+            self,
+            "LocationCacheStale",
+            threshold=config.location_cache_max_age_minutes * 60,
+            evaluation_periods=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            alarm_description="No Location pull completed recently: the cache is getting stale",
+        )
+        stale.add_alarm_action(actions.SnsAction(self.topic))
+        self.alarms.append(stale)
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=None)
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Location pulls: changes per 5 min",
+                left=[
+                    app_metric(n)
+                    for n in (
+                        "LocationsCreated",
+                        "LocationsUpdated",
+                        "LocationsRemoved",
+                        "LocationsRejected",
+                        "LocationPullPages",
+                    )
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Location cache age (s)",
+                left=[app_metric("LocationCacheAgeSeconds", "Maximum")],
+                width=12,
+            ),
+        )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="API requests and errors",

@@ -14,6 +14,7 @@ from .messaging import Messaging
 from .observability import Observability
 from .secrets import Secrets
 from .storage import Storage
+from .triggers import Triggers
 
 
 class RoamEmpStack(Stack):
@@ -31,10 +32,11 @@ class RoamEmpStack(Stack):
             messaging=messaging,
         )
         api = Api(self, "Api", functions=functions.functions)
+        Triggers(self, "Triggers", config=config, functions=functions.functions, bus=messaging.bus)
         self.observability = Observability(
             self,
             "Observability",
-            alarm_email=config.alarm_email,
+            config=config,
             api=api.rest_api,
             functions=functions.functions,
             dead_letter_queues=messaging.dead_letter_queues,

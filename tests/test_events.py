@@ -28,6 +28,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminRegistration", "get_admin_registration.json"): (200, 1000),
     ("AdminRegistration", "post_admin_registration.json"): (409, 2000),  # already registered
     ("AdminRegistration", "post_admin_registration_token-a.json"): (200, 1000),
+    ("AdminLocations", "post_admin_locations_pull.json"): (202, 1000),
+    ("AdminLocations", "get_admin_locations_pull.json"): (200, 1000),
+    ("AdminLocations", "get_admin_locations.json"): (200, 1000),
+    ("AdminLocations", "get_admin_locations_location_id.json"): (404, 2003),  # empty cache
 }
 
 
@@ -42,6 +46,9 @@ def test_every_route_has_a_sample_event() -> None:
             ]
             assert matching, f"no sample event for {route.method} {route.path}"
     assert len(EXPECTED) == sum(len(f.routes) for f in topology.FUNCTIONS)
+    for function in topology.FUNCTIONS:
+        if function.schedules or function.on_events:
+            assert list((EVENTS / function.name).glob("*.json")), f"no sample event for {function.name}"
 
 
 @pytest.mark.parametrize(("function_name", "file_name"), sorted(EXPECTED))
@@ -61,3 +68,21 @@ def test_sample_event_runs_through_its_handler(
     body = json.loads(result["body"])
     assert (result["statusCode"], body["status_code"]) == EXPECTED[(function_name, file_name)], body
     assert result["multiValueHeaders"]["X-Request-ID"] == ["3f1c2b7e-sample"]
+
+
+@pytest.mark.parametrize(
+    ("file_name", "mode"),
+    [
+        ("schedule_delta.json", "delta"),
+        ("schedule_full.json", "full"),
+        ("location_pull_requested.json", "full"),
+    ],
+)
+def test_location_pull_events_reach_the_puller(aws_mock: dict[str, str], file_name: str, mode: str) -> None:
+    from roam_emp.handlers.location_pull import requested_mode
+
+    event = json.loads((EVENTS / "LocationPull" / file_name).read_text())
+    assert requested_mode(event) == mode
+    function = next(f for f in topology.FUNCTIONS if f.name == "LocationPull")
+    result = load_handler(function.handler)(event, context_for(function))
+    assert result["status"] == "not_registered"  # no Plugsurfing endpoints in this bare stack

@@ -178,3 +178,49 @@ def test_bundles_are_compiled_and_built_for_lambda(synth: tuple[Any, Template, P
     assert cores and "aarch64" in cores[0].name
     assert (layer / "aws_lambda_powertools").is_dir()
     assert not zipfile.is_zipfile(cores[0])
+
+
+def test_location_pull_schedules_and_bus_rule(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(2 minutes)",
+            "Targets": [Match.object_like({"Input": Match.serialized_json({"mode": "delta"})})],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "cron(30 2 * * ? *)",
+            "Targets": [Match.object_like({"Input": Match.serialized_json({"mode": "full"})})],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {"source": ["roam-emp"], "detail-type": ["LocationPullRequested"]},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Handler": "roam_emp.handlers.location_pull.handler", "Timeout": 900}
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "LocationCacheAgeSeconds", "Namespace": "RoamEmp", "TreatMissingData": "breaching"},
+    )
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "GlobalSecondaryIndexes": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "IndexName": "by_party",
+                            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["summary"]},
+                        }
+                    )
+                ]
+            ),
+        },
+    )

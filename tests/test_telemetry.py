@@ -17,6 +17,7 @@ def test_deviations_become_metrics_by_kind() -> None:
     raw["cdr_location"]["connector_standard"] = "Type2"
     _, deviations = parse_inbound(Cdr, raw)
     metrics = Metrics(namespace="RoamEmpTest", service="test")
+    metrics.clear_metrics()  # Powertools keeps one metric set per process
     report_deviations(metrics, deviations, object_type="Cdr", object_id=raw["id"])
     emf = metrics.serialize_metric_set()
     assert emf["OcpiDeviations_long_string"] == [1.0]

@@ -7,8 +7,10 @@ README "Configuration reference"); local mode sets them for its in-process handl
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 from . import topology
 
@@ -76,3 +78,17 @@ def settings() -> Settings:
 def reset() -> None:
     """Forget the cached settings (tests and local mode change the environment)."""
     settings.cache_clear()
+
+
+T = TypeVar("T")
+
+
+def per_settings(factory: Callable[[Settings], T]) -> Callable[[], T]:
+    """A lazily built, cached object for the current settings: warm Lambdas build it once, and
+    it is rebuilt when the settings are reset (local mode and tests change the environment)."""
+    cached = lru_cache(maxsize=1)(factory)
+
+    def get() -> T:
+        return cached(settings())
+
+    return get

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from functools import lru_cache
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from ..config import settings
+from ..config import per_settings
 from ..ocpi.auth_header import matches
 from ..store.credentials import CredentialsVault, HubTokens
 from .http import Unauthorized, header
@@ -26,10 +25,7 @@ class Scope(StrEnum):
     REGISTRATION = "registration"
 
 
-@lru_cache(maxsize=1)
-def vault() -> CredentialsVault:
-    config = settings()
-    return CredentialsVault(config.credentials_secret, config.secret_cache_s)
+vault = per_settings(lambda config: CredentialsVault(config.credentials_secret, config.secret_cache_s))
 
 
 def _accepted(tokens: HubTokens, presented: str | None, scope: Scope) -> bool:

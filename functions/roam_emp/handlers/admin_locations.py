@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from ..api.http import create_resolver, json_body, lambda_entry, respond
-from ..config import settings
+from ..config import per_settings, settings
 from ..domain.location_pull import LocationPuller
 from ..ocpi.countries import to_alpha3
 from ..ocpi.status import OcpiError, StatusCode
@@ -27,9 +26,7 @@ class PullRequest(BaseModel):
     mode: PullMode
 
 
-@lru_cache(maxsize=1)
-def cache() -> LocationCache:
-    return LocationCache(settings().locations_table)
+cache = per_settings(lambda config: LocationCache(config.locations_table))
 
 
 @app.post("/admin/locations/pull")

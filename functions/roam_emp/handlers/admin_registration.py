@@ -6,7 +6,6 @@ inside the stack, with the stack's own URL, secrets and rate limiter.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -14,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from ..api.http import base_url, create_resolver, json_body, lambda_entry, respond
-from ..config import settings
+from ..config import per_settings
 from ..domain.registration import Registrar
 from ..domain.versions import versions_url
 from ._runtime import logger, metrics, tracer
@@ -31,9 +30,7 @@ class RotateRequest(BaseModel):
     action: str = Field(pattern="^rotate$")
 
 
-@lru_cache(maxsize=1)
-def registrar() -> Registrar:
-    return Registrar.from_settings(settings())
+registrar = per_settings(Registrar.from_settings)
 
 
 @app.get("/admin/registration")

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..config import settings
+from ..config import per_settings, settings
 from ..domain.location_pull import LocationPuller, PullOutcome
 from ..store.bus import EventPublisher
 from ..store.pull_state import PullMode
@@ -17,10 +16,7 @@ from ..telemetry import report_deviations
 from ..topology import LOCATION_PULL_REQUESTED
 from ._runtime import logger, metrics, tracer
 
-
-@lru_cache(maxsize=1)
-def puller() -> LocationPuller:
-    return LocationPuller.from_settings(settings())
+puller = per_settings(LocationPuller.from_settings)
 
 
 def requested_mode(event: dict[str, Any]) -> PullMode:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..api.auth import Scope, require
 from ..api.http import base_url, create_resolver, json_body, lambda_entry, respond
-from ..config import settings
+from ..config import per_settings
 from ..domain.registration import Registrar
 from ..ocpi.credentials import Credentials
 from ..ocpi.leniency import dump_outbound, parse_inbound
@@ -20,9 +19,7 @@ from ._runtime import logger, metrics, tracer
 app = create_resolver()
 
 
-@lru_cache(maxsize=1)
-def registrar() -> Registrar:
-    return Registrar.from_settings(settings())
+registrar = per_settings(Registrar.from_settings)
 
 
 def _their_credentials() -> Credentials:

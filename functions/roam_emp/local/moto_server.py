@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+import httpx
+
 from ..config import reset as reset_settings
 from ..store import aws
 
@@ -28,6 +30,9 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         self._server.start()
+        # moto keeps its backends in process memory, shared by every server in this process:
+        # start from an empty AWS, as a new account would.
+        httpx.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.url,
