@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import foundation, locations
+from . import foundation, locations, tokens
 
 
 def main() -> int:
@@ -21,6 +21,7 @@ def main() -> int:
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "foundation": foundation.run(),
         "locations": locations.run(),
+        "tokens": tokens.run(),
     }
     text = json.dumps(results, indent=2)
     print(text)

@@ -48,9 +48,27 @@ BODIES: dict[tuple[str, str], Any] = {
         "token_a": "plugsurfing-token-a",
     },
     ("POST", "/admin/locations/pull"): {"mode": "full"},
+    ("POST", "/admin/tokens"): {
+        "uid": "04A1B2C3D4",
+        "type": "RFID",
+        "contract_id": "NLEMPC00000001",
+        "visual_number": "NL-EMP-C00000001",
+    },
+    ("PATCH", "/admin/tokens/{uid}"): {"valid": False},
+    ("POST", "/ocpi/2.2.1/tokens/{token_uid}/authorize"): {"location_id": "LOC1", "evse_uids": ["3256"]},
 }
-SAMPLE_PATHS = {"/admin/locations/{location_id}": "/admin/locations/LOC0000001"}
-SAMPLE_QUERIES = {("GET", "/admin/locations"): {"country": "DE", "limit": "20"}}
+SAMPLE_PATHS = {
+    "/admin/locations/{location_id}": "/admin/locations/LOC0000001",
+    "/admin/tokens/{uid}": "/admin/tokens/04A1B2C3D4",
+    "/ocpi/2.2.1/tokens/{token_uid}/authorize": "/ocpi/2.2.1/tokens/04A1B2C3D4/authorize",
+}
+SAMPLE_QUERIES = {
+    ("GET", "/admin/locations"): {"country": "DE", "limit": "20"},
+    ("PATCH", "/admin/tokens/{uid}"): {"type": "RFID"},
+    ("GET", "/admin/tokens/{uid}"): {"type": "RFID"},
+    ("POST", "/ocpi/2.2.1/tokens/{token_uid}/authorize"): {"type": "RFID"},
+    ("GET", "/ocpi/2.2.1/tokens"): {"date_from": "2026-01-01T00:00:00Z", "limit": "50"},
+}
 
 
 def api_event(route: topology.Route) -> dict[str, Any]:
@@ -64,7 +82,11 @@ def api_event(route: topology.Route) -> dict[str, Any]:
     if route.auth is topology.Auth.OCPI:
         headers["Authorization"] = "Token " + base64.b64encode(TOKEN.encode()).decode()
     path = SAMPLE_PATHS.get(route.path, route.path)
-    params = {"location_id": path.rsplit("/", 1)[1]} if "{location_id}" in route.path else None
+    params = None
+    if "{" in route.path:
+        names = [p[1:-1] for p in route.path.split("/") if p.startswith("{")]
+        values = [v for t, v in zip(route.path.split("/"), path.split("/"), strict=True) if t.startswith("{")]
+        params = dict(zip(names, values, strict=True))
     query = SAMPLE_QUERIES.get((route.method, route.path))
     body = BODIES.get((route.method, route.path))
     identity = {"sourceIp": "203.0.113.10"}

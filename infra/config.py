@@ -25,7 +25,7 @@ class AuthorizationPolicy:
     # Answer given when the EMP's hook is slow or fails (must stay well inside Plugsurfing's 1-10 s).
     hook_fallback: str = "ALLOWED"
     hook_function_arn: str = ""
-    hook_budget_ms: int = 600
+    hook_budget_ms: int = 600  # well under Plugsurfing's shortest timeout (1 s)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,11 @@ class StackConfig:
             )
         if self.authorization.unknown_location not in ("ALLOW", "DENY"):
             raise ValueError("authorization.unknown_location must be ALLOW or DENY")
+        allowed = ("ALLOWED", "BLOCKED", "EXPIRED", "NO_CREDIT", "NOT_ALLOWED")
+        if self.authorization.hook_fallback not in allowed:
+            raise ValueError(f"authorization.hook_fallback must be one of {allowed}")
+        if not 50 <= self.authorization.hook_budget_ms <= 5000:
+            raise ValueError("authorization.hook_budget_ms must be 50..5000 (Plugsurfing waits 1-10 s)")
 
     def schedule_expression(self, setting: str) -> str:
         """A topology Schedule's expression: an int setting is a rate in minutes."""
@@ -108,6 +113,13 @@ class StackConfig:
         }
         if self.business_website:
             env["ROAM_EMP_BUSINESS_WEBSITE"] = self.business_website
+        env["SUPPORTED_COUNTRIES"] = ",".join(self.supported_countries)
+        env["CONTRACT_ID_PREFIXES"] = ",".join(self.contract_id_prefixes)
+        env["AUTH_UNKNOWN_LOCATION"] = self.authorization.unknown_location
+        env["AUTH_HOOK_FALLBACK"] = self.authorization.hook_fallback
+        env["AUTH_HOOK_BUDGET_MS"] = str(self.authorization.hook_budget_ms)
+        if self.authorization.hook_function_arn:
+            env["AUTH_HOOK_TARGET"] = self.authorization.hook_function_arn
         if self.public_base_url:
             env["PUBLIC_BASE_URL"] = self.public_base_url
         return env

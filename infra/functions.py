@@ -7,6 +7,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as lambda_events
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import NagPackSuppression, NagSuppressions
@@ -81,6 +82,20 @@ class Functions(Construct):
                 role=role,
             )
             self._grant(spec, function, tables, secrets, messaging)
+            if spec.queue_consume:
+                function.add_event_source(
+                    lambda_events.SqsEventSource(
+                        messaging.queues[spec.queue_consume],
+                        batch_size=spec.queue_batch_size,
+                        report_batch_item_failures=True,
+                    )
+                )
+            if spec.invokes_auth_hook and config.authorization.hook_function_arn:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["lambda:InvokeFunction"], resources=[config.authorization.hook_function_arn]
+                    )
+                )
             NagSuppressions.add_resource_suppressions(
                 role,
                 [

@@ -65,7 +65,9 @@ def local() -> Iterator[Any]:
 
     saved = dict(os.environ)
     runtime = LocalRuntime(
-        log_level="ERROR", schedules=False, extra_env={"LOCATION_PULL_MIN_INTERVAL_S": "0"}
+        log_level="ERROR",
+        schedules=False,
+        extra_env={"LOCATION_PULL_MIN_INTERVAL_S": "0", "CONTRACT_ID_PREFIXES": "NLEMP,DE8PS"},
     ).start()
     simulator = RoamSimulator().start()
     try:

@@ -32,6 +32,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminLocations", "get_admin_locations_pull.json"): (200, 1000),
     ("AdminLocations", "get_admin_locations.json"): (200, 1000),
     ("AdminLocations", "get_admin_locations_location_id.json"): (404, 2003),  # empty cache
+    ("OcpiAuthorize", "post_ocpi_221_tokens_token_uid_authorize.json"): (404, 2004),  # no tokens yet
+    ("OcpiTokens", "get_ocpi_221_tokens.json"): (200, 1000),
+    ("AdminTokens", "post_admin_tokens.json"): (202, 1000),
+    ("AdminTokens", "patch_admin_tokens_uid.json"): (404, 2004),  # each event runs on a fresh stack
+    ("AdminTokens", "get_admin_tokens_uid.json"): (404, 2004),
 }
 
 
@@ -47,7 +52,7 @@ def test_every_route_has_a_sample_event() -> None:
             assert matching, f"no sample event for {route.method} {route.path}"
     assert len(EXPECTED) == sum(len(f.routes) for f in topology.FUNCTIONS)
     for function in topology.FUNCTIONS:
-        if function.schedules or function.on_events:
+        if function.schedules or function.on_events or function.queue_consume:
             assert list((EVENTS / function.name).glob("*.json")), f"no sample event for {function.name}"
 
 
@@ -86,3 +91,11 @@ def test_location_pull_events_reach_the_puller(aws_mock: dict[str, str], file_na
     function = next(f for f in topology.FUNCTIONS if f.name == "LocationPull")
     result = load_handler(function.handler)(event, context_for(function))
     assert result["status"] == "not_registered"  # no Plugsurfing endpoints in this bare stack
+
+
+def test_token_push_batch_reports_no_failure_for_unprocessable_messages(aws_mock: dict[str, str]) -> None:
+    event = json.loads((EVENTS / "TokenPush" / "sqs_batch.json").read_text())
+    function = next(f for f in topology.FUNCTIONS if f.name == "TokenPush")
+    result = load_handler(function.handler)(event, context_for(function))
+    # An unknown token and an AD_HOC_USER token cannot succeed later: no retry, no DLQ.
+    assert result == {"batchItemFailures": []}

@@ -224,3 +224,16 @@ def test_location_pull_schedules_and_bus_rule(synth: tuple[Any, Template, Path])
             ),
         },
     )
+
+
+def test_token_push_consumer_and_authorize_function(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"BatchSize": 10, "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "roam_emp.handlers.ocpi_authorize.handler", "Timeout": 10, "MemorySize": 1024},
+    )
+    template.has_resource_properties("AWS::SQS::Queue", {"FifoQueue": True, "VisibilityTimeout": 360})

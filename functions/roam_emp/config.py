@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from . import topology
+from .ocpi.countries import to_alpha3
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -20,6 +21,10 @@ def _env(name: str, default: str | None = None) -> str:
     if value is None:
         raise RuntimeError(f"environment variable {name} is not set")
     return value
+
+
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(p.strip().upper() for p in os.environ.get(name, "").split(",") if p.strip())
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,17 @@ class Settings:
     business_website: str | None
     state_table: str
     locations_table: str
+    tokens_table: str
+    authorizations_table: str
+    token_push_queue_url: str
+    # contract_id prefixes registered with Plugsurfing (FAQ); empty = not checked.
+    contract_id_prefixes: tuple[str, ...]
+    # Real-time authorization policy (FAQ "Tokens and authorization").
+    supported_countries: tuple[str, ...]  # ISO alpha-3 as in Location.country; empty = any
+    auth_unknown_location: str  # ALLOW | DENY, also when the reference is missing
+    auth_hook_target: str | None  # a Lambda ARN, or an http(s) URL (local mode, tests)
+    auth_hook_budget_ms: int
+    auth_hook_fallback: str  # the AllowedType answered when the hook is slow or fails
     credentials_secret: str
     event_bus_name: str
     public_base_url: str | None
@@ -56,6 +72,15 @@ class Settings:
             business_website=os.environ.get("ROAM_EMP_BUSINESS_WEBSITE") or None,
             state_table=_env(topology.STATE_TABLE.env_var, "roam-emp-state"),
             locations_table=_env(topology.LOCATIONS_TABLE.env_var, "roam-emp-locations"),
+            tokens_table=_env(topology.TOKENS_TABLE.env_var, "roam-emp-tokens"),
+            authorizations_table=_env(topology.AUTHORIZATIONS_TABLE.env_var, "roam-emp-authorizations"),
+            token_push_queue_url=_env(topology.TOKEN_PUSH_QUEUE.env_var, ""),
+            contract_id_prefixes=_list("CONTRACT_ID_PREFIXES"),
+            supported_countries=tuple(to_alpha3(c) or c for c in _list("SUPPORTED_COUNTRIES")),
+            auth_unknown_location=_env("AUTH_UNKNOWN_LOCATION", "ALLOW").upper(),
+            auth_hook_target=os.environ.get("AUTH_HOOK_TARGET") or None,
+            auth_hook_budget_ms=int(_env("AUTH_HOOK_BUDGET_MS", "600")),
+            auth_hook_fallback=_env("AUTH_HOOK_FALLBACK", "ALLOWED").upper(),
             credentials_secret=_env(topology.HUB_CREDENTIALS.env_var, "roam-emp/hub-credentials"),
             event_bus_name=_env(topology.EVENT_BUS_ENV, "roam-emp"),
             public_base_url=(os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,

@@ -80,7 +80,9 @@ class Function:
     tables: dict[str, Access] = field(default_factory=dict)
     secrets: dict[str, Access] = field(default_factory=dict)
     queues_send: tuple[str, ...] = ()
-    queue_consume: str | None = None
+    queue_consume: str | None = None  # SQS event source (partial batch responses)
+    queue_batch_size: int = 10
+    invokes_auth_hook: bool = False  # may call the EMP's authorization hook Lambda
     publishes_events: bool = False
     calls_hub: bool = False  # outbound Roam OCPI calls (needs the rate limiter's table)
     schedules: tuple[Schedule, ...] = ()
@@ -101,7 +103,23 @@ LOCATIONS_TABLE = Table(
     ),
     ttl_attribute=None,
 )
-TABLES: tuple[Table, ...] = (STATE_TABLE, LOCATIONS_TABLE)
+# Our tokens (what we push to Plugsurfing) with their push state (store/tokens.py).
+TOKENS_TABLE = Table(
+    key="tokens",
+    env_var="TOKENS_TABLE",
+    indexes=(
+        Index("by_contract", "contract_key", "token_key"),
+        Index("by_updated", "list_pk", "updated_key"),
+    ),
+    ttl_attribute=None,
+)
+# Every real-time authorization decision, for support and analytics (store/authorizations.py).
+AUTHORIZATIONS_TABLE = Table(
+    key="authorizations",
+    env_var="AUTHORIZATIONS_TABLE",
+    indexes=(Index("by_token", "token_key", "decided_at", include=("summary",)),),
+)
+TABLES: tuple[Table, ...] = (STATE_TABLE, LOCATIONS_TABLE, TOKENS_TABLE, AUTHORIZATIONS_TABLE)
 
 HUB_CREDENTIALS = Secret(
     key="hub_credentials",
@@ -114,7 +132,7 @@ TOKEN_PUSH_QUEUE = Queue(
     key="token_push",
     env_var="TOKEN_PUSH_QUEUE_URL",
     fifo=True,  # message group = token uid+type: per-token order, parallel across tokens
-    visibility_timeout_s=180,
+    visibility_timeout_s=360,  # AWS: at least six times the consumer's timeout
     max_receive_count=5,
 )
 QUEUES: tuple[Queue, ...] = (TOKEN_PUSH_QUEUE,)
@@ -167,6 +185,53 @@ FUNCTIONS: tuple[Function, ...] = (
         secrets={HUB_CREDENTIALS.key: Access.WRITE},
         publishes_events=True,
         calls_hub=True,
+    ),
+    Function(
+        name="OcpiAuthorize",
+        handler="roam_emp.handlers.ocpi_authorize.handler",
+        description="OCPI real-time authorization: POST tokens/{uid}/authorize",
+        routes=(Route("POST", f"{VERSION_PATH}/tokens/{{token_uid}}/authorize", Auth.OCPI),),
+        tables={
+            TOKENS_TABLE.key: Access.READ,
+            LOCATIONS_TABLE.key: Access.READ,
+            AUTHORIZATIONS_TABLE.key: Access.WRITE,
+        },
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        publishes_events=True,
+        invokes_auth_hook=True,
+        timeout_s=10,  # Plugsurfing gives up after 1-10 s anyway
+        memory_mb=1024,  # more memory is more CPU: a faster cold start on the hot path
+    ),
+    Function(
+        name="OcpiTokens",
+        handler="roam_emp.handlers.ocpi_tokens.handler",
+        description="OCPI Tokens sender interface: GET tokens (paged)",
+        routes=(Route("GET", f"{VERSION_PATH}/tokens", Auth.OCPI),),
+        tables={TOKENS_TABLE.key: Access.READ},
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        memory_mb=256,
+    ),
+    Function(
+        name="AdminTokens",
+        handler="roam_emp.handlers.admin_tokens.handler",
+        description="Admin API: queue token pushes (create, update, disable) and read their state",
+        routes=(
+            Route("POST", "/admin/tokens", Auth.IAM),
+            Route("PATCH", "/admin/tokens/{uid}", Auth.IAM),
+            Route("GET", "/admin/tokens/{uid}", Auth.IAM),
+        ),
+        tables={TOKENS_TABLE.key: Access.WRITE, AUTHORIZATIONS_TABLE.key: Access.READ},
+        queues_send=(TOKEN_PUSH_QUEUE.key,),
+    ),
+    Function(
+        name="TokenPush",
+        handler="roam_emp.handlers.token_push.handler",
+        description="Pushes queued token changes to Plugsurfing, in order per token",
+        tables={TOKENS_TABLE.key: Access.WRITE, STATE_TABLE.key: Access.READ},
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        queue_consume=TOKEN_PUSH_QUEUE.key,
+        calls_hub=True,
+        timeout_s=60,
     ),
     Function(
         name="LocationPull",
@@ -237,4 +302,6 @@ class OfferedEndpoint:
 
 OFFERED_ENDPOINTS: tuple[OfferedEndpoint, ...] = (
     OfferedEndpoint("credentials", "SENDER", f"{VERSION_PATH}/credentials"),
+    # EMSP Tokens SENDER: the token list, and real-time authorization at {tokens}/{uid}/authorize.
+    OfferedEndpoint("tokens", "SENDER", f"{VERSION_PATH}/tokens"),
 )

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ..config import settings
 from ..ocpi.envelope import envelope
+from ..ocpi.leniency import describe_validation_error
 from ..ocpi.status import OcpiError, StatusCode
 
 logger = Logger(child=True)
@@ -59,16 +60,6 @@ def respond(
         body=json.dumps(envelope(data, status, message), separators=(",", ":")),
         headers={**_ids(app), **(headers or {})},
     )
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """'field.path: reason' for each problem, so the sender knows exactly what to fix."""
-    problems = []
-    for item in error.errors()[:5]:
-        where = ".".join(str(p) for p in item["loc"]) or "body"
-        problems.append(f"{where}: {item['msg']}")
-    more = f" (+{error.error_count() - 5} more)" if error.error_count() > 5 else ""
-    return "invalid or missing field(s): " + "; ".join(problems) + more
 
 
 def json_body(app: APIGatewayRestResolver) -> Any:

@@ -17,7 +17,8 @@ from ..store.bus import EventPublisher
 from ..store.locations import LocationCache
 from ..store.pull_state import PullMode
 from ..topology import LOCATION_PULL_REQUESTED
-from ._runtime import logger, metrics, tracer
+from ._runtime import logger, with_metrics
+from ._tracing import tracer
 
 app = create_resolver()
 
@@ -81,7 +82,7 @@ def get_location(location_id: str) -> Response[str]:
 _entry = lambda_entry(app, logger)
 
 
-@metrics.log_metrics
+@with_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _entry(event, context)

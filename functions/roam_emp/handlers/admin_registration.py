@@ -16,7 +16,8 @@ from ..api.http import base_url, create_resolver, json_body, lambda_entry, respo
 from ..config import per_settings
 from ..domain.registration import Registrar
 from ..domain.versions import versions_url
-from ._runtime import logger, metrics, tracer
+from ._runtime import logger, with_metrics
+from ._tracing import tracer
 
 app = create_resolver()
 
@@ -62,7 +63,7 @@ def post_token_a() -> Response[str]:
 _entry = lambda_entry(app, logger)
 
 
-@metrics.log_metrics
+@with_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _entry(event, context)

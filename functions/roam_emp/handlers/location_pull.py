@@ -14,7 +14,8 @@ from ..store.bus import EventPublisher
 from ..store.pull_state import PullMode
 from ..telemetry import report_deviations
 from ..topology import LOCATION_PULL_REQUESTED
-from ._runtime import logger, metrics, tracer
+from ._runtime import logger, metrics, with_metrics
+from ._tracing import tracer
 
 puller = per_settings(LocationPuller.from_settings)
 
@@ -45,7 +46,7 @@ def record(outcome: PullOutcome) -> None:
         metrics.add_metric(name="LocationCacheAgeSeconds", unit=MetricUnit.Seconds, value=age)
 
 
-@metrics.log_metrics
+@with_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from ..domain.registration import Registrar
 from ..ocpi.credentials import Credentials
 from ..ocpi.leniency import dump_outbound, parse_inbound
 from ..telemetry import report_deviations
-from ._runtime import logger, metrics, tracer
+from ._runtime import logger, metrics, with_metrics
+from ._tracing import tracer
 
 app = create_resolver()
 
@@ -54,7 +55,7 @@ def delete_credentials() -> Response[str]:
 _entry = lambda_entry(app, logger)
 
 
-@metrics.log_metrics
+@with_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _entry(event, context)

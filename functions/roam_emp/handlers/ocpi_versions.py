@@ -11,7 +11,8 @@ from ..api.auth import Scope, require
 from ..api.http import base_url, create_resolver, lambda_entry, respond
 from ..domain.versions import our_version_details, our_versions
 from ..ocpi.leniency import dump_outbound
-from ._runtime import logger, metrics, tracer
+from ._runtime import logger, with_metrics
+from ._tracing import tracer
 
 app = create_resolver()
 # Token A may call these during a Plugsurfing-initiated registration (credentials.asciidoc).
@@ -31,7 +32,7 @@ def get_version_details() -> Response[str]:
 _entry = lambda_entry(app, logger)
 
 
-@metrics.log_metrics
+@with_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _entry(event, context)

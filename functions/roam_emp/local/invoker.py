@@ -51,12 +51,25 @@ def context_for(function: topology.Function) -> LocalContext:
 
 
 class Invoker:
+    """HTTP functions run one event at a time (their resolver holds the current event);
+    the others run concurrently, like several Lambda instances."""
+
     def __init__(self) -> None:
-        self._locks = {f.name: threading.Lock() for f in topology.FUNCTIONS}
+        self._locks = {f.name: threading.Lock() if f.routes else _NoLock() for f in topology.FUNCTIONS}
+        self._count = threading.Lock()
         self.invocations = {f.name: 0 for f in topology.FUNCTIONS}
 
     def invoke(self, function: topology.Function, event: dict[str, Any]) -> Any:
         handler = load_handler(function.handler)
-        with self._locks[function.name]:
+        with self._count:
             self.invocations[function.name] += 1
+        with self._locks[function.name]:
             return handler(event, context_for(function))
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None

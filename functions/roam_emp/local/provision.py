@@ -29,8 +29,11 @@ class LocalNames:
         return self.prefix
 
 
-def provision(names: LocalNames) -> dict[str, str]:
-    """Create every table, secret, queue and the bus; return the environment for the handlers."""
+def provision(names: LocalNames, queue_visibility_s: int | None = None) -> dict[str, str]:
+    """Create every table, secret, queue and the bus; return the environment for the handlers.
+
+    ``queue_visibility_s`` shortens the queues' visibility timeout locally, so a failed message is
+    retried within seconds instead of minutes."""
     env: dict[str, str] = {}
     ddb = aws.dynamodb()
     for table in topology.TABLES:
@@ -83,7 +86,7 @@ def provision(names: LocalNames) -> dict[str, str]:
             QueueName=names.queue(queue),
             Attributes={
                 **fifo,
-                "VisibilityTimeout": str(queue.visibility_timeout_s),
+                "VisibilityTimeout": str(queue_visibility_s or queue.visibility_timeout_s),
                 "RedrivePolicy": redrive,
             },
         )["QueueUrl"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from .. import topology
 from ..config import reset as reset_settings
 from .gateway import GatewayServer, LocalGateway
 from .invoker import Invoker
@@ -45,6 +46,7 @@ class LocalRuntime:
     log_level: str = "WARNING"
     metrics: bool = False
     schedules: bool = True
+    queue_visibility_s: int = 6  # longer than any local batch takes, or FIFO order could break
     extra_env: dict[str, str] = field(default_factory=dict)
     moto: MotoServer | None = None
     gateway: GatewayServer | None = None
@@ -63,7 +65,7 @@ class LocalRuntime:
             **self.extra_env,
         }
         os.environ.update(env)
-        env.update(provision(LocalNames()))
+        env.update(provision(LocalNames(), queue_visibility_s=self.queue_visibility_s))
         apply(env)
         reset_settings()
         self.env = env
@@ -72,6 +74,7 @@ class LocalRuntime:
             provision_event_rules(env["EVENT_BUS_NAME"]),
             local_setting,
             run_schedules=self.schedules,
+            consumer_queues={q.key: env[q.env_var] for q in topology.QUEUES},
         ).start()
         self.gateway.start()
         return self

@@ -22,6 +22,7 @@ from ..store import aws
 from .invoker import Invoker
 
 logger = Logger(child=True)
+CONSUMER_POLLERS = 4
 
 
 def trigger_queue_name(function: topology.Function) -> str:
@@ -69,12 +70,33 @@ def schedule_interval_s(
     return 86400.0  # cron: once a day locally
 
 
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source hands a consumer."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "eu-central-1",
+            }
+            for m in messages
+        ]
+    }
+
+
 @dataclass
 class LocalTriggers:
     invoker: Invoker
     event_queues: dict[str, str]
     setting: Callable[[str], Any]
     run_schedules: bool = True
+    consumer_queues: dict[str, str] = field(default_factory=dict)  # queue key -> URL
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -83,6 +105,14 @@ class LocalTriggers:
         functions = {f.name: f for f in topology.FUNCTIONS}
         for name, url in self.event_queues.items():
             self._spawn(f"events-{name}", lambda f=functions[name], u=url: self._poll_events(f, u))
+        for function in topology.FUNCTIONS:
+            if function.queue_consume and function.queue_consume in self.consumer_queues:
+                self._spawn(
+                    f"consumer-{function.name}",
+                    self._poll_queue,
+                    function,
+                    self.consumer_queues[function.queue_consume],
+                )
         if self.run_schedules:
             for function in topology.FUNCTIONS:
                 for schedule in function.schedules:
@@ -121,6 +151,43 @@ class LocalTriggers:
             for message in answer.get("Messages", []):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 self._safe_invoke(function, json.loads(message["Body"]))
+
+    def _poll_queue(self, function: topology.Function, url: str) -> None:
+        """Lambda's SQS event source: batches in, partial batch failures back, the rest deleted.
+        Failed messages reappear after the queue's visibility timeout; moto applies the redrive
+        policy (dead-letter queue after max receives)."""
+        sqs = aws.client("sqs")
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        while not self._stop.is_set():
+            try:
+                answer = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=function.queue_batch_size,
+                    WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                )
+            except Exception:
+                if self._stop.is_set():
+                    return
+                raise
+            messages = answer.get("Messages", [])
+            if not messages:
+                continue
+            try:
+                result = self.invoker.invoke(function, sqs_event(messages, arn)) or {}
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            except Exception as error:  # the whole batch failed: every message is retried
+                self.errors.append(f"{function.name}: {type(error).__name__}: {error}")
+                failed = {m["MessageId"] for m in messages}
+            done = [m for m in messages if m["MessageId"] not in failed]
+            for start in range(0, len(done), 10):
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(done[start : start + 10])
+                    ],
+                )
 
     def stop(self) -> None:
         self._stop.set()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 
 STRICT_KEY = "ocpi_strict"
 DEVIATIONS_KEY = "ocpi_deviations"
@@ -175,3 +175,13 @@ def dump_outbound(obj: BaseModel) -> dict[str, Any]:
     data = to_json_dict(obj)
     type(obj).model_validate(data, context={STRICT_KEY: True})
     return data
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """'field.path: reason' for each problem, so the sender knows exactly what to fix."""
+    problems = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        problems.append(f"{where}: {item['msg']}")
+    more = f" (+{error.error_count() - 5} more)" if error.error_count() > 5 else ""
+    return "invalid or missing field(s): " + "; ".join(problems) + more

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections import deque
@@ -11,15 +10,13 @@ from typing import Any
 import httpx
 from flask import Flask, Response, g, request
 
-from ..ocpi.auth_header import encode_token, matches
+from ..ocpi.auth_header import matches
 from ..ocpi.envelope import envelope
 from ..ocpi.status import StatusCode
+from .app_support import EmpCaller, json_response
 from .locations_api import register_locations
 from .state import PLUGSURFING_ROLE, SimulatorState
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+from .tokens_api import register_tokens
 
 
 def _ocpi(
@@ -28,36 +25,9 @@ def _ocpi(
     message: str | None = None,
     http_status: int | None = None,
 ) -> Response:
-    return _json(
+    return json_response(
         envelope(data, status, message), http_status if http_status is not None else status.http_status
     )
-
-
-class EmpCaller:
-    """How the simulated Plugsurfing calls the EMP (with the EMP's token for us)."""
-
-    def __init__(self, state: SimulatorState) -> None:
-        self.state = state
-        self.http = httpx.Client(timeout=30)  # one client: connection reuse, one TLS context
-
-    def call(self, method: str, url: str, token: str, body: Any = None) -> httpx.Response:
-        return self.http.request(
-            method,
-            url,
-            json=body,
-            timeout=30,
-            headers={
-                "Authorization": encode_token(token),
-                "X-Request-ID": secrets.token_hex(8),
-                "X-Correlation-ID": secrets.token_hex(8),
-            },
-        )
-
-    def discover(self, versions_url: str, token: str) -> list[dict[str, Any]]:
-        versions = self.call("GET", versions_url, token).json()["data"]
-        chosen = next(v for v in versions if v["version"] == "2.2.1")
-        details = self.call("GET", chosen["url"], token).json()["data"]
-        return list(details["endpoints"])
 
 
 def create_app(state: SimulatorState, base_url: str) -> Flask:
@@ -90,7 +60,7 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
             with state.lock:
                 state.rejected_429 += failure == 429
             # Plugsurfing sends no Retry-After or other rate-limit headers (FAQ).
-            return _json(
+            return json_response(
                 {
                     "status_code": 2000,
                     "status_message": "Too many requests",
@@ -99,7 +69,7 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
                 429,
             )
         if failure:
-            return _json(
+            return json_response(
                 {
                     "status_code": 3000,
                     "status_message": "simulated failure",
@@ -110,8 +80,12 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
         presented = request.headers.get("Authorization")
         if matches(presented, state.emp_token_for_us):
             g.auth = "registered"
-        elif matches(presented, state.token_a):
-            g.auth = "token_a"
+        elif matches(presented, state.token_a) and request.path in (
+            "/ocpi/versions",
+            "/ocpi/2.2.1",
+            "/ocpi/2.2.1/credentials",
+        ):
+            g.auth = "token_a"  # token A opens only the registration endpoints
         else:
             return _ocpi(status=StatusCode.CLIENT_ERROR, message="Unauthorized", http_status=401)
         return None
@@ -184,12 +158,12 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
 
     @app.get("/_sim/state")
     def sim_state() -> Response:
-        return _json(state.public())
+        return json_response(state.public())
 
     @app.get("/_sim/requests")
     def sim_requests() -> Response:
         with state.lock:
-            return _json(state.requests[-1000:])
+            return json_response(state.requests[-1000:])
 
     @app.post("/_sim/chaos")
     def sim_chaos() -> Response:
@@ -205,7 +179,7 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
                 state.chaos.forced.extend(int(s) for s in body.get("fail_next", []))
             if "per_minute" in body:
                 state.per_minute = int(body["per_minute"])
-        return _json({"ok": True})
+        return json_response({"ok": True})
 
     @app.post("/_sim/register")
     def sim_register() -> Response:
@@ -221,18 +195,18 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
         if answer.status_code != 200:
             with state.lock:
                 state.emp_token_for_us = None
-            return _json({"ok": False, "status": answer.status_code, "body": answer.json()}, 502)
+            return json_response({"ok": False, "status": answer.status_code, "body": answer.json()}, 502)
         data = answer.json()["data"]
         with state.lock:
             state.our_token_for_emp, state.emp_versions_url = data["token"], versions_url
             state.emp_endpoints, state.emp_roles = endpoints, data["roles"]
-        return _json({"ok": True, "emp_roles": data["roles"]})
+        return json_response({"ok": True, "emp_roles": data["roles"]})
 
     @app.post("/_sim/rotate")
     def sim_rotate() -> Response:
         """Plugsurfing rotates: PUT new credentials to the EMP, receive a new token."""
         if not state.registered or not state.our_token_for_emp:
-            return _json({"ok": False, "error": "not registered"}, 409)
+            return json_response({"ok": False, "error": "not registered"}, 409)
         credentials_url = state.endpoint("credentials", "SENDER")
         assert credentials_url
         new_token = "sim-token-b-" + secrets.token_hex(16)
@@ -243,22 +217,22 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
         if answer.status_code != 200:
             with state.lock:
                 state.emp_token_for_us = old_token
-            return _json({"ok": False, "status": answer.status_code, "body": answer.json()}, 502)
+            return json_response({"ok": False, "status": answer.status_code, "body": answer.json()}, 502)
         previous = state.our_token_for_emp
         with state.lock:
             state.our_token_for_emp = answer.json()["data"]["token"]
-        return _json({"ok": True, "previous_token": previous, "token": state.our_token_for_emp})
+        return json_response({"ok": True, "previous_token": previous, "token": state.our_token_for_emp})
 
     @app.post("/_sim/unregister")
     def sim_unregister() -> Response:
         if not state.our_token_for_emp:
-            return _json({"ok": False, "error": "not registered"}, 409)
+            return json_response({"ok": False, "error": "not registered"}, 409)
         credentials_url = state.endpoint("credentials", "SENDER")
         assert credentials_url
         answer = emp.call("DELETE", credentials_url, state.our_token_for_emp)
         with state.lock:
             state.emp_token_for_us = state.our_token_for_emp = None
-        return _json({"ok": answer.status_code == 200, "status": answer.status_code})
+        return json_response({"ok": answer.status_code == 200, "status": answer.status_code})
 
     @app.post("/_sim/call")
     def sim_call() -> Response:
@@ -266,7 +240,8 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
         body = request.get_json(silent=True) or {}
         token = body.get("token", state.our_token_for_emp) or ""
         answer = emp.call(body.get("method", "GET"), body["url"], token, body.get("body"))
-        return _json({"status": answer.status_code, "body": answer.json()})
+        return json_response({"status": answer.status_code, "body": answer.json()})
 
     register_locations(app, state, base_url)
+    register_tokens(app, state, emp)
     return app

@@ -69,6 +69,9 @@ class SimulatorState:
     soft_limit_violations: int = 0
     pages_in_flight: int = 0
     parallel_violations: int = 0
+    # Tokens pushed by the EMP ("cc/pid/type/uid" -> token) and every push in arrival order.
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    token_log: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def network(self) -> Network:

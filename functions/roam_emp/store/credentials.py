@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
@@ -36,6 +37,20 @@ class HubTokens:
         )
 
 
+_shared: tuple[Any, parameters.SecretsProvider] | None = None
+
+
+def _provider() -> parameters.SecretsProvider:
+    """One Powertools provider (and cache) per process, rebuilt when the boto3 client is (local
+    mode and tests point boto3 elsewhere): every vault in the process sees the same cache, so a
+    rotation clears it for all of them."""
+    global _shared
+    client = aws.secretsmanager()
+    if _shared is None or _shared[0] is not client:
+        _shared = (client, parameters.SecretsProvider(boto3_client=client))
+    return _shared[1]
+
+
 def new_token() -> str:
     """A fresh credentials token: 43 URL-safe characters, printable ASCII, within string(64)."""
     return secrets.token_urlsafe(32)
@@ -47,7 +62,7 @@ class CredentialsVault:
         self.cache_seconds = cache_seconds
 
     def get(self, *, fresh: bool = False) -> HubTokens:
-        raw = parameters.get_secret(self.secret_name, max_age=self.cache_seconds, force_fetch=fresh)
+        raw = _provider().get(self.secret_name, max_age=self.cache_seconds, force_fetch=fresh)
         data = json.loads(raw) if isinstance(raw, str) and raw.strip() else {}
         return HubTokens(
             inbound=data.get("inbound"), token_a=data.get("token_a"), outbound=data.get("outbound")
@@ -58,4 +73,4 @@ class CredentialsVault:
             SecretId=self.secret_name, SecretString=json.dumps(asdict(tokens))
         )
         # Our own process must see the new tokens at once (rotation, unregistration).
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
+        _provider().clear_cache()  # type: ignore[no-untyped-call]

@@ -230,6 +230,15 @@ class LocationCache:
                     connector["tariffs"] = [tariffs[r] for r in connector.pop("_tariff_refs") if r in tariffs]
         return doc
 
+    def country_of(self, location_id: str) -> str | None:
+        """The location's country if it is in the cache (one small read: the authorize path)."""
+        item = (
+            aws.dynamodb()
+            .get_item(TableName=self.table, Key=location_key(location_id), ProjectionExpression="country")
+            .get("Item")
+        )
+        return item["country"]["S"] if item else None
+
     def all_ids(self) -> set[str]:
         """Every cached location id (a paginated scan of keys: reads, no writes)."""
         ids: set[str] = set()

@@ -1,0 +1,225 @@
+"""Tokens and real-time authorization benchmarks (issue 4).
+
+1. Authorize latency p50/p99: the handler in process (moto in process) and through the local
+   gateway (HTTP, moto server), and the AWS calls per decision.
+2. Cold-start proxy: import time of the authorize Lambda's module in a fresh interpreter.
+3. Pushing N tokens (default 10,000) through the SQS FIFO queue to a simulator that enforces
+   Plugsurfing's 3,000 requests per minute: tokens per minute, and the simulator's 429 count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .aws_calls import counting
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKENS = int(os.environ.get("BENCH_TOKENS", "10000"))
+LIMITED_TOKENS = int(os.environ.get("BENCH_LIMITED_TOKENS", "1500"))
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+        "n": len(ordered),
+    }
+
+
+def import_time() -> dict[str, Any]:
+    code = (
+        "import time; t = time.perf_counter(); import roam_emp.handlers.ocpi_authorize; "
+        "print(time.perf_counter() - t)"
+    )
+    runs = [
+        float(
+            subprocess.run(  # noqa: S603 - our own interpreter, fixed code
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout
+        )
+        for _ in range(5)
+    ]
+    return {
+        "authorize_module_import_ms_median": round(statistics.median(runs) * 1000, 1),
+        "runs_ms": [round(r * 1000) for r in runs],
+        "target_ms": 400,
+    }
+
+
+def authorize_in_process() -> dict[str, Any]:
+    from moto import mock_aws
+
+    from roam_emp import config, topology
+    from roam_emp.local.invoker import context_for, load_handler
+    from roam_emp.local.provision import LocalNames, apply, provision
+    from roam_emp.ocpi.auth_header import encode_token
+    from roam_emp.store import aws
+    from roam_emp.store.credentials import CredentialsVault, HubTokens
+    from roam_emp.store.tokens import TokenStore
+
+    saved = dict(os.environ)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_REGION": "eu-central-1",
+            "AWS_DEFAULT_REGION": "eu-central-1",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "PUBLIC_BASE_URL": "https://emp.example.com",
+        }
+    )
+    aws.reset()
+    config.reset()
+    try:
+        with mock_aws():
+            apply(provision(LocalNames(prefix="bench")))
+            config.reset()
+            CredentialsVault(os.environ[topology.HUB_CREDENTIALS.env_var]).put(HubTokens(inbound="bench"))
+            TokenStore(os.environ[topology.TOKENS_TABLE.env_var]).save_queued(
+                {
+                    "country_code": "NL",
+                    "party_id": "EMP",
+                    "uid": "BENCH1",
+                    "type": "RFID",
+                    "contract_id": "NLEMPC00000001",
+                    "issuer": "x",
+                    "valid": True,
+                    "whitelist": "ALLOWED_OFFLINE",
+                    "last_updated": "2026-01-01T00:00:00Z",
+                }
+            )
+            function = next(f for f in topology.FUNCTIONS if f.name == "OcpiAuthorize")
+            handler = load_handler(function.handler)
+            event = json.loads(
+                (ROOT / "events/OcpiAuthorize/post_ocpi_221_tokens_token_uid_authorize.json").read_text()
+            )
+            event["path"] = "/ocpi/2.2.1/tokens/BENCH1/authorize"
+            event["pathParameters"] = {"token_uid": "BENCH1"}
+            event["headers"]["Authorization"] = encode_token("bench")
+            event["multiValueHeaders"]["Authorization"] = [encode_token("bench")]
+            for _ in range(20):
+                handler(dict(event), context_for(function))
+            samples = []
+            with counting() as calls:
+                for _ in range(500):
+                    started = time.perf_counter()
+                    answer = handler(dict(event), context_for(function))
+                    samples.append(time.perf_counter() - started)
+            assert answer["statusCode"] == 200, answer
+            per = {k: round(v / 500, 2) for k, v in calls.items()}
+            reads = sum(v for k, v in per.items() if k.split(":")[1] in ("GetItem", "Query", "BatchGetItem"))
+            return {**_percentiles(samples), "aws_calls_per_decision": per, "reads_per_decision": reads}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        aws.reset()
+        config.reset()
+
+
+def through_gateway_and_token_push() -> dict[str, Any]:
+    from roam_emp.local.runtime import LocalRuntime
+    from roam_emp.ocpi.auth_header import encode_token
+    from roam_emp.simulator import RoamSimulator
+
+    with LocalRuntime(log_level="ERROR", schedules=False) as runtime, RoamSimulator() as simulator:
+        runtime.admin(
+            "POST",
+            "/admin/registration",
+            {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
+        ).raise_for_status()
+        http = httpx.Client(base_url=runtime.url, timeout=60)
+        http.post("/admin/tokens", json={"uid": "GW1", "type": "RFID", "contract_id": "NLEMPC00000001"})
+        ocpi = httpx.Client(
+            base_url=runtime.url,
+            headers={"Authorization": encode_token(simulator.state.our_token_for_emp or "")},
+        )
+        for _ in range(20):
+            ocpi.post("/ocpi/2.2.1/tokens/GW1/authorize?type=RFID")
+        samples = []
+        for _ in range(300):
+            started = time.perf_counter()
+            ocpi.post("/ocpi/2.2.1/tokens/GW1/authorize?type=RFID").raise_for_status()
+            samples.append(time.perf_counter() - started)
+        gateway_result = _percentiles(samples)
+        limited = push_tokens(runtime, simulator, "L", LIMITED_TOKENS, sim_limit=600, our_limit=580)
+        full_speed = push_tokens(runtime, simulator, "F", TOKENS, sim_limit=3000, our_limit=2900)
+        return {
+            "authorize_through_local_gateway": gateway_result,
+            "token_push_limiter_bound": limited,
+            "token_push_full_speed": full_speed,
+        }
+
+
+def push_tokens(
+    runtime: Any, simulator: Any, prefix: str, count: int, *, sim_limit: int, our_limit: int
+) -> dict[str, Any]:
+    """``count`` tokens straight onto the SQS FIFO queue (a supported producer path, the same JSON
+    as the admin API) -> consumer -> a simulator enforcing ``sim_limit`` requests per minute,
+    with our shared limiter set to ``our_limit``."""
+    from roam_emp import config, topology
+    from roam_emp.store import aws
+
+    os.environ["HUB_REQUESTS_PER_MINUTE"] = str(our_limit)
+    config.reset()
+    httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": sim_limit}).raise_for_status()
+    sqs = aws.client("sqs")
+    queue_url = runtime.env[topology.TOKEN_PUSH_QUEUE.env_var]
+    rejected_before = simulator.state.rejected_429
+    started = time.perf_counter()
+    for first in range(0, count, 10):
+        sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {
+                    "Id": str(i),
+                    "MessageGroupId": f"RFID#{prefix}{i:07d}",
+                    "MessageDeduplicationId": f"{prefix}{i:07d}",
+                    "MessageBody": json.dumps(
+                        {"uid": f"{prefix}{i:07d}", "type": "RFID", "contract_id": f"NLEMP{prefix}{i:08d}"}
+                    ),
+                }
+                for i in range(first, min(first + 10, count))
+            ],
+        )
+    queued_s = time.perf_counter() - started
+    deadline = time.time() + 3600
+    while time.time() < deadline:
+        pushed = sum(1 for k in list(simulator.state.tokens) if k.startswith(f"NL/EMP/RFID/{prefix}"))
+        if pushed >= count:
+            break
+        time.sleep(1)
+    elapsed = time.perf_counter() - started
+    return {
+        "tokens": count,
+        "pushed": pushed,
+        "queued_in_s": round(queued_s, 1),
+        "all_pushed_in_s": round(elapsed, 1),
+        "tokens_per_minute": round(pushed / elapsed * 60),
+        "simulator_limit_per_minute": sim_limit,
+        "our_limit_per_minute": our_limit,
+        "simulator_429s": simulator.state.rejected_429 - rejected_before,
+    }
+
+
+def run() -> dict[str, Any]:
+    return {
+        "import_time": import_time(),
+        "authorize_in_process": authorize_in_process(),
+        **through_gateway_and_token_push(),
+    }

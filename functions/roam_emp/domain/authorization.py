@@ -1,0 +1,198 @@
+"""Real-time authorization (Plugsurfing -> EMSP): answer ALLOWED / BLOCKED / EXPIRED / NO_CREDIT /
+NOT_ALLOWED well inside Plugsurfing's timeout (configurable 1-10 s there, FAQ "How does real-time
+authorization work?").
+
+The policy is configuration: the token must exist (else 2004) and be valid; a referenced location
+must be in our cache and in a supported country; a missing or unknown reference is allowed or denied
+as configured (the FAQ's "full control" recipe: deny, with whitelist NEVER); an optional hook of
+the EMP's (credit checks) gets a time budget, and a slow or failing hook yields the configured
+fallback answer instead of a late one.
+
+Hot path: two reads (token, location), then the decision record and the AuthorizationDecided event
+are written in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from ..config import Settings
+from ..ocpi.enums import AllowedType
+from ..ocpi.status import OcpiError, StatusCode
+from ..ocpi.timestamps import format_timestamp, utcnow
+from ..ocpi.tokens import LocationReferences
+from ..store.authorizations import AuthorizationStore
+from ..store.bus import EventPublisher
+from ..store.locations import LocationCache
+from ..store.tokens import TokenStore
+
+logger = Logger(child=True)
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="authorize")
+
+
+class Hook(Protocol):
+    def decide(self, request: dict[str, Any], budget_s: float) -> str: ...
+
+
+class LambdaHook:
+    """The EMP's own Lambda, invoked synchronously; answers {"allowed": "<AllowedType>"}."""
+
+    def __init__(self, function_arn: str) -> None:
+        self.function_arn = function_arn
+        self._client: Any = None
+
+    def decide(self, request: dict[str, Any], budget_s: float) -> str:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.client(
+                "lambda",
+                config=Config(connect_timeout=budget_s, read_timeout=budget_s, retries={"max_attempts": 0}),
+            )
+        answer = self._client.invoke(FunctionName=self.function_arn, Payload=json.dumps(request).encode())
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"hook failed: {answer['FunctionError']}")
+        return str(json.loads(answer["Payload"].read())["allowed"])
+
+
+class HttpHook:
+    """The same contract over HTTP (local mode and tests; or an EMP service behind a URL)."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.url = url
+        self._http = httpx.Client()
+
+    def decide(self, request: dict[str, Any], budget_s: float) -> str:
+        answer = self._http.post(self.url, json=request, timeout=budget_s)
+        answer.raise_for_status()
+        return str(answer.json()["allowed"])
+
+
+def hook_for(target: str | None) -> Hook | None:
+    if not target:
+        return None
+    return HttpHook(target) if target.startswith(("http://", "https://")) else LambdaHook(target)
+
+
+@dataclass
+class Authorizer:
+    config: Settings
+    tokens: TokenStore
+    locations: LocationCache
+    decisions: AuthorizationStore
+    events: EventPublisher
+    hook: Hook | None
+
+    @classmethod
+    def from_settings(cls, config: Settings) -> Authorizer:
+        return cls(
+            config,
+            TokenStore(config.tokens_table),
+            LocationCache(config.locations_table),
+            AuthorizationStore(config.authorizations_table),
+            EventPublisher(config.event_bus_name),
+            hook_for(config.auth_hook_target),
+        )
+
+    def authorize(self, uid: str, token_type: str, location: LocationReferences | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        reference = uuid.uuid4().hex  # 32 characters, within CiString(36)
+        stored = self.tokens.get(token_type, uid, consistent=False)
+        if stored is None:
+            self._record(reference, uid, token_type, location, "UNKNOWN_TOKEN", "token unknown", started)
+            raise OcpiError(StatusCode.UNKNOWN_TOKEN, f"unknown token {token_type} {uid}")
+        allowed, reason = self._policy(stored.token, location)
+        if allowed == AllowedType.ALLOWED and self.hook is not None:
+            allowed, reason = self._ask_hook(stored.token, location)
+        info: dict[str, Any] = {
+            "allowed": allowed,
+            "token": stored.token,
+            "authorization_reference": reference,
+            "info": {"language": "en", "text": reason[:512]},
+        }
+        if location is not None:
+            info["location"] = location.model_dump(mode="json", exclude_none=True)
+        self._record(reference, uid, token_type, location, allowed, reason, started)
+        return info
+
+    def _policy(self, token: dict[str, Any], location: LocationReferences | None) -> tuple[str, str]:
+        if not token.get("valid", False):
+            return AllowedType.BLOCKED, "token is disabled"
+        deny_unknown = self.config.auth_unknown_location == "DENY"
+        if location is None:
+            if deny_unknown:
+                return AllowedType.NOT_ALLOWED, "no location reference (policy: deny)"
+            return AllowedType.ALLOWED, "no location reference (policy: allow)"
+        country = self.locations.country_of(location.location_id)
+        if country is None:
+            if deny_unknown:
+                return AllowedType.NOT_ALLOWED, f"location {location.location_id} unknown (policy: deny)"
+            return AllowedType.ALLOWED, f"location {location.location_id} unknown (policy: allow)"
+        supported = self.config.supported_countries
+        if supported and country.upper() not in supported:
+            return AllowedType.NOT_ALLOWED, f"country {country} is not supported"
+        return AllowedType.ALLOWED, "token valid, location supported"
+
+    def _ask_hook(self, token: dict[str, Any], location: LocationReferences | None) -> tuple[str, str]:
+        assert self.hook is not None
+        budget = self.config.auth_hook_budget_ms / 1000
+        request = {
+            "token": token,
+            "location": location.model_dump(mode="json", exclude_none=True) if location else None,
+        }
+        future = _POOL.submit(self.hook.decide, request, budget)
+        try:
+            answer = future.result(timeout=budget)
+        except FutureTimeout:
+            return self.config.auth_hook_fallback, f"hook took longer than {budget * 1000:.0f} ms (fallback)"
+        except Exception as error:
+            return self.config.auth_hook_fallback, f"hook failed: {type(error).__name__} (fallback)"
+        if answer not in set(AllowedType):
+            return self.config.auth_hook_fallback, f"hook answered {answer[:20]!r} (fallback)"
+        return answer, "decided by the EMP's hook"
+
+    def _record(
+        self,
+        reference: str,
+        uid: str,
+        token_type: str,
+        location: LocationReferences | None,
+        allowed: str,
+        reason: str,
+        started: float,
+    ) -> None:
+        decision = {
+            "authorization_reference": reference,
+            "token_uid": uid,
+            "token_type": token_type,
+            "location_id": location.location_id if location else None,
+            "evse_uids": location.evse_uids if location else None,
+            "allowed": allowed,
+            "reason": reason,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "decided_at": format_timestamp(utcnow()),
+        }
+        writes = [
+            _POOL.submit(self.decisions.record, decision),
+            _POOL.submit(self.events.publish, "AuthorizationDecided", decision),
+        ]
+        for write in writes:
+            try:
+                write.result(timeout=2)
+            except Exception:  # the answer matters more than its record: log, never fail it
+                logger.exception(
+                    "could not record the authorization decision",
+                    extra={"authorization_reference": reference},
+                )
+        logger.info("authorization decided", extra=decision)

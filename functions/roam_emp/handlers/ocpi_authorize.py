@@ -1,0 +1,42 @@
+"""POST /ocpi/2.2.1/tokens/{token_uid}/authorize?type=RFID (mod_tokens.asciidoc, real-time
+authorization). The hot path: keep imports here to what answering needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..api.auth import Scope, require
+from ..api.http import create_resolver, lambda_entry, respond
+from ..config import per_settings
+from ..domain.authorization import Authorizer
+from ..ocpi.leniency import parse_inbound_json
+from ..ocpi.tokens import LocationReferences
+from ._runtime import logger, metrics, with_metrics
+
+app = create_resolver()
+authorizer = per_settings(Authorizer.from_settings)
+
+
+@app.post("/ocpi/2.2.1/tokens/<token_uid>/authorize", middlewares=[require(Scope.CONNECTED)])
+def authorize(token_uid: str) -> Response[str]:
+    token_type = (app.current_event.query_string_parameters or {}).get("type", "RFID")
+    body = app.current_event.body
+    # LocationReferences are optional: many requests come without a usable one (FAQ).
+    location = parse_inbound_json(LocationReferences, body)[0] if body and body.strip() else None
+    logger.append_keys(
+        token_uid=token_uid, token_type=token_type, location_id=location.location_id if location else None
+    )
+    info = authorizer().authorize(token_uid, token_type, location)
+    metrics.add_metric(name=f"Authorize_{info['allowed']}", unit="Count", value=1)
+    return respond(app, info)
+
+
+_entry = lambda_entry(app, logger)
+
+
+@with_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _entry(event, context)

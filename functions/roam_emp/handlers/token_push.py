@@ -1,0 +1,35 @@
+"""SQS FIFO consumer: pushes queued token changes to Plugsurfing. Partial batch responses: a
+message that may succeed later (429, 5xx) is retried, and the rest of its token's group in the
+batch waits with it, so one token's changes never overtake each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..config import per_settings
+from ..domain.tokens import TokenPusher
+from ..topology import TOKEN_PUSH_QUEUE
+from ._runtime import logger, metrics, with_metrics
+from ._tracing import tracer
+
+pusher = per_settings(lambda config: TokenPusher.from_settings(config, TOKEN_PUSH_QUEUE.max_receive_count))
+
+
+def push_one(record: SQSRecord) -> str:
+    outcome = pusher().handle(record.body, int(record.attributes.approximate_receive_count or 1))
+    metrics.add_metric(name=f"TokenPush_{outcome}", unit="Count", value=1)
+    return outcome
+
+
+@with_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    return process_partial_response(
+        event=event, record_handler=push_one, processor=processor, context=context
+    )  # type: ignore[return-value]
