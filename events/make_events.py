@@ -18,31 +18,15 @@ from roam_emp import topology  # noqa: E402
 
 TOKEN = "events-sample-token"
 HOST = "abc123.execute-api.eu-central-1.amazonaws.com"
+PLUGSURFING = {
+    "url": "https://hub.example.com/ocpi/versions",
+    "roles": [
+        {"role": "CPO", "party_id": "8PS", "country_code": "DE", "business_details": {"name": "Plugsurfing"}}
+    ],
+}
 BODIES: dict[tuple[str, str], Any] = {
-    ("POST", "/ocpi/2.2.1/credentials"): {
-        "token": "plugsurfing-token-b",
-        "url": "https://hub.example.com/ocpi/versions",
-        "roles": [
-            {
-                "role": "CPO",
-                "party_id": "8PS",
-                "country_code": "DE",
-                "business_details": {"name": "Plugsurfing"},
-            }
-        ],
-    },
-    ("PUT", "/ocpi/2.2.1/credentials"): {
-        "token": "plugsurfing-token-b2",
-        "url": "https://hub.example.com/ocpi/versions",
-        "roles": [
-            {
-                "role": "CPO",
-                "party_id": "8PS",
-                "country_code": "DE",
-                "business_details": {"name": "Plugsurfing"},
-            }
-        ],
-    },
+    ("POST", "/ocpi/2.2.1/credentials"): {"token": "plugsurfing-token-b", **PLUGSURFING},
+    ("PUT", "/ocpi/2.2.1/credentials"): {"token": "plugsurfing-token-b2", **PLUGSURFING},
     ("POST", "/admin/registration"): {
         "versions_url": "https://hub.example.com/ocpi/versions",
         "token_a": "plugsurfing-token-a",

@@ -21,6 +21,7 @@ from typing import Protocol
 from botocore.exceptions import ClientError
 
 from ..store import aws
+from ..store.dynamo import is_conditional_failure
 from .errors import RateBudgetExhausted
 
 
@@ -91,7 +92,7 @@ class HubRateLimiter:
                 },
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_conditional_failure(error):
                 return False
             raise
         return True

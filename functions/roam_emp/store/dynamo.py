@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
+
 from . import aws
 
 T = TypeVar("T")
@@ -60,3 +62,17 @@ def batch_write(table: str, puts: Iterable[Item] = (), deletes: Iterable[Item] =
         else:
             raise RuntimeError(f"DynamoDB left writes unprocessed in {table}")
     return calls
+
+
+def paginate(operation: str, **request: Any) -> Iterator[Item]:
+    """Every item of a ``query`` or ``scan``, page after page."""
+    while True:
+        page = getattr(aws.dynamodb(), operation)(**request)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def is_conditional_failure(error: ClientError) -> bool:
+    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")

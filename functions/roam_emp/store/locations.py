@@ -23,7 +23,7 @@ from typing import Any
 from ..ocpi.locations import Location
 from ..ocpi.timestamps import format_timestamp
 from . import aws
-from .dynamo import Item, batch_get, batch_write
+from .dynamo import Item, batch_get, batch_write, paginate
 
 LOCATION_SK = "L"
 TARIFF_SK = "T"
@@ -241,19 +241,14 @@ class LocationCache:
 
     def all_ids(self) -> set[str]:
         """Every cached location id (a paginated scan of keys: reads, no writes)."""
-        ids: set[str] = set()
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "ProjectionExpression": "location_id",
-            "FilterExpression": "sk = :l",
-            "ExpressionAttributeValues": {":l": {"S": LOCATION_SK}},
-        }
-        while True:
-            page = aws.dynamodb().scan(**kwargs)
-            ids.update(i["location_id"]["S"] for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return ids
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = paginate(
+            "scan",
+            TableName=self.table,
+            ProjectionExpression="location_id",
+            FilterExpression="sk = :l",
+            ExpressionAttributeValues={":l": {"S": LOCATION_SK}},
+        )
+        return {i["location_id"]["S"] for i in items}
 
     def query(
         self,

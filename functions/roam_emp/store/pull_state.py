@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from ..ocpi.common import DateTime
 from . import aws
+from .dynamo import is_conditional_failure, paginate
 
 _LEASE = {"pk": {"S": "LEASE"}, "sk": {"S": "locations-pull"}}
 _RUN = {"pk": {"S": "PULL"}, "sk": {"S": "CURRENT"}}
@@ -88,7 +88,7 @@ class PullStateStore:
                 ExpressionAttributeValues={":now": {"N": f"{at:.3f}"}, ":me": {"S": holder}},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_conditional_failure(error):
                 return False
             raise
         return True
@@ -102,7 +102,7 @@ class PullStateStore:
                 ExpressionAttributeValues={":me": {"S": holder}},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_conditional_failure(error):
                 raise
 
     # Run checkpoint and sync state -------------------------------------------------------------
@@ -161,20 +161,12 @@ class PullStateStore:
 
     def seen(self, run_id: str) -> set[str]:
         ids: set[str] = set()
-        kwargs: dict[str, object] = {
-            "TableName": self.table,
-            "ConsistentRead": True,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"PULLRUN#{run_id}"}},
-        }
-        while True:
-            page = aws.dynamodb().query(**kwargs)  # type: ignore[arg-type]
-            for item in page.get("Items", []):
-                ids.update(json.loads(item["ids"]["S"]))
-            if "LastEvaluatedKey" not in page:
-                return ids
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def age_seconds(sync: SyncState, now: datetime) -> float | None:
-    return (now - sync.synced_since).total_seconds() if sync.synced_since else None
+        for item in paginate(
+            "query",
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"PULLRUN#{run_id}"}},
+        ):
+            ids.update(json.loads(item["ids"]["S"]))
+        return ids

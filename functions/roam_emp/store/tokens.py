@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from ..ocpi.contract_id import contract_key
 from ..ocpi.timestamps import format_timestamp, utcnow
 from . import aws
-from .dynamo import batch_get
+from .dynamo import batch_get, paginate
 
 _SK = "T"
 LIST_PK = "TOKENS"
@@ -137,19 +137,14 @@ class TokenStore:
 
     def count_for_contract(self, contract_id: str) -> set[str]:
         """Token keys (type#uid) sharing this contract_id, in any of its forms."""
-        keys: set[str] = set()
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "by_contract",
-            "KeyConditionExpression": "contract_key = :ck",
-            "ExpressionAttributeValues": {":ck": {"S": contract_key(contract_id)}},
-        }
-        while True:
-            page = aws.dynamodb().query(**kwargs)
-            keys.update(i["token_key"]["S"] for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return keys
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = paginate(
+            "query",
+            TableName=self.table,
+            IndexName="by_contract",
+            KeyConditionExpression="contract_key = :ck",
+            ExpressionAttributeValues={":ck": {"S": contract_key(contract_id)}},
+        )
+        return {i["token_key"]["S"] for i in items}
 
     def first_for_contract(self, contract_id: str) -> StoredToken | None:
         """Plugsurfing's own fallback when only a contract_id is known: the first token with it
@@ -169,23 +164,16 @@ class TokenStore:
         if date_from:
             condition += " AND updated_key >= :from"
             values[":from"] = {"S": date_from}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "by_updated",
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-        }
-        keys: list[dict[str, Any]] = []
-        while True:
-            page = aws.dynamodb().query(**kwargs)
-            keys += [
-                {"pk": i["pk"], "sk": i["sk"]}
-                for i in page.get("Items", [])
-                if not date_to or i["updated_key"]["S"] < date_to
-            ]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = paginate(
+            "query",
+            TableName=self.table,
+            IndexName="by_updated",
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+        keys = [
+            {"pk": i["pk"], "sk": i["sk"]} for i in items if not date_to or i["updated_key"]["S"] < date_to
+        ]
         chosen = keys[offset : offset + limit]
         docs = {i["pk"]["S"]: json.loads(i["doc"]["S"]) for i in batch_get(self.table, chosen)}
         return [docs[k["pk"]["S"]] for k in chosen if k["pk"]["S"] in docs], len(keys)
