@@ -17,6 +17,21 @@ sys.path.insert(0, str(HERE.parent / "functions"))
 from roam_emp import topology  # noqa: E402
 
 TOKEN = "events-sample-token"
+_SPEC = HERE.parent.parent / "shared" / "ocpi-2.2.1-examples"
+# The spec's own examples (../shared), adjusted to our sample ids.
+EXAMPLES: dict[str, Any] = (
+    {
+        "session": {
+            **json.loads((_SPEC / "session_example_1_simple_start.json").read_text()),
+            "country_code": "BE",
+            "party_id": "BEC",
+            "id": "101",
+        },
+        "cdr": {**json.loads((_SPEC / "cdr_example.json").read_text()), "id": "12345"},
+    }
+    if _SPEC.exists()
+    else {"session": {}, "cdr": {}}
+)
 HOST = "abc123.execute-api.eu-central-1.amazonaws.com"
 PLUGSURFING = {
     "url": "https://hub.example.com/ocpi/versions",
@@ -40,8 +55,16 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/admin/tokens/{uid}"): {"valid": False},
     ("POST", "/ocpi/2.2.1/tokens/{token_uid}/authorize"): {"location_id": "LOC1", "evse_uids": ["3256"]},
+    ("PUT", "/ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id}"): EXAMPLES["session"],
+    ("PATCH", "/ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id}"): {
+        "kwh": 5.5,
+        "last_updated": "2026-11-24T10:10:00Z",
+    },
+    ("POST", "/ocpi/2.2.1/cdrs"): EXAMPLES["cdr"],
 }
 SAMPLE_PATHS = {
+    "/ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id}": "/ocpi/2.2.1/sessions/BE/BEC/101",
+    "/ocpi/2.2.1/cdrs/{cdr_id}": "/ocpi/2.2.1/cdrs/12345",
     "/admin/locations/{location_id}": "/admin/locations/LOC0000001",
     "/admin/tokens/{uid}": "/admin/tokens/04A1B2C3D4",
     "/ocpi/2.2.1/tokens/{token_uid}/authorize": "/ocpi/2.2.1/tokens/04A1B2C3D4/authorize",

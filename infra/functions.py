@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as lambda_events
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
@@ -29,6 +30,7 @@ class Functions(Construct):
         config: StackConfig,
         tables: dict[str, dynamodb.Table],
         secrets: dict[str, secretsmanager.Secret],
+        buckets: dict[str, s3.Bucket],
         messaging: Messaging,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -48,6 +50,7 @@ class Functions(Construct):
             **{spec.env_var: tables[spec.key].table_name for spec in topology.TABLES},
             **{spec.env_var: secrets[spec.key].secret_name for spec in topology.SECRETS},
             **{spec.env_var: messaging.queues[spec.key].queue_url for spec in topology.QUEUES},
+            **{spec.env_var: buckets[spec.key].bucket_name for spec in topology.BUCKETS},
             topology.EVENT_BUS_ENV: messaging.bus.event_bus_name,
         }
         for spec in topology.FUNCTIONS:
@@ -82,6 +85,11 @@ class Functions(Construct):
                 role=role,
             )
             self._grant(spec, function, tables, secrets, messaging)
+            for key, access in spec.buckets.items():
+                actions = ["s3:PutObject"] if access is topology.Access.WRITE else ["s3:GetObject"]
+                function.add_to_role_policy(
+                    iam.PolicyStatement(actions=actions, resources=[buckets[key].arn_for_objects("cdrs/*")])
+                )
             if spec.queue_consume:
                 function.add_event_source(
                     lambda_events.SqsEventSource(
@@ -104,6 +112,12 @@ class Functions(Construct):
                         reason="X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
                         "permissions; log stream names are created by Lambda at run time.",
                         applies_to=["Resource::*", {"regex": "/^Resource::<.*Logs.*\\.Arn>:\\*$/g"}],
+                    ),
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason="Archive objects are keyed by CPO and CDR id under cdrs/: the grant is "
+                        "PutObject (no read, no delete) on that prefix of the one bucket.",
+                        applies_to=[{"regex": "/^Resource::<Archive.*\\.Arn>\\/cdrs\\/\\*$/g"}],
                     ),
                     NagPackSuppression(
                         id="AwsSolutions-IAM5",

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from .api import Api
+from .archive import Archive
 from .config import StackConfig
 from .functions import Functions
 from .messaging import Messaging
@@ -23,12 +24,14 @@ class RoamEmpStack(Stack):
         storage = Storage(self, "Storage", retain=config.retain_data)
         secrets = Secrets(self, "Secrets", retain=config.retain_data)
         messaging = Messaging(self, "Messaging")
+        archive = Archive(self, "Archive", retain=config.retain_data)
         functions = Functions(
             self,
             "Functions",
             config=config,
             tables=storage.tables,
             secrets=secrets.secrets,
+            buckets=archive.buckets,
             messaging=messaging,
         )
         api = Api(self, "Api", functions=functions.functions)

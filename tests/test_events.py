@@ -37,6 +37,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminTokens", "post_admin_tokens.json"): (202, 1000),
     ("AdminTokens", "patch_admin_tokens_uid.json"): (404, 2004),  # each event runs on a fresh stack
     ("AdminTokens", "get_admin_tokens_uid.json"): (404, 2004),
+    ("OcpiSessions", "put_ocpi_221_sessions_country_code_party_id_session_id.json"): (200, 1000),
+    ("OcpiSessions", "patch_ocpi_221_sessions_country_code_party_id_session_id.json"): (404, 2001),
+    ("OcpiSessions", "get_ocpi_221_sessions_country_code_party_id_session_id.json"): (404, 2000),
+    ("OcpiCdrs", "post_ocpi_221_cdrs.json"): (200, 1000),
+    ("OcpiCdrs", "get_ocpi_221_cdrs_cdr_id.json"): (404, 2000),
 }
 
 

@@ -38,6 +38,9 @@ class Settings:
     tokens_table: str
     authorizations_table: str
     token_push_queue_url: str
+    sessions_table: str
+    cdrs_table: str
+    cdr_archive_bucket: str
     # contract_id prefixes registered with Plugsurfing (FAQ); empty = not checked.
     contract_id_prefixes: tuple[str, ...]
     # Real-time authorization policy (FAQ "Tokens and authorization").
@@ -75,6 +78,9 @@ class Settings:
             tokens_table=_env(topology.TOKENS_TABLE.env_var, "roam-emp-tokens"),
             authorizations_table=_env(topology.AUTHORIZATIONS_TABLE.env_var, "roam-emp-authorizations"),
             token_push_queue_url=_env(topology.TOKEN_PUSH_QUEUE.env_var, ""),
+            sessions_table=_env(topology.SESSIONS_TABLE.env_var, "roam-emp-sessions"),
+            cdrs_table=_env(topology.CDRS_TABLE.env_var, "roam-emp-cdrs"),
+            cdr_archive_bucket=_env(topology.CDR_ARCHIVE.env_var, "roam-emp-cdr-archive"),
             contract_id_prefixes=_list("CONTRACT_ID_PREFIXES"),
             supported_countries=tuple(to_alpha3(c) or c for c in _list("SUPPORTED_COUNTRIES")),
             auth_unknown_location=_env("AUTH_UNKNOWN_LOCATION", "ALLOW").upper(),

@@ -79,6 +79,7 @@ class Function:
     routes: tuple[Route, ...] = ()
     tables: dict[str, Access] = field(default_factory=dict)
     secrets: dict[str, Access] = field(default_factory=dict)
+    buckets: dict[str, Access] = field(default_factory=dict)
     queues_send: tuple[str, ...] = ()
     queue_consume: str | None = None  # SQS event source (partial batch responses)
     queue_batch_size: int = 10
@@ -119,7 +120,33 @@ AUTHORIZATIONS_TABLE = Table(
     env_var="AUTHORIZATIONS_TABLE",
     indexes=(Index("by_token", "token_key", "decided_at", include=("summary",)),),
 )
-TABLES: tuple[Table, ...] = (STATE_TABLE, LOCATIONS_TABLE, TOKENS_TABLE, AUTHORIZATIONS_TABLE)
+# Sessions as pushed by Plugsurfing, PATCHes applied (store/sessions.py).
+SESSIONS_TABLE = Table(key="sessions", env_var="SESSIONS_TABLE", ttl_attribute=None)
+# CDRs, their conflicts and token matches (store/cdrs.py); the raw bodies go to the archive bucket.
+CDRS_TABLE = Table(key="cdrs", env_var="CDRS_TABLE", ttl_attribute=None)
+TABLES: tuple[Table, ...] = (
+    STATE_TABLE,
+    LOCATIONS_TABLE,
+    TOKENS_TABLE,
+    AUTHORIZATIONS_TABLE,
+    SESSIONS_TABLE,
+    CDRS_TABLE,
+)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: str
+    env_var: str
+    description: str
+
+
+CDR_ARCHIVE = Bucket(
+    key="cdr_archive",
+    env_var="CDR_ARCHIVE_BUCKET",
+    description="Every CDR body exactly as Plugsurfing posted it (billing evidence)",
+)
+BUCKETS: tuple[Bucket, ...] = (CDR_ARCHIVE,)
 
 HUB_CREDENTIALS = Secret(
     key="hub_credentials",
@@ -234,6 +261,32 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_s=60,
     ),
     Function(
+        name="OcpiSessions",
+        handler="roam_emp.handlers.ocpi_sessions.handler",
+        description="OCPI Sessions receiver: PUT/PATCH/GET sessions pushed by Plugsurfing",
+        routes=tuple(
+            Route(method, f"{VERSION_PATH}/sessions/{{country_code}}/{{party_id}}/{{session_id}}", Auth.OCPI)
+            for method in ("GET", "PUT", "PATCH")
+        ),
+        tables={SESSIONS_TABLE.key: Access.WRITE},
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        publishes_events=True,
+    ),
+    Function(
+        name="OcpiCdrs",
+        handler="roam_emp.handlers.ocpi_cdrs.handler",
+        description="OCPI CDRs receiver: acknowledged only once archived and stored",
+        routes=(
+            Route("POST", f"{VERSION_PATH}/cdrs", Auth.OCPI),
+            Route("GET", f"{VERSION_PATH}/cdrs/{{cdr_id}}", Auth.OCPI),
+        ),
+        tables={CDRS_TABLE.key: Access.WRITE, TOKENS_TABLE.key: Access.READ, SESSIONS_TABLE.key: Access.READ},
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        buckets={CDR_ARCHIVE.key: Access.WRITE},
+        publishes_events=True,
+        memory_mb=1024,
+    ),
+    Function(
         name="LocationPull",
         handler="roam_emp.handlers.location_pull.handler",
         description="Full and delta Location pulls from Plugsurfing with smart_paging checkpoints",
@@ -304,4 +357,6 @@ OFFERED_ENDPOINTS: tuple[OfferedEndpoint, ...] = (
     OfferedEndpoint("credentials", "SENDER", f"{VERSION_PATH}/credentials"),
     # EMSP Tokens SENDER: the token list, and real-time authorization at {tokens}/{uid}/authorize.
     OfferedEndpoint("tokens", "SENDER", f"{VERSION_PATH}/tokens"),
+    OfferedEndpoint("sessions", "RECEIVER", f"{VERSION_PATH}/sessions"),
+    OfferedEndpoint("cdrs", "RECEIVER", f"{VERSION_PATH}/cdrs"),
 )

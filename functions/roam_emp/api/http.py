@@ -111,6 +111,18 @@ def create_resolver() -> APIGatewayRestResolver:
             headers={"WWW-Authenticate": "Token"},
         )
 
+    @app.exception_handler(Exception)
+    def _server_error(error: Exception) -> Response[str]:
+        # Storage or hub trouble: a clear 5xx so the sender retries (Plugsurfing resends CDRs
+        # that did not get HTTP 200), never a half-told success.
+        logger.exception("request failed", extra={"error": type(error).__name__})
+        return respond(
+            app,
+            status=StatusCode.SERVER_ERROR,
+            message=f"internal error ({type(error).__name__})",
+            http_status=503,
+        )
+
     @app.exception_handler(NotFoundError)
     def _not_found(_: NotFoundError) -> Response[str]:
         return respond(app, status=StatusCode.CLIENT_ERROR, message="no such endpoint", http_status=404)

@@ -91,6 +91,12 @@ def provision(names: LocalNames, queue_visibility_s: int | None = None) -> dict[
             },
         )["QueueUrl"]
         env[queue.env_var] = url
+    for bucket in topology.BUCKETS:
+        name = f"{names.prefix}-{bucket.key.replace('_', '-')}"
+        aws.client("s3").create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
+        env[bucket.env_var] = name
     aws.events().create_event_bus(Name=names.bus)
     env[topology.EVENT_BUS_ENV] = names.bus
     return env

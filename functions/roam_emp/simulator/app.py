@@ -15,6 +15,7 @@ from ..ocpi.envelope import envelope
 from ..ocpi.status import StatusCode
 from .app_support import EmpCaller, json_response
 from .locations_api import register_locations
+from .sessions_api import register_sessions
 from .state import PLUGSURFING_ROLE, SimulatorState
 from .tokens_api import register_tokens
 
@@ -244,4 +245,5 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
 
     register_locations(app, state, base_url)
     register_tokens(app, state, emp)
+    register_sessions(app, state, emp)
     return app

@@ -24,7 +24,9 @@ class EmpCaller:
         self.state = state
         self.http = httpx.Client(timeout=30)  # one client: connection reuse, one TLS context
 
-    def call(self, method: str, url: str, token: str, body: Any = None) -> httpx.Response:
+    def call(
+        self, method: str, url: str, token: str, body: Any = None, extra_headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         return self.http.request(
             method,
             url,
@@ -34,6 +36,7 @@ class EmpCaller:
                 "Authorization": encode_token(token),
                 "X-Request-ID": secrets.token_hex(8),
                 "X-Correlation-ID": secrets.token_hex(8),
+                **(extra_headers or {}),
             },
         )
 

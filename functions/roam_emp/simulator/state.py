@@ -72,6 +72,9 @@ class SimulatorState:
     # Tokens pushed by the EMP ("cc/pid/type/uid" -> token) and every push in arrival order.
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_log: list[dict[str, Any]] = field(default_factory=list)
+    # CDRs the EMP did not acknowledge with HTTP 200 (id -> (cdr, X-Original-Protocol)).
+    unacknowledged_cdrs: dict[str, tuple[dict[str, Any], str | None]] = field(default_factory=dict)
+    acknowledged_cdrs: int = 0
 
     @property
     def network(self) -> Network:

@@ -1,0 +1,55 @@
+"""POST /ocpi/2.2.1/cdrs and GET /ocpi/2.2.1/cdrs/{cdr_id} (mod_cdrs.asciidoc, receiver
+interface). Exactly HTTP 200 + 1000 once stored; any failure answers non-200 so Plugsurfing
+resends (FAQ "What is the retry behavior of CDRs?")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..api.auth import Scope, require
+from ..api.http import base_url, create_resolver, header, json_body, lambda_entry, respond
+from ..config import per_settings
+from ..domain.cdrs import CdrService
+from ..ocpi.status import OcpiError, StatusCode
+from ..telemetry import report_deviations
+from ._runtime import logger, metrics, with_metrics
+from ._tracing import tracer
+
+app = create_resolver()
+service = per_settings(CdrService.from_settings)
+
+
+@app.post("/ocpi/2.2.1/cdrs", middlewares=[require(Scope.CONNECTED)])
+def post_cdr() -> Response[str]:
+    raw = json_body(app)
+    if not isinstance(raw, dict):
+        raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, "body must be a CDR object")
+    logger.append_keys(cdr_id=raw.get("id"), session_id=raw.get("session_id"))
+    body = (app.current_event.body or "").encode()
+    result = service().receive(raw, body, header(app, "X-Original-Protocol"))
+    metrics.add_metric(name=f"Cdr_{result.outcome.value}", unit="Count", value=1)
+    if result.facts["credit"]:
+        metrics.add_metric(name="CdrCredit", unit="Count", value=1)
+    report_deviations(metrics, result.deviations, object_type="Cdr", object_id=result.cdr.id)
+    location = f"{base_url(app)}/ocpi/2.2.1/cdrs/{result.cdr.id}"
+    return respond(app, headers={"Location": location}, http_status=200)
+
+
+@app.get("/ocpi/2.2.1/cdrs/<cdr_id>", middlewares=[require(Scope.CONNECTED)])
+def get_cdr(cdr_id: str) -> Response[str]:
+    stored = service().store.get(cdr_id)
+    if stored is None:
+        raise OcpiError(StatusCode.CLIENT_ERROR, f"unknown CDR {cdr_id}", http_status=404)
+    return respond(app, stored["cdr"])
+
+
+_entry = lambda_entry(app, logger)
+
+
+@with_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _entry(event, context)

@@ -1,0 +1,62 @@
+"""PUT/PATCH/GET /ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id} (mod_sessions.asciidoc,
+receiver interface)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..api.auth import Scope, require
+from ..api.http import create_resolver, header, json_body, lambda_entry, respond
+from ..config import per_settings
+from ..domain.sessions import SessionResult, SessionService
+from ..telemetry import report_deviations
+from ._runtime import logger, metrics, with_metrics
+from ._tracing import tracer
+
+app = create_resolver()
+service = per_settings(SessionService.from_settings)
+PATH = "/ocpi/2.2.1/sessions/<country_code>/<party_id>/<session_id>"
+_auth = [require(Scope.CONNECTED)]
+
+
+def _answer(result: SessionResult, session_id: str) -> Response[str]:
+    metrics.add_metric(
+        name="SessionUpdates" if result.applied else "SessionUpdatesIgnored", unit="Count", value=1
+    )
+    report_deviations(metrics, result.deviations, object_type="Session", object_id=session_id)
+    return respond(app, message=None if result.applied else "older than the stored session: ignored")
+
+
+@app.put(PATH, middlewares=_auth)
+def put_session(country_code: str, party_id: str, session_id: str) -> Response[str]:
+    logger.append_keys(session_id=session_id, cpo=f"{country_code}*{party_id}")
+    result = service().put(
+        country_code, party_id, session_id, json_body(app), header(app, "X-Original-Protocol")
+    )
+    return _answer(result, session_id)
+
+
+@app.patch(PATH, middlewares=_auth)
+def patch_session(country_code: str, party_id: str, session_id: str) -> Response[str]:
+    logger.append_keys(session_id=session_id, cpo=f"{country_code}*{party_id}")
+    result = service().patch(
+        country_code, party_id, session_id, json_body(app), header(app, "X-Original-Protocol")
+    )
+    return _answer(result, session_id)
+
+
+@app.get(PATH, middlewares=_auth)
+def get_session(country_code: str, party_id: str, session_id: str) -> Response[str]:
+    return respond(app, service().get(country_code, party_id, session_id))
+
+
+_entry = lambda_entry(app, logger)
+
+
+@with_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _entry(event, context)
