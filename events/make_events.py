@@ -61,8 +61,12 @@ BODIES: dict[tuple[str, str], Any] = {
         "last_updated": "2026-11-24T10:10:00Z",
     },
     ("POST", "/ocpi/2.2.1/cdrs"): EXAMPLES["cdr"],
+    ("POST", "/ocpi/2.2.1/commands/{command}/{command_id}"): {"result": "ACCEPTED"},
+    ("POST", "/admin/commands/{command}"): {"token_uid": "04A1B2C3D4", "location_id": "LOC1"},
 }
 SAMPLE_PATHS = {
+    "/ocpi/2.2.1/commands/{command}/{command_id}": "/ocpi/2.2.1/commands/START_SESSION/9f1c2e7a",
+    "/admin/commands/{command}": "/admin/commands/START_SESSION",
     "/ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id}": "/ocpi/2.2.1/sessions/BE/BEC/101",
     "/ocpi/2.2.1/cdrs/{cdr_id}": "/ocpi/2.2.1/cdrs/12345",
     "/admin/locations/{location_id}": "/admin/locations/LOC0000001",

@@ -42,6 +42,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("OcpiSessions", "get_ocpi_221_sessions_country_code_party_id_session_id.json"): (404, 2000),
     ("OcpiCdrs", "post_ocpi_221_cdrs.json"): (200, 1000),
     ("OcpiCdrs", "get_ocpi_221_cdrs_cdr_id.json"): (404, 2000),
+    ("OcpiCommands", "post_ocpi_221_commands_command_command_id.json"): (404, 2000),  # unknown id
+    ("AdminCommands", "post_admin_commands_command.json"): (404, 2004),  # no tokens yet
+    ("AdminCommands", "get_admin_commands_command.json"): (404, 2000),
 }
 
 

@@ -39,6 +39,7 @@ class Settings:
     authorizations_table: str
     token_push_queue_url: str
     sessions_table: str
+    commands_table: str
     cdrs_table: str
     cdr_archive_bucket: str
     # contract_id prefixes registered with Plugsurfing (FAQ); empty = not checked.
@@ -79,6 +80,7 @@ class Settings:
             authorizations_table=_env(topology.AUTHORIZATIONS_TABLE.env_var, "roam-emp-authorizations"),
             token_push_queue_url=_env(topology.TOKEN_PUSH_QUEUE.env_var, ""),
             sessions_table=_env(topology.SESSIONS_TABLE.env_var, "roam-emp-sessions"),
+            commands_table=_env(topology.COMMANDS_TABLE.env_var, "roam-emp-commands"),
             cdrs_table=_env(topology.CDRS_TABLE.env_var, "roam-emp-cdrs"),
             cdr_archive_bucket=_env(topology.CDR_ARCHIVE.env_var, "roam-emp-cdr-archive"),
             contract_id_prefixes=_list("CONTRACT_ID_PREFIXES"),

@@ -124,6 +124,8 @@ AUTHORIZATIONS_TABLE = Table(
 SESSIONS_TABLE = Table(key="sessions", env_var="SESSIONS_TABLE", ttl_attribute=None)
 # CDRs, their conflicts and token matches (store/cdrs.py); the raw bodies go to the archive bucket.
 CDRS_TABLE = Table(key="cdrs", env_var="CDRS_TABLE", ttl_attribute=None)
+# Remote commands we sent, their synchronous CommandResponse and their CommandResult.
+COMMANDS_TABLE = Table(key="commands", env_var="COMMANDS_TABLE")
 TABLES: tuple[Table, ...] = (
     STATE_TABLE,
     LOCATIONS_TABLE,
@@ -131,6 +133,7 @@ TABLES: tuple[Table, ...] = (
     AUTHORIZATIONS_TABLE,
     SESSIONS_TABLE,
     CDRS_TABLE,
+    COMMANDS_TABLE,
 )
 
 
@@ -287,6 +290,36 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=1024,
     ),
     Function(
+        name="OcpiCommands",
+        handler="roam_emp.handlers.ocpi_commands.handler",
+        description="OCPI commands: CommandResult callbacks at our response_url",
+        routes=(Route("POST", f"{VERSION_PATH}/commands/{{command}}/{{command_id}}", Auth.OCPI),),
+        tables={COMMANDS_TABLE.key: Access.WRITE},
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        publishes_events=True,
+        memory_mb=256,
+    ),
+    Function(
+        name="AdminCommands",
+        handler="roam_emp.handlers.admin_commands.handler",
+        description="Admin API: remote START_SESSION / STOP_SESSION and their state",
+        # API Gateway wants one name per path level: {command} is the command type for POST and
+        # the command id for GET.
+        routes=(
+            Route("POST", "/admin/commands/{command}", Auth.IAM),
+            Route("GET", "/admin/commands/{command}", Auth.IAM),
+        ),
+        tables={
+            COMMANDS_TABLE.key: Access.WRITE,
+            TOKENS_TABLE.key: Access.READ,
+            LOCATIONS_TABLE.key: Access.READ,
+            STATE_TABLE.key: Access.READ,
+        },
+        secrets={HUB_CREDENTIALS.key: Access.READ},
+        publishes_events=True,
+        calls_hub=True,
+    ),
+    Function(
         name="LocationPull",
         handler="roam_emp.handlers.location_pull.handler",
         description="Full and delta Location pulls from Plugsurfing with smart_paging checkpoints",
@@ -359,4 +392,5 @@ OFFERED_ENDPOINTS: tuple[OfferedEndpoint, ...] = (
     OfferedEndpoint("tokens", "SENDER", f"{VERSION_PATH}/tokens"),
     OfferedEndpoint("sessions", "RECEIVER", f"{VERSION_PATH}/sessions"),
     OfferedEndpoint("cdrs", "RECEIVER", f"{VERSION_PATH}/cdrs"),
+    OfferedEndpoint("commands", "SENDER", f"{VERSION_PATH}/commands"),
 )

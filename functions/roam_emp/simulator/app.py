@@ -14,6 +14,7 @@ from ..ocpi.auth_header import matches
 from ..ocpi.envelope import envelope
 from ..ocpi.status import StatusCode
 from .app_support import EmpCaller, json_response
+from .commands_api import register_commands
 from .locations_api import register_locations
 from .sessions_api import register_sessions
 from .state import PLUGSURFING_ROLE, SimulatorState
@@ -245,5 +246,6 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
 
     register_locations(app, state, base_url)
     register_tokens(app, state, emp)
-    register_sessions(app, state, emp)
+    runner = register_sessions(app, state, emp)
+    register_commands(app, state, emp, runner)
     return app

@@ -38,16 +38,19 @@ class SessionRunner:
         return found
 
     def run(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A whole session at once: start, kWh PATCHes, stop, CDR (a local start)."""
+        started = self.start(body)
+        return {**started, **self.stop(started["session_id"])}
+
+    def start(self, body: dict[str, Any]) -> dict[str, Any]:
         sessions_url = self.state.endpoint("sessions", "RECEIVER")
-        cdrs_url = self.state.endpoint("cdrs", "RECEIVER")
-        if not sessions_url or not cdrs_url:
+        if not sessions_url or not self.state.endpoint("cdrs", "RECEIVER"):
             raise KeyError("the EMP offers no sessions/cdrs RECEIVER endpoints")
         token = self._token(body["token_uid"], body.get("token_type", "RFID"))
         network = self.state.network
         location = network.locations[body.get("location_id") or sorted(network.locations)[0]]
-        evse = location["evses"][0]
+        evse = next((e for e in location["evses"] if e["uid"] == body.get("evse_uid")), location["evses"][0])
         connector = evse["connectors"][0]
-        tariff = connector["tariffs"][0]
         protocol = body.get("original_protocol")
         session_id = body.get("session_id") or f"SIM{secrets.token_hex(6).upper()}"
         start = utcnow().replace(microsecond=0) - timedelta(hours=1)
@@ -65,11 +68,11 @@ class SessionRunner:
             "start_date_time": format_timestamp(start),
             "kwh": 0,
             "cdr_token": cdr_token,
-            "auth_method": body.get("auth_method", "COMMAND"),
+            "auth_method": body.get("auth_method", "WHITELIST"),
             "location_id": location["id"],
             "evse_uid": evse["uid"],
             "connector_id": connector["id"],
-            "currency": tariff["currency"],
+            "currency": connector["tariffs"][0]["currency"],
             "status": "ACTIVE",
             "last_updated": format_timestamp(start),
         }
@@ -82,6 +85,31 @@ class SessionRunner:
             kwh += Decimal("2.5")
             stamp = format_timestamp(start + timedelta(minutes=10 * (n + 1)))
             statuses.append(self._send("PATCH", url, {"kwh": float(kwh), "last_updated": stamp}, protocol))
+        with self.state.lock:
+            self.state.active_sessions[session_id] = {
+                "session": session,
+                "url": url,
+                "kwh": kwh,
+                "start": start,
+                "protocol": protocol,
+                "location": location,
+                "evse": evse,
+                "connector": connector,
+                "statuses": statuses,
+            }
+        return {"session_id": session_id, "session_statuses": statuses}
+
+    def stop(self, session_id: str) -> dict[str, Any]:
+        with self.state.lock:
+            active = self.state.active_sessions.pop(session_id)
+        session, url, kwh, start = active["session"], active["url"], active["kwh"], active["start"]
+        location, evse, connector, protocol = (
+            active["location"],
+            active["evse"],
+            active["connector"],
+            active["protocol"],
+        )
+        tariff = connector["tariffs"][0]
         end = start + timedelta(hours=1)
         hours = Decimal(1)
         energy_price = Decimal(str(tariff["elements"][0]["price_components"][0]["price"]))
@@ -102,7 +130,7 @@ class SessionRunner:
             last_updated=format_timestamp(end),
             total_cost={"excl_vat": _money(energy_cost), "incl_vat": _money(energy_cost * Decimal("1.19"))},
         )
-        statuses.append(self._send("PUT", url, session, protocol))
+        statuses = [*active["statuses"], self._send("PUT", url, session, protocol)]
         cdr = {
             "country_code": location["country_code"],
             "party_id": location["party_id"],
@@ -110,7 +138,7 @@ class SessionRunner:
             "start_date_time": format_timestamp(start),
             "end_date_time": format_timestamp(end),
             "session_id": session_id,
-            "cdr_token": cdr_token,
+            "cdr_token": session["cdr_token"],
             "auth_method": session["auth_method"],
             "cdr_location": {
                 "id": location["id"],
@@ -163,7 +191,7 @@ class SessionRunner:
         return status
 
 
-def register_sessions(app: Flask, state: SimulatorState, emp: EmpCaller) -> None:
+def register_sessions(app: Flask, state: SimulatorState, emp: EmpCaller) -> SessionRunner:
     runner = SessionRunner(state, emp)
 
     @app.post("/_sim/sessions/run")
@@ -185,3 +213,5 @@ def register_sessions(app: Flask, state: SimulatorState, emp: EmpCaller) -> None
             pending = list(state.unacknowledged_cdrs.values())
         results = {cdr["id"]: runner.post_cdr(cdr, protocol) for cdr, protocol in pending}
         return json_response({"resent": results, "still_unacknowledged": len(state.unacknowledged_cdrs)})
+
+    return runner

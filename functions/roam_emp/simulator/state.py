@@ -75,6 +75,11 @@ class SimulatorState:
     # CDRs the EMP did not acknowledge with HTTP 200 (id -> (cdr, X-Original-Protocol)).
     unacknowledged_cdrs: dict[str, tuple[dict[str, Any], str | None]] = field(default_factory=dict)
     acknowledged_cdrs: int = 0
+    active_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Commands: send CommandResults back (False plays a CPO that never answers: TIMEOUT).
+    command_callbacks: bool = True
+    command_timeout_s: int = 30
+    commands: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def network(self) -> Network:
