@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import foundation, locations, tokens
+from . import cdrs, foundation, locations, tokens
 
 
 def main() -> int:
@@ -22,6 +22,7 @@ def main() -> int:
         "foundation": foundation.run(),
         "locations": locations.run(),
         "tokens": tokens.run(),
+        "cdrs": cdrs.run(),
     }
     text = json.dumps(results, indent=2)
     print(text)

@@ -148,6 +148,7 @@ def test_full_flow_session_then_cdr(fresh: Local) -> None:
         "ambiguous": False,
     }
     assert cdr["facts"]["x_original_protocol"] == "OCPI-2.1.1"
+    assert cdr["facts"]["cost_check"]["status"] == "OK"  # recomputed from its tariff and periods
     assert cdr["cdr"]["cdr_token"]["contract_id"] == normalize(f"NLEMPF{uid[-8:]}")
     archived = aws.client("s3").get_object(
         Bucket=rt.env[topology.CDR_ARCHIVE.env_var], Key=cdr["archive_key"]
@@ -169,6 +170,7 @@ def test_cdr_examples_duplicates_and_conflicts(fresh: Local) -> None:
     )
     assert again.status_code == 200  # a retry, formatted differently: one record
     assert cdr_store(rt).conflicts(cdr["id"]) == []
+    assert cdr_store(rt).get(cdr["id"])["facts"]["cost_check"]["status"] == "OK"  # type: ignore[index]
     different = {**cdr, "total_energy": 99}
     assert client.post(f"{rt.url}/ocpi/2.2.1/cdrs", json=different).status_code == 200
     assert len(cdr_store(rt).conflicts(cdr["id"])) == 1

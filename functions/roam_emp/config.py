@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import TypeVar
 
@@ -42,6 +43,7 @@ class Settings:
     commands_table: str
     cdrs_table: str
     cdr_archive_bucket: str
+    cdr_cost_tolerance: Decimal  # currency units; a larger recomputed difference is a discrepancy
     # contract_id prefixes registered with Plugsurfing (FAQ); empty = not checked.
     contract_id_prefixes: tuple[str, ...]
     # Real-time authorization policy (FAQ "Tokens and authorization").
@@ -83,6 +85,7 @@ class Settings:
             commands_table=_env(topology.COMMANDS_TABLE.env_var, "roam-emp-commands"),
             cdrs_table=_env(topology.CDRS_TABLE.env_var, "roam-emp-cdrs"),
             cdr_archive_bucket=_env(topology.CDR_ARCHIVE.env_var, "roam-emp-cdr-archive"),
+            cdr_cost_tolerance=Decimal(_env("CDR_COST_TOLERANCE", "0.01")),
             contract_id_prefixes=_list("CONTRACT_ID_PREFIXES"),
             supported_countries=tuple(to_alpha3(c) or c for c in _list("SUPPORTED_COUNTRIES")),
             auth_unknown_location=_env("AUTH_UNKNOWN_LOCATION", "ALLOW").upper(),

@@ -6,7 +6,9 @@ collapse to one record; a different body for a known id is kept as a conflict. E
 to our token: by uid, else by contract_id in any form and, as Plugsurfing itself does, the first
 token with that contract_id; such a match is ambiguous when ``X-Original-Protocol`` says an older
 upstream protocol could not name the key (FAQ "What is X-Original-Protocol?"). Credit CDRs are not
-supported by Roam OCPI: stored, flagged, alerted.
+supported by Roam OCPI: stored, flagged, alerted. The cost is recomputed from the CDR's tariffs and
+charging periods (tariff_engine.py); a difference beyond the configured tolerance is flagged for
+dispute handling.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -26,6 +29,7 @@ from ..store.bus import EventPublisher
 from ..store.cdrs import CdrStore, StoreOutcome
 from ..store.sessions import SessionStore
 from ..store.tokens import TokenStore
+from .tariff_engine import recompute
 
 logger = Logger(child=True)
 
@@ -50,6 +54,7 @@ class CdrService:
     tokens: TokenStore
     sessions: SessionStore
     events: EventPublisher
+    cost_tolerance: Decimal
 
     @classmethod
     def from_settings(cls, config: Settings) -> CdrService:
@@ -58,6 +63,7 @@ class CdrService:
             TokenStore(config.tokens_table),
             SessionStore(config.sessions_table),
             EventPublisher(config.event_bus_name),
+            config.cdr_cost_tolerance,
         )
 
     def receive(self, raw: dict[str, Any], body: bytes, original_protocol: str | None) -> CdrResult:
@@ -69,6 +75,7 @@ class CdrService:
             "credit": bool(cdr.credit),
             "x_original_protocol": original_protocol,
             "deviations": deviations.by_kind(),
+            "cost_check": recompute(cdr, self.cost_tolerance).as_dict(),
         }
         archive_key = self.store.archive(raw, body, digest)
         outcome = self.store.store(raw, digest, archive_key, facts)

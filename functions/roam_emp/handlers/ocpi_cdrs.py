@@ -31,6 +31,8 @@ def post_cdr() -> Response[str]:
     body = (app.current_event.body or "").encode()
     result = service().receive(raw, body, header(app, "X-Original-Protocol"))
     metrics.add_metric(name=f"Cdr_{result.outcome.value}", unit="Count", value=1)
+    if result.facts["cost_check"]["status"] == "DISCREPANCY":
+        metrics.add_metric(name="CdrCostDiscrepancy", unit="Count", value=1)
     if result.facts["credit"]:
         metrics.add_metric(name="CdrCredit", unit="Count", value=1)
     report_deviations(metrics, result.deviations, object_type="Cdr", object_id=result.cdr.id)
