@@ -100,6 +100,13 @@ class Observability(Construct):
         )
         stale.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(stale)
+        # Credit CDRs are not supported by Roam OCPI (FAQ): each one needs a human.
+        self._alarm(
+            "CreditCdr",
+            app_metric("CdrCredit"),
+            threshold=0,
+            description="A credit CDR arrived (not supported by Roam OCPI): stored flagged, review it",
+        )
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=None)
         self.dashboard.add_widgets(

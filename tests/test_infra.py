@@ -237,3 +237,15 @@ def test_token_push_consumer_and_authorize_function(synth: tuple[Any, Template, 
         {"Handler": "roam_emp.handlers.ocpi_authorize.handler", "Timeout": 10, "MemorySize": 1024},
     )
     template.has_resource_properties("AWS::SQS::Queue", {"FifoQueue": True, "VisibilityTimeout": 360})
+
+
+def test_cdr_archive_and_credit_alarm(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": Match.object_like({"BlockPublicAcls": True}),
+        },
+    )
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "CdrCredit", "Threshold": 0})
