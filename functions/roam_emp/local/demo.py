@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 
+from .. import topology
 from ..ocpi.auth_header import encode_token
 from ..simulator import RoamSimulator
+from ..store.cdrs import CdrStore
 from .runtime import LocalRuntime
 
 
@@ -139,6 +141,12 @@ class Demo:
         self.step("full pull: every page via the Link header, into the cache", self.full_pull)
         self.step("delta pull: status changes, a new location and a new inlined tariff", self.delta_pull)
 
+        self.out("\n5. A driver charges: token push, real-time authorization, remote start/stop, CDR")
+        self.step("token pushed through the SQS FIFO queue to Plugsurfing", self.push_token)
+        self.step("Plugsurfing asks us to authorize it at a location in the cache", self.authorize)
+        self.step("remote start -> session PUT + kWh PATCHes -> remote stop", self.remote_session)
+        self.step("CDR archived and stored before the 200, cost recomputed", self.cdr)
+
         passed = sum(s.ok for s in self.steps)
         self.out(f"\n{passed}/{len(self.steps)} steps passed")
         return passed == len(self.steps)
@@ -178,6 +186,105 @@ class Demo:
             f"{run['pages']} page(s) since {run['date_from']}: {run['created']} new, "
             f"{run['updated']} updated; {sample} now inlines tariff {tariff}"
         )
+
+    def _wait(self, condition: Callable[[], Any], seconds: float = 30) -> Any:
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.2)
+        raise TimeoutError("gave up waiting")
+
+    def push_token(self) -> tuple[bool, str]:
+        answer = self.runtime.admin(
+            "POST",
+            "/admin/tokens",
+            {
+                "uid": DEMO_TOKEN,
+                "type": "RFID",
+                "contract_id": "NLEMPD00000042",
+                "visual_number": "NL-EMP-D00000042",
+            },
+        )
+        state = self._wait(
+            lambda: (
+                (s := self.runtime.admin("GET", f"/admin/tokens/{DEMO_TOKEN}?type=RFID").json()["data"])[
+                    "push_state"
+                ]
+                != "QUEUED"
+                and s
+            )
+        )
+        at_hub = any(k.endswith(f"/RFID/{DEMO_TOKEN}") for k in self.simulator.state.tokens)
+        return state["push_state"] == "PUSHED" and at_hub, (
+            f"POST /admin/tokens -> HTTP {answer.status_code}; push state {state['push_state']}; "
+            f"Plugsurfing has it: {at_hub}"
+        )
+
+    def authorize(self) -> tuple[bool, str]:
+        self.location_id = sorted(self.simulator.state.network.locations)[5]
+        answer = self.sim("authorize", {"uid": DEMO_TOKEN, "type": "RFID", "location_id": self.location_id})
+        info = answer["body"]["data"]
+        return info["allowed"] == "ALLOWED", (
+            f"{info['allowed']} ({info['info']['text']}), reference {info['authorization_reference']}, "
+            f"answered in {answer['seconds'] * 1000:.0f} ms"
+        )
+
+    def remote_session(self) -> tuple[bool, str]:
+        start = self.runtime.admin(
+            "POST",
+            "/admin/commands/START_SESSION",
+            {"token_uid": DEMO_TOKEN, "location_id": self.location_id},
+        ).json()["data"]
+        self._wait(
+            lambda: (
+                self.runtime.admin("GET", f"/admin/commands/{start['command_id']}")
+                .json()["data"]
+                .get("result")
+            )
+        )
+        self.session_id = self._wait(
+            lambda: next(iter(httpx.get(f"{self.simulator.url}/_sim/sessions/active").json()), None)
+        )
+        stop = self.runtime.admin("POST", "/admin/commands/STOP_SESSION", {"session_id": self.session_id})
+        stopped = self._wait(
+            lambda: (
+                self.runtime.admin("GET", f"/admin/commands/{stop.json()['data']['command_id']}")
+                .json()["data"]
+                .get("result")
+            )
+        )
+        return stopped == {"result": "ACCEPTED"}, (
+            f"START {start['state']} (timeout {start['response']['timeout']} s), session {self.session_id}, "
+            f"STOP result {stopped['result']}"
+        )
+
+    def cdr(self) -> tuple[bool, str]:
+        headers = {"Authorization": encode_token(self.simulator.state.our_token_for_emp or "")}
+        answer = self._wait(
+            lambda: (
+                (
+                    r := httpx.get(f"{self.runtime.url}/ocpi/2.2.1/cdrs/{self.session_id}", headers=headers)
+                ).status_code
+                == 200
+                and r
+            )
+        )
+        cdr = answer.json()["data"]
+        stored = CdrStore(
+            self.runtime.env[topology.CDRS_TABLE.env_var], self.runtime.env[topology.CDR_ARCHIVE.env_var]
+        ).get(cdr["id"])
+        facts = stored["facts"] if stored else {}
+        check = facts.get("cost_check", {})
+        return check.get("status") == "OK" and facts.get("session_linked") is True, (
+            f"CDR {cdr['id']}: {cdr['total_energy']} kWh, {cdr['total_cost']['excl_vat']} {cdr['currency']} "
+            f"excl. VAT, recomputed {check.get('computed_excl_vat')}: {check.get('status')}; token matched "
+            f"by {facts.get('token_match', {}).get('method')}; body archived in S3"
+        )
+
+
+DEMO_TOKEN = "04DEM0C0FFEE42"
 
 
 def run_demo(port: int = 0) -> bool:
