@@ -66,6 +66,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if run_demo(args.port) else 1
 
 
+def cmd_stage_test(args: argparse.Namespace) -> int:
+    from .local.demo import run_stage_test
+
+    return 0 if run_stage_test(args.report) else 1
+
+
 def cmd_register(args: argparse.Namespace) -> int:
     data = AdminClient(args.api, args.region).call(
         "POST", "/admin/registration", {"versions_url": args.versions_url, "token_a": args.token_a}
@@ -110,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="local mode + simulator: the handshake both ways, told")
     demo.add_argument("--port", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
+
+    stage = sub.add_parser("stage-test", help="Plugsurfing's stage test list against the simulator")
+    stage.add_argument("--report", default="stage-test-report.json", help="JSON report file")
+    stage.set_defaults(func=cmd_stage_test)
 
     def admin(name: str, help_text: str) -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text)

@@ -5,14 +5,20 @@ Every step checks what it claims; the demo exits non-zero when one does not hold
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from .. import topology
+from ..config import reset as reset_settings
 from ..ocpi.auth_header import encode_token
 from ..simulator import RoamSimulator
 from ..store.cdrs import CdrStore
@@ -33,6 +39,8 @@ class Demo:
     simulator: RoamSimulator
     steps: list[Step] = field(default_factory=list)
     out: Callable[[str], None] = print
+    location_id: str = "LOC0000006"  # the agreed test location (in the simulated network)
+    session_id: str = ""
 
     def step(self, title: str, action: Callable[[], tuple[bool, str]]) -> bool:
         started = time.perf_counter()
@@ -137,19 +145,133 @@ class Demo:
 
         self.step("we issue token A, Plugsurfing registers with it", hub_initiated)
 
-        self.out("\n4. Locations: a full pull of the simulated network, then a delta")
-        self.step("full pull: every page via the Link header, into the cache", self.full_pull)
-        self.step("delta pull: status changes, a new location and a new inlined tariff", self.delta_pull)
+        self.out('\n4. Plugsurfing\'s stage test list (FAQ "What should partners test in stage?")')
+        self.stage_test()
 
-        self.out("\n5. A driver charges: token push, real-time authorization, remote start/stop, CDR")
-        self.step("token pushed through the SQS FIFO queue to Plugsurfing", self.push_token)
-        self.step("Plugsurfing asks us to authorize it at a location in the cache", self.authorize)
-        self.step("remote start -> session PUT + kWh PATCHes -> remote stop", self.remote_session)
-        self.step("CDR archived and stored before the 200, cost recomputed", self.cdr)
-
+        self.report("stage-test-report.json")
         passed = sum(s.ok for s in self.steps)
         self.out(f"\n{passed}/{len(self.steps)} steps passed")
         return passed == len(self.steps)
+
+    def stage_test(self) -> None:
+        """Every item of the FAQ's stage test list, in its order."""
+        self.step("credentials handshake: registered, Plugsurfing's role stored", self.handshake_done)
+        self.step("Location full pull: every page via the Link header, into the cache", self.full_pull)
+        self.step(
+            "Location delta pull: status changes, a new location, a new inlined tariff", self.delta_pull
+        )
+        self.step("token push: through the SQS FIFO queue to Plugsurfing", self.push_token)
+        self.step("token disable/update: PATCH valid=false reaches Plugsurfing in order", self.disable_token)
+        self.step("remote start/stop: session PUT + kWh PATCHes, stop, CDR", self.remote_session)
+        self.step("CDR: archived and stored before the 200, cost recomputed", self.cdr)
+        self.step("local start with the agreed test token and location", self.local_start)
+        self.step("real-time authorization: accept", self.authorize)
+        self.step("real-time authorization: deny (disabled token)", self.authorize_deny)
+        self.step(
+            "real-time authorization: slow EMP hook answers the fallback in time", self.authorize_timeout
+        )
+
+    def handshake_done(self) -> tuple[bool, str]:
+        status = self.runtime.admin("GET", "/admin/registration").json()["data"]
+        roles = [f"{r['role']} {r['country_code']}/{r['party_id']}" for r in status.get("hub_roles", [])]
+        return status["status"] == "REGISTERED" and roles == ["CPO DE/8PS"], (
+            f"status {status['status']}, initiator {status.get('initiator')}, hub roles {roles}"
+        )
+
+    def disable_token(self) -> tuple[bool, str]:
+        answer = self.runtime.admin("PATCH", f"/admin/tokens/{DEMO_TOKEN}?type=RFID", {"valid": False})
+        key = next(k for k in self.simulator.state.tokens if k.endswith(f"/RFID/{DEMO_TOKEN}"))
+        self._wait(lambda: self.simulator.state.tokens[key]["valid"] is False)
+        self.runtime.admin("PATCH", f"/admin/tokens/{DEMO_TOKEN}?type=RFID", {"valid": True})
+        self._wait(lambda: self.simulator.state.tokens[key]["valid"] is True)
+        pushes = [e["body"]["valid"] for e in self.simulator.state.token_log if e["key"] == key]
+        return pushes[-2:] == [False, True], (
+            f"PATCH -> HTTP {answer.status_code}; Plugsurfing saw valid={pushes} in that order; re-enabled"
+        )
+
+    def local_start(self) -> tuple[bool, str]:
+        run = self.sim(
+            "sessions/run",
+            {
+                "token_uid": DEMO_TOKEN,
+                "location_id": self.location_id,
+                "patches": 2,
+                "original_protocol": "OCPI-2.1.1",
+            },
+        )
+        stored = CdrStore(
+            self.runtime.env[topology.CDRS_TABLE.env_var], self.runtime.env[topology.CDR_ARCHIVE.env_var]
+        ).get(run["cdr_id"])
+        ok = run["session_statuses"] == [200] * 4 and run["cdr_status"] == 200 and stored is not None
+        return ok, (
+            f"session {run['session_id']} without a command (auth WHITELIST, X-Original-Protocol "
+            f"OCPI-2.1.1): session updates {run['session_statuses']}, CDR HTTP {run['cdr_status']}"
+        )
+
+    def authorize_deny(self) -> tuple[bool, str]:
+        self.runtime.admin("PATCH", f"/admin/tokens/{DEMO_TOKEN}?type=RFID", {"valid": False})
+        try:
+            answer = self.sim(
+                "authorize", {"uid": DEMO_TOKEN, "type": "RFID", "location_id": self.location_id}
+            )
+            info = answer["body"]["data"]
+            unknown = self.sim("authorize", {"uid": "NEVER-PUSHED"})
+        finally:
+            self.runtime.admin("PATCH", f"/admin/tokens/{DEMO_TOKEN}?type=RFID", {"valid": True})
+        ok = info["allowed"] == "BLOCKED" and unknown["body"]["status_code"] == 2004
+        return ok, (
+            f"disabled token -> {info['allowed']} ({info['info']['text']}); unknown token -> "
+            f"HTTP {unknown['status']} / {unknown['body']['status_code']}"
+        )
+
+    def authorize_timeout(self) -> tuple[bool, str]:
+        with (
+            SlowHook(delay_s=3.0) as hook,
+            overridden_env(
+                {
+                    "AUTH_HOOK_TARGET": hook.url,
+                    "AUTH_HOOK_BUDGET_MS": "300",
+                    "AUTH_HOOK_FALLBACK": "NOT_ALLOWED",
+                }
+            ),
+        ):
+            answer = self.sim(
+                "authorize", {"uid": DEMO_TOKEN, "type": "RFID", "location_id": self.location_id}
+            )
+        info = answer["body"]["data"]
+        return info["allowed"] == "NOT_ALLOWED" and answer["seconds"] < 2.0, (
+            f"hook sleeps 3 s, budget 300 ms: {info['allowed']} ({info['info']['text']}) in "
+            f"{answer['seconds'] * 1000:.0f} ms"
+        )
+
+    def report(self, path: str | None) -> None:
+        width = max(len(s.title) for s in self.steps)
+        self.out(f"\n{'step':<{width}}  result  duration  evidence")
+        for s in self.steps:
+            self.out(
+                f"{s.title:<{width}}  {'PASS' if s.ok else 'FAIL':<6}  {s.seconds:>6.2f} s  {s.detail[:110]}"
+            )
+        if path:
+            Path(path).write_text(
+                json.dumps(
+                    {
+                        "target": {"api": self.runtime.url, "hub": self.simulator.versions_url},
+                        "passed": all(s.ok for s in self.steps),
+                        "steps": [
+                            {
+                                "step": s.title,
+                                "result": "PASS" if s.ok else "FAIL",
+                                "seconds": round(s.seconds, 3),
+                                "evidence": s.detail,
+                            }
+                            for s in self.steps
+                        ],
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
+            self.out(f"\nreport written to {path}")
 
     def _pull(self, mode: str) -> dict[str, Any]:
         before = len(
@@ -223,7 +345,6 @@ class Demo:
         )
 
     def authorize(self) -> tuple[bool, str]:
-        self.location_id = sorted(self.simulator.state.network.locations)[5]
         answer = self.sim("authorize", {"uid": DEMO_TOKEN, "type": "RFID", "location_id": self.location_id})
         info = answer["body"]["data"]
         return info["allowed"] == "ALLOWED", (
@@ -285,6 +406,69 @@ class Demo:
 
 
 DEMO_TOKEN = "04DEM0C0FFEE42"
+
+
+class SlowHook:
+    """An EMP credit-check hook that answers too late (for the timeout/failure stage step)."""
+
+    def __init__(self, delay_s: float) -> None:
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Response
+
+        def app(environ: Any, start_response: Any) -> Any:
+            time.sleep(delay_s)
+            return Response('{"allowed": "ALLOWED"}', content_type="application/json")(
+                environ, start_response
+            )
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/decide"
+
+    def __enter__(self) -> SlowHook:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+
+
+@contextmanager
+def overridden_env(values: dict[str, str]) -> Iterator[None]:
+    """Local mode only: change the handlers' configuration for one step."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    reset_settings()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_settings()
+
+
+def run_stage_test(report: str | None = "stage-test-report.json", port: int = 0) -> bool:
+    """`roam-emp stage-test`: register with the simulator, then the FAQ's stage list."""
+    demo_env = {"LOCATION_PULL_MIN_INTERVAL_S": "0"}
+    with (
+        LocalRuntime(port=port, log_level="ERROR", schedules=False, extra_env=demo_env) as runtime,
+        RoamSimulator() as simulator,
+    ):
+        simulator.state.pull_min_interval_s = 0
+        test = Demo(runtime, simulator)
+        test.out(
+            f"stage test: roam-emp {runtime.url} against the Roam OCPI simulator {simulator.versions_url}"
+        )
+        runtime.admin(
+            "POST",
+            "/admin/registration",
+            {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
+        )
+        test.stage_test()
+        test.report(report)
+        return all(s.ok for s in test.steps)
 
 
 def run_demo(port: int = 0) -> bool:
