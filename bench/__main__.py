@@ -12,23 +12,26 @@ from . import cdrs, foundation, locations, tokens
 
 
 def main() -> int:
-    results = {
+    results: dict[str, object] = {
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "processor": platform.machine(),
         },
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "foundation": foundation.run(),
-        "locations": locations.run(),
-        "tokens": tokens.run(),
-        "cdrs": cdrs.run(),
     }
-    text = json.dumps(results, indent=2)
-    print(text)
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(text + "\n")
+    # Each section is written as soon as it is done: a late failure keeps the earlier numbers.
+    for name, section in (
+        ("foundation", foundation),
+        ("locations", locations),
+        ("cdrs", cdrs),
+        ("tokens", tokens),
+    ):
+        results[name] = section.run()
+        (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
     return 0
 
 

@@ -173,12 +173,17 @@ def push_tokens(
     as the admin API) -> consumer -> a simulator enforcing ``sim_limit`` requests per minute,
     with our shared limiter set to ``our_limit``."""
     from roam_emp import config, topology
-    from roam_emp.store import aws
 
     os.environ["HUB_REQUESTS_PER_MINUTE"] = str(our_limit)
     config.reset()
     httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": sim_limit}).raise_for_status()
-    sqs = aws.client("sqs")
+    # The producer waits patiently: moto, the simulator and the consumers share this one process.
+    import boto3
+    from botocore.config import Config
+
+    sqs = boto3.client(
+        "sqs", config=Config(read_timeout=120, retries={"mode": "standard", "max_attempts": 10})
+    )
     queue_url = runtime.env[topology.TOKEN_PUSH_QUEUE.env_var]
     rejected_before = simulator.state.rejected_429
     started = time.perf_counter()

@@ -47,6 +47,7 @@ class StackConfig:
     contract_id_prefixes: tuple[str, ...] = ()  # registered with Plugsurfing before token pushes
     authorization: AuthorizationPolicy = field(default_factory=AuthorizationPolicy)
     location_cache_max_age_minutes: int = 15  # alarm when no pull completed for this long
+    authorize_p99_alarm_ms: int = 800  # alarm when authorize p99 nears Plugsurfing's timeout (>= 1 s)
     alarm_email: str = ""  # subscribed to the alarm topic when set
     log_retention_days: int = 30
     retain_data: bool = True  # tables and secret survive `cdk destroy`

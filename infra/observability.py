@@ -100,6 +100,34 @@ class Observability(Construct):
         )
         stale.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(stale)
+        # A CDR we could not store was not acknowledged: Plugsurfing resends it, but find out why.
+        self._alarm(
+            "CdrStoreFailures",
+            app_metric("CdrStoreFailures"),
+            threshold=0,
+            description="CDRs could not be archived/stored (answered 503; Plugsurfing resends nightly)",
+        )
+        # Our shared limiter should keep Plugsurfing from ever answering 429.
+        self._alarm(
+            "Hub429",
+            app_metric("Hub429"),
+            threshold=0,
+            description="Plugsurfing answered 429: the shared rate limiter budget is too high",
+        )
+        self._alarm(
+            "Hub5xx",
+            app_metric("HubResponses_5xx"),
+            threshold=10,
+            description="Plugsurfing answered 5xx more than 10 times in 5 minutes",
+        )
+        authorize = functions.get("OcpiAuthorize")
+        if authorize is not None:
+            self._alarm(
+                "AuthorizeSlow",
+                authorize.metric_duration(period=Duration.minutes(5), statistic="p99"),
+                threshold=config.authorize_p99_alarm_ms,
+                description="Real-time authorization p99 approaches Plugsurfing's timeout (1-10 s)",
+            )
         # Credit CDRs are not supported by Roam OCPI (FAQ): each one needs a human.
         self._alarm(
             "CreditCdr",
@@ -156,6 +184,41 @@ class Observability(Construct):
                 title="Function duration p99 (ms)",
                 left=[
                     f.metric_duration(period=Duration.minutes(5), statistic="p99") for f in functions.values()
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Hub responses and 429s",
+                left=[
+                    app_metric(n)
+                    for n in (
+                        "HubResponses_2xx",
+                        "HubResponses_4xx",
+                        "HubResponses_5xx",
+                        "Hub429",
+                        "HubTransportErrors",
+                    )
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="CDRs and authorizations",
+                left=[
+                    app_metric(n)
+                    for n in (
+                        "Cdr_stored",
+                        "Cdr_duplicate",
+                        "Cdr_conflict",
+                        "CdrCostDiscrepancy",
+                        "CdrStoreFailures",
+                        "Authorize_ALLOWED",
+                        "Authorize_NOT_ALLOWED",
+                        "Authorize_BLOCKED",
+                        "TokenPush_pushed",
+                        "TokenPush_failed",
+                    )
                 ],
                 width=12,
             ),

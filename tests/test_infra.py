@@ -249,3 +249,16 @@ def test_cdr_archive_and_credit_alarm(synth: tuple[Any, Template, Path]) -> None
         },
     )
     template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "CdrCredit", "Threshold": 0})
+
+
+def test_operational_alarms(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    for metric in ("Hub429", "HubResponses_5xx", "CdrStoreFailures", "LocationCacheAgeSeconds"):
+        template.has_resource_properties(
+            "AWS::CloudWatch::Alarm", {"MetricName": metric, "Namespace": "RoamEmp"}
+        )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "Duration", "ExtendedStatistic": "p99", "Threshold": 800}
+    )
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert all(a["Properties"].get("AlarmActions") for a in alarms.values())  # every alarm notifies

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from ..api.auth import Scope, require
 from ..api.http import base_url, create_resolver, header, json_body, lambda_entry, respond
@@ -29,7 +30,14 @@ def post_cdr() -> Response[str]:
         raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, "body must be a CDR object")
     logger.append_keys(cdr_id=raw.get("id"), session_id=raw.get("session_id"))
     body = (app.current_event.body or "").encode()
-    result = service().receive(raw, body, header(app, "X-Original-Protocol"))
+    try:
+        result = service().receive(raw, body, header(app, "X-Original-Protocol"))
+    except (OcpiError, ValidationError):  # the sender's problem, answered 400 + 2001
+        raise
+    except Exception:
+        # Not acknowledged: Plugsurfing resends it nightly, and this metric pages someone.
+        metrics.add_metric(name="CdrStoreFailures", unit="Count", value=1)
+        raise
     metrics.add_metric(name=f"Cdr_{result.outcome.value}", unit="Count", value=1)
     if result.facts["cost_check"]["status"] == "DISCREPANCY":
         metrics.add_metric(name="CdrCostDiscrepancy", unit="Count", value=1)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
 from ..ocpi.auth_header import encode_token
@@ -40,6 +41,13 @@ from .errors import (
 from .rate_limit import Limiter
 
 logger = Logger(child=True)
+# Powertools keeps one metric set per process: these land with the invoking function's metrics.
+metrics = Metrics(namespace="RoamEmp")
+
+
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -178,6 +186,7 @@ class HubClient:
                 response = self._http().request(method, url, content=body, params=params, headers=headers)
             except httpx.TransportError as error:  # timeouts, refused connections, resets
                 self.attempts.append((method, url, None))
+                _count("HubTransportErrors")
                 last_error = HubUnavailable(f"{type(error).__name__} calling {method} {url}", url=url)
                 logger.warning(
                     "hub call failed",
@@ -195,6 +204,7 @@ class HubClient:
                 continue
             status = response.status_code
             self.attempts.append((method, url, status))
+            _count(f"HubResponses_{status // 100}xx")
             logger.info(
                 "hub call",
                 extra={
@@ -207,6 +217,7 @@ class HubClient:
                 },
             )
             if status == 429:
+                _count("Hub429")  # our shared limiter should make this never happen
                 last_error = HubRateLimited("Plugsurfing answered 429", url=url, http_status=429)
                 continue
             if status >= 500:
