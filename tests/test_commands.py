@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ import pytest
 from roam_emp import topology
 from roam_emp.config import settings
 from roam_emp.domain.location_pull import LocationPuller
+from roam_emp.local.polling import wait_for
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store.cdrs import CdrStore
@@ -22,16 +23,6 @@ from roam_emp.store.sessions import SessionStore
 
 Local = tuple[LocalRuntime, RoamSimulator]
 _n = iter(range(1_000_000))
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from roam_emp import topology
+from roam_emp.local.polling import wait_for
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.ocpi.auth_header import encode_token
 from roam_emp.ocpi.contract_id import normalize
@@ -123,9 +124,7 @@ def test_full_flow_session_then_cdr(fresh: Local) -> None:
     rt.admin(
         "POST", "/admin/tokens", {"uid": uid, "type": "RFID", "contract_id": f"NLEMPF{uid[-8:]}"}
     ).raise_for_status()
-    deadline = time.time() + 30
-    while time.time() < deadline and not any(k.endswith(uid) for k in sim.state.tokens):
-        time.sleep(0.2)
+    wait_for(lambda: any(k.endswith(uid) for k in sim.state.tokens))
     run = httpx.post(
         f"{sim.url}/_sim/sessions/run",
         json={"token_uid": uid, "patches": 4, "original_protocol": "OCPI-2.1.1"},
@@ -233,9 +232,7 @@ def test_store_failure_answers_non_200_and_the_resend_lands(fresh: Local) -> Non
     rt.admin(
         "POST", "/admin/tokens", {"uid": uid, "type": "RFID", "contract_id": f"NLEMPX{uid[-8:]}"}
     ).raise_for_status()
-    deadline = time.time() + 30
-    while time.time() < deadline and not any(k.endswith(uid) for k in sim.state.tokens):
-        time.sleep(0.2)
+    wait_for(lambda: any(k.endswith(uid) for k in sim.state.tokens))
     # Inject the failure: the archive bucket is gone.
     for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
         s3.delete_object(Bucket=bucket, Key=obj["Key"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from roam_emp import topology
+from roam_emp.local.polling import wait_for
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.ocpi.auth_header import encode_token
 from roam_emp.ocpi.contract_id import contract_key, normalize
@@ -36,16 +37,6 @@ def sim_post(sim: RoamSimulator, path: str, body: dict[str, Any] | None = None) 
 
 def sim_tokens(sim: RoamSimulator) -> dict[str, Any]:
     return httpx.get(f"{sim.url}/_sim/tokens").json()  # type: ignore[no-any-return]
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def state_of(rt: LocalRuntime, uid: str) -> dict[str, Any]:

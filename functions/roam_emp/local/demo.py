@@ -22,6 +22,7 @@ from ..config import reset as reset_settings
 from ..ocpi.auth_header import encode_token
 from ..simulator import RoamSimulator
 from ..store.cdrs import CdrStore
+from .polling import wait_for
 from .runtime import LocalRuntime
 
 
@@ -181,9 +182,9 @@ class Demo:
     def disable_token(self) -> tuple[bool, str]:
         answer = self.runtime.admin("PATCH", f"/admin/tokens/{DEMO_TOKEN}?type=RFID", {"valid": False})
         key = next(k for k in self.simulator.state.tokens if k.endswith(f"/RFID/{DEMO_TOKEN}"))
-        self._wait(lambda: self.simulator.state.tokens[key]["valid"] is False)
+        wait_for(lambda: self.simulator.state.tokens[key]["valid"] is False)
         self.runtime.admin("PATCH", f"/admin/tokens/{DEMO_TOKEN}?type=RFID", {"valid": True})
-        self._wait(lambda: self.simulator.state.tokens[key]["valid"] is True)
+        wait_for(lambda: self.simulator.state.tokens[key]["valid"] is True)
         pushes = [e["body"]["valid"] for e in self.simulator.state.token_log if e["key"] == key]
         return pushes[-2:] == [False, True], (
             f"PATCH -> HTTP {answer.status_code}; Plugsurfing saw valid={pushes} in that order; re-enabled"
@@ -309,15 +310,6 @@ class Demo:
             f"{run['updated']} updated; {sample} now inlines tariff {tariff}"
         )
 
-    def _wait(self, condition: Callable[[], Any], seconds: float = 30) -> Any:
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(0.2)
-        raise TimeoutError("gave up waiting")
-
     def push_token(self) -> tuple[bool, str]:
         answer = self.runtime.admin(
             "POST",
@@ -329,7 +321,7 @@ class Demo:
                 "visual_number": "NL-EMP-D00000042",
             },
         )
-        state = self._wait(
+        state = wait_for(
             lambda: (
                 (s := self.runtime.admin("GET", f"/admin/tokens/{DEMO_TOKEN}?type=RFID").json()["data"])[
                     "push_state"
@@ -358,18 +350,18 @@ class Demo:
             "/admin/commands/START_SESSION",
             {"token_uid": DEMO_TOKEN, "location_id": self.location_id},
         ).json()["data"]
-        self._wait(
+        wait_for(
             lambda: (
                 self.runtime.admin("GET", f"/admin/commands/{start['command_id']}")
                 .json()["data"]
                 .get("result")
             )
         )
-        self.session_id = self._wait(
-            lambda: next(iter(httpx.get(f"{self.simulator.url}/_sim/sessions/active").json()), None)
+        self.session_id = str(
+            wait_for(lambda: next(iter(httpx.get(f"{self.simulator.url}/_sim/sessions/active").json()), None))
         )
         stop = self.runtime.admin("POST", "/admin/commands/STOP_SESSION", {"session_id": self.session_id})
-        stopped = self._wait(
+        stopped = wait_for(
             lambda: (
                 self.runtime.admin("GET", f"/admin/commands/{stop.json()['data']['command_id']}")
                 .json()["data"]
@@ -383,16 +375,9 @@ class Demo:
 
     def cdr(self) -> tuple[bool, str]:
         headers = {"Authorization": encode_token(self.simulator.state.our_token_for_emp or "")}
-        answer = self._wait(
-            lambda: (
-                (
-                    r := httpx.get(f"{self.runtime.url}/ocpi/2.2.1/cdrs/{self.session_id}", headers=headers)
-                ).status_code
-                == 200
-                and r
-            )
-        )
-        cdr = answer.json()["data"]
+        url = f"{self.runtime.url}/ocpi/2.2.1/cdrs/{self.session_id}"
+        wait_for(lambda: httpx.get(url, headers=headers).status_code == 200)
+        cdr = httpx.get(url, headers=headers).json()["data"]
         stored = CdrStore(
             self.runtime.env[topology.CDRS_TABLE.env_var], self.runtime.env[topology.CDR_ARCHIVE.env_var]
         ).get(cdr["id"])
