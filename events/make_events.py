@@ -79,6 +79,7 @@ SAMPLE_QUERIES = {
     ("GET", "/admin/tokens/{uid}"): {"type": "RFID"},
     ("POST", "/ocpi/2.2.1/tokens/{token_uid}/authorize"): {"type": "RFID"},
     ("GET", "/ocpi/2.2.1/tokens"): {"date_from": "2026-01-01T00:00:00Z", "limit": "50"},
+    ("GET", "/admin/support"): {"session_id": "101"},
 }
 
 

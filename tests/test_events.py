@@ -45,6 +45,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("OcpiCommands", "post_ocpi_221_commands_command_command_id.json"): (404, 2000),  # unknown id
     ("AdminCommands", "post_admin_commands_command.json"): (404, 2004),  # no tokens yet
     ("AdminCommands", "get_admin_commands_command.json"): (404, 2000),
+    ("AdminSupport", "get_admin_support.json"): (200, 1000),  # an (almost) empty bundle
 }
 
 

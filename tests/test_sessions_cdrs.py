@@ -249,3 +249,53 @@ def test_store_failure_answers_non_200_and_the_resend_lands(fresh: Local) -> Non
     assert resent["resent"][run["cdr_id"]] == 200
     assert resent["still_unacknowledged"] == 0
     assert cdr_store(rt).get(run["cdr_id"]) is not None
+
+
+def test_support_bundle_has_what_plugsurfing_asks_for(
+    fresh: Local, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from roam_emp.cli import main
+
+    import dataclasses
+
+    from roam_emp.config import settings
+    from roam_emp.domain.location_pull import LocationPuller
+    from roam_emp.store.pull_state import PullMode
+
+    rt, sim = fresh
+    httpx.post(f"{sim.url}/_sim/locations/reset", json={"size": 30, "pull_min_interval_s": 0})
+    puller = LocationPuller.from_settings(dataclasses.replace(settings(), location_pull_min_interval_s=0))
+    assert puller.run(PullMode.FULL, time_left_s=lambda: 900).status == "completed"  # operator comes from here
+    uid = unique("SUP")
+    rt.admin(
+        "POST", "/admin/tokens", {"uid": uid, "type": "RFID", "contract_id": f"NLEMPS{uid[-8:]}"}
+    ).raise_for_status()
+    wait_for(lambda: any(k.endswith(uid) for k in sim.state.tokens))
+    run = httpx.post(
+        f"{sim.url}/_sim/sessions/run",
+        json={"token_uid": uid, "patches": 1, "original_protocol": "OICP-2.3"},
+        timeout=60,
+    ).json()
+    answer = rt.admin("GET", f"/admin/support?session_id={run['session_id']}").json()["data"]
+    fields = answer["fields"]
+    for key in (
+        "environment",
+        "timestamp",
+        "token_uid",
+        "contract_id",
+        "cpo",
+        "operator",
+        "evse_uid",
+        "evse_id",
+        "session_id",
+        "x_original_protocol",
+        "cdr_id",
+        "cdr_cost_check",
+    ):
+        assert key in fields, key
+    assert fields["token_uid"] == uid and fields["x_original_protocol"] == "OICP-2.3"
+    assert f"Session id: {run['session_id']}" in answer["text"]
+    assert main(["support-bundle", "--api", rt.url, "--token-uid", uid]) == 0
+    printed = capsys.readouterr().out
+    assert f"Token uid: {uid}" in printed and "Token push state: PUSHED" in printed
+    assert rt.admin("GET", "/admin/support").status_code == 400

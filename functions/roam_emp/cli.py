@@ -90,6 +90,26 @@ def cmd_token_a(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_support_bundle(args: argparse.Namespace) -> int:
+    from urllib.parse import urlencode
+
+    query = {
+        k: v
+        for k, v in (
+            ("session_id", args.session_id),
+            ("cdr_id", args.cdr_id),
+            ("token_uid", args.token_uid),
+            ("type", args.type),
+        )
+        if v
+    }
+    data = AdminClient(args.api, args.region).call("GET", f"/admin/support?{urlencode(query)}")
+    print(data["text"])
+    if args.json:
+        _print(data["fields"])
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     _print(AdminClient(args.api, args.region).call("GET", "/admin/registration"))
     return 0
@@ -140,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_token_a
     )
     admin("status", "show the connection with Plugsurfing").set_defaults(func=cmd_status)
+    bundle = admin("support-bundle", "the fields Plugsurfing's support asks for, ready to paste")
+    which = bundle.add_mutually_exclusive_group(required=True)
+    which.add_argument("--session-id")
+    which.add_argument("--cdr-id")
+    which.add_argument("--token-uid")
+    bundle.add_argument("--type", default="RFID", help="token type (with --token-uid)")
+    bundle.add_argument("--json", action="store_true", help="also print the fields as JSON")
+    bundle.set_defaults(func=cmd_support_bundle)
     return parser
 
 

@@ -121,7 +121,13 @@ AUTHORIZATIONS_TABLE = Table(
     indexes=(Index("by_token", "token_key", "decided_at", include=("summary",)),),
 )
 # Sessions as pushed by Plugsurfing, PATCHes applied (store/sessions.py).
-SESSIONS_TABLE = Table(key="sessions", env_var="SESSIONS_TABLE", ttl_attribute=None)
+SESSIONS_TABLE = Table(
+    key="sessions",
+    env_var="SESSIONS_TABLE",
+    ttl_attribute=None,
+    # Session ids are unique across all CPOs behind Roam OCPI (FAQ): support looks them up alone.
+    indexes=(Index("by_session_id", "session_id"),),
+)
 # CDRs, their conflicts and token matches (store/cdrs.py); the raw bodies go to the archive bucket.
 CDRS_TABLE = Table(key="cdrs", env_var="CDRS_TABLE", ttl_attribute=None)
 # Remote commands we sent, their synchronous CommandResponse and their CommandResult.
@@ -318,6 +324,20 @@ FUNCTIONS: tuple[Function, ...] = (
         secrets={HUB_CREDENTIALS.key: Access.READ},
         publishes_events=True,
         calls_hub=True,
+    ),
+    Function(
+        name="AdminSupport",
+        handler="roam_emp.handlers.admin_support.handler",
+        description="Admin API: a support bundle with the fields Plugsurfing's support asks for",
+        routes=(Route("GET", "/admin/support", Auth.IAM),),
+        tables={
+            SESSIONS_TABLE.key: Access.READ,
+            CDRS_TABLE.key: Access.READ,
+            TOKENS_TABLE.key: Access.READ,
+            AUTHORIZATIONS_TABLE.key: Access.READ,
+            LOCATIONS_TABLE.key: Access.READ,
+        },
+        memory_mb=256,
     ),
     Function(
         name="LocationPull",

@@ -35,6 +35,7 @@ class SessionStore:
             "doc": {"S": json.dumps(session, separators=(",", ":"))},
             "last_updated": {"S": last_updated},
             "status": {"S": str(session.get("status", ""))},
+            "session_id": {"S": session["id"]},
         }
         if original_protocol:
             item["x_original_protocol"] = {"S": original_protocol}
@@ -48,6 +49,27 @@ class SessionStore:
         except aws.dynamodb().exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def find(self, session_id: str) -> dict[str, Any] | None:
+        """By id alone (unique across CPOs, FAQ), with the X-Original-Protocol we recorded."""
+        page = aws.dynamodb().query(
+            TableName=self.table,
+            IndexName="by_session_id",
+            KeyConditionExpression="session_id = :id",
+            ExpressionAttributeValues={":id": {"S": session_id}},
+        )
+        for key in page.get("Items", []):
+            item = (
+                aws.dynamodb()
+                .get_item(TableName=self.table, Key={"pk": key["pk"], "sk": key["sk"]})
+                .get("Item")
+            )
+            if item:
+                return {
+                    "session": json.loads(item["doc"]["S"]),
+                    "x_original_protocol": item.get("x_original_protocol", {}).get("S"),
+                }
+        return None
 
     def exists(self, country_code: str, party_id: str, session_id: str) -> bool:
         item = (

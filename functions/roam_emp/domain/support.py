@@ -1,0 +1,158 @@
+"""A support bundle: exactly the fields Plugsurfing's support asks for (FAQ "What information should
+partners include when raising support issues?"), gathered from our own store, ready to paste."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..ocpi.timestamps import format_timestamp, utcnow
+from ..store.authorizations import AuthorizationStore
+from ..store.cdrs import CdrStore
+from ..store.locations import LocationCache
+from ..store.sessions import SessionStore
+from ..store.tokens import TokenStore
+
+
+@dataclass
+class SupportBundle:
+    config: Settings
+    sessions: SessionStore
+    cdrs: CdrStore
+    tokens: TokenStore
+    authorizations: AuthorizationStore
+    locations: LocationCache
+
+    @classmethod
+    def from_settings(cls, config: Settings) -> SupportBundle:
+        return cls(
+            config,
+            SessionStore(config.sessions_table),
+            CdrStore(config.cdrs_table, config.cdr_archive_bucket),
+            TokenStore(config.tokens_table),
+            AuthorizationStore(config.authorizations_table),
+            LocationCache(config.locations_table),
+        )
+
+    def collect(
+        self,
+        *,
+        session_id: str | None = None,
+        cdr_id: str | None = None,
+        token_uid: str | None = None,
+        token_type: str = "RFID",  # noqa: S107 - an OCPI TokenType, not a secret
+    ) -> dict[str, Any]:
+        facts: dict[str, Any] = {
+            "environment": self.config.environment,
+            "timestamp": format_timestamp(utcnow()),
+            "emsp": f"{self.config.country_code}*{self.config.party_id}",
+        }
+        found_session = self.sessions.find(session_id or cdr_id or "") if (session_id or cdr_id) else None
+        cdr = self.cdrs.get(cdr_id or session_id or "") if (cdr_id or session_id) else None
+        source: dict[str, Any] | None = None
+        if found_session:
+            source = found_session["session"]
+            facts["x_original_protocol"] = found_session["x_original_protocol"]
+            facts.update(
+                session_id=source["id"],
+                session_status=source.get("status"),
+                kwh=source.get("kwh"),
+                start_date_time=source.get("start_date_time"),
+                end_date_time=source.get("end_date_time"),
+                authorization_reference=source.get("authorization_reference"),
+            )
+        if cdr:
+            record = cdr["cdr"]
+            facts.update(
+                cdr_id=record["id"],
+                cdr_received_at=cdr["received_at"],
+                cdr_total_cost=record.get("total_cost"),
+                cdr_cost_check=cdr["facts"].get("cost_check"),
+                cdr_token_match=cdr["facts"].get("token_match"),
+                cdr_archive_key=cdr["archive_key"],
+            )
+            facts.setdefault("x_original_protocol", cdr["facts"].get("x_original_protocol"))
+            source = source or {
+                **record,
+                "location_id": record["cdr_location"]["id"],
+                "evse_uid": record["cdr_location"]["evse_uid"],
+            }
+            facts["evse_id"] = record["cdr_location"].get("evse_id")
+        if source:
+            token = source.get("cdr_token", {})
+            token_uid, token_type = token_uid or token.get("uid"), token.get("type", token_type)
+            facts.update(
+                cpo=f"{source.get('country_code')}*{source.get('party_id')}",
+                location_id=source.get("location_id"),
+                evse_uid=source.get("evse_uid"),
+                connector_id=source.get("connector_id"),
+                contract_id=token.get("contract_id"),
+            )
+            location = self.locations.get(source["location_id"]) if source.get("location_id") else None
+            if location:
+                facts["operator"] = (location.get("operator") or {}).get("name")
+                evse: dict[str, Any] = next(
+                    (e for e in location.get("evses", []) if e.get("uid") == source.get("evse_uid")), {}
+                )
+                facts.setdefault("evse_id", evse.get("evse_id"))
+        if token_uid:
+            stored = self.tokens.get(token_type, token_uid, consistent=False)
+            facts.update(token_uid=token_uid, token_type=token_type)
+            if stored:
+                facts.update(
+                    contract_id=facts.get("contract_id") or stored.token.get("contract_id"),
+                    token_push_state=stored.push_state.value,
+                    token_push_error=stored.push_error,
+                    token_valid=stored.token.get("valid"),
+                    token_whitelist=stored.token.get("whitelist"),
+                )
+            facts["recent_authorizations"] = self.authorizations.for_token(token_type, token_uid, limit=5)
+        return {k: v for k, v in facts.items() if v not in (None, [], {})}
+
+
+FIELD_ORDER = (
+    "environment",
+    "timestamp",
+    "emsp",
+    "token_uid",
+    "token_type",
+    "contract_id",
+    "cpo",
+    "operator",
+    "location_id",
+    "evse_uid",
+    "evse_id",
+    "connector_id",
+    "session_id",
+    "session_status",
+    "kwh",
+    "start_date_time",
+    "end_date_time",
+    "authorization_reference",
+    "x_original_protocol",
+    "cdr_id",
+    "cdr_received_at",
+    "cdr_total_cost",
+    "cdr_cost_check",
+    "cdr_token_match",
+    "token_push_state",
+    "token_push_error",
+    "token_valid",
+    "token_whitelist",
+)
+
+
+def render_text(bundle: dict[str, Any]) -> str:
+    """The text to paste into a Plugsurfing support ticket."""
+    lines = ["Roam OCPI support request (generated by roam-emp support-bundle)"]
+    for key in FIELD_ORDER:
+        if key in bundle:
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {bundle[key]}")
+    for decision in bundle.get("recent_authorizations", []):
+        lines.append(
+            f"Authorization {decision['decided_at']}: {decision['allowed']} at "
+            f"{decision.get('location_id')} ({decision['reason']}), reference "
+            f"{decision['authorization_reference']}"
+        )
+    return "\n".join(lines)

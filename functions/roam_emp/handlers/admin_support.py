@@ -1,0 +1,43 @@
+"""GET /admin/support?session_id=|cdr_id=|token_uid=[&type=RFID]: the support bundle (JSON + text)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..api.http import create_resolver, lambda_entry, respond
+from ..config import per_settings
+from ..domain.support import SupportBundle, render_text
+from ..ocpi.status import OcpiError, StatusCode
+from ._runtime import logger, with_metrics
+from ._tracing import tracer
+
+app = create_resolver()
+bundle = per_settings(SupportBundle.from_settings)
+
+
+@app.get("/admin/support")
+def support() -> Response[str]:
+    args = app.current_event.query_string_parameters or {}
+    if not any(args.get(k) for k in ("session_id", "cdr_id", "token_uid")):
+        raise OcpiError(
+            StatusCode.INVALID_OR_MISSING_PARAMETERS, "session_id, cdr_id or token_uid is required"
+        )
+    data = bundle().collect(
+        session_id=args.get("session_id"),
+        cdr_id=args.get("cdr_id"),
+        token_uid=args.get("token_uid"),
+        token_type=args.get("type", "RFID"),
+    )
+    return respond(app, {"fields": data, "text": render_text(data)})
+
+
+_entry = lambda_entry(app, logger)
+
+
+@with_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _entry(event, context)
