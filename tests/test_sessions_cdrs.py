@@ -254,10 +254,9 @@ def test_store_failure_answers_non_200_and_the_resend_lands(fresh: Local) -> Non
 def test_support_bundle_has_what_plugsurfing_asks_for(
     fresh: Local, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from roam_emp.cli import main
-
     import dataclasses
 
+    from roam_emp.cli import main
     from roam_emp.config import settings
     from roam_emp.domain.location_pull import LocationPuller
     from roam_emp.store.pull_state import PullMode
@@ -265,7 +264,9 @@ def test_support_bundle_has_what_plugsurfing_asks_for(
     rt, sim = fresh
     httpx.post(f"{sim.url}/_sim/locations/reset", json={"size": 30, "pull_min_interval_s": 0})
     puller = LocationPuller.from_settings(dataclasses.replace(settings(), location_pull_min_interval_s=0))
-    assert puller.run(PullMode.FULL, time_left_s=lambda: 900).status == "completed"  # operator comes from here
+    assert (
+        puller.run(PullMode.FULL, time_left_s=lambda: 900).status == "completed"
+    )  # operator comes from here
     uid = unique("SUP")
     rt.admin(
         "POST", "/admin/tokens", {"uid": uid, "type": "RFID", "contract_id": f"NLEMPS{uid[-8:]}"}

@@ -18,11 +18,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from ..store import aws
 from ..store.dynamo import is_conditional_failure
 from .errors import RateBudgetExhausted
+
+_metrics = Metrics(namespace="RoamEmp")  # one metric set per process, flushed by the handler
 
 
 class Limiter(Protocol):
@@ -76,6 +80,7 @@ class HubRateLimiter:
                 )
             wait = max(0.0, next_minute - now) + 0.01
             self.waited_s += wait
+            _metrics.add_metric(name="RateLimiterWaitSeconds", unit=MetricUnit.Seconds, value=wait)
             self.sleep(wait)
 
     def _take(self, sk: str, limit: int, expires_at: int) -> bool:
