@@ -41,6 +41,15 @@ def fresh(local: Local) -> Iterator[Local]:
     yield rt, sim
 
 
+def pushed_token(rt: LocalRuntime, sim: RoamSimulator, prefix: str) -> str:
+    """A new token of ours, pushed to (and held by) the simulated Plugsurfing."""
+    uid = unique(prefix)
+    body = {"uid": uid, "type": "RFID", "contract_id": f"NLEMP{prefix[0]}{uid[-8:]}"}
+    rt.admin("POST", "/admin/tokens", body).raise_for_status()
+    wait_for(lambda: any(k.endswith(uid) for k in sim.state.tokens))
+    return uid
+
+
 def hub(sim: RoamSimulator) -> httpx.Client:
     """Calls to us as Plugsurfing makes them."""
     return httpx.Client(
@@ -120,11 +129,7 @@ def test_patch_of_unknown_session_and_patch_without_last_updated(fresh: Local) -
 
 def test_full_flow_session_then_cdr(fresh: Local) -> None:
     rt, sim = fresh
-    uid = unique("FLOW")
-    rt.admin(
-        "POST", "/admin/tokens", {"uid": uid, "type": "RFID", "contract_id": f"NLEMPF{uid[-8:]}"}
-    ).raise_for_status()
-    wait_for(lambda: any(k.endswith(uid) for k in sim.state.tokens))
+    uid = pushed_token(rt, sim, "FLOW")
     run = httpx.post(
         f"{sim.url}/_sim/sessions/run",
         json={"token_uid": uid, "patches": 4, "original_protocol": "OCPI-2.1.1"},
@@ -228,11 +233,7 @@ def test_store_failure_answers_non_200_and_the_resend_lands(fresh: Local) -> Non
     rt, sim = fresh
     s3 = aws.client("s3")
     bucket = rt.env[topology.CDR_ARCHIVE.env_var]
-    uid = unique("FAIL")
-    rt.admin(
-        "POST", "/admin/tokens", {"uid": uid, "type": "RFID", "contract_id": f"NLEMPX{uid[-8:]}"}
-    ).raise_for_status()
-    wait_for(lambda: any(k.endswith(uid) for k in sim.state.tokens))
+    uid = pushed_token(rt, sim, "FAIL")
     # Inject the failure: the archive bucket is gone.
     for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
         s3.delete_object(Bucket=bucket, Key=obj["Key"])
@@ -267,11 +268,7 @@ def test_support_bundle_has_what_plugsurfing_asks_for(
     assert (
         puller.run(PullMode.FULL, time_left_s=lambda: 900).status == "completed"
     )  # operator comes from here
-    uid = unique("SUP")
-    rt.admin(
-        "POST", "/admin/tokens", {"uid": uid, "type": "RFID", "contract_id": f"NLEMPS{uid[-8:]}"}
-    ).raise_for_status()
-    wait_for(lambda: any(k.endswith(uid) for k in sim.state.tokens))
+    uid = pushed_token(rt, sim, "SUP")
     run = httpx.post(
         f"{sim.url}/_sim/sessions/run",
         json={"token_uid": uid, "patches": 1, "original_protocol": "OICP-2.3"},
