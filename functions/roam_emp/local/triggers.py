@@ -144,10 +144,11 @@ class LocalTriggers:
         while not self._stop.is_set():
             try:
                 answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
-            except Exception:  # moto stopping underneath us at shutdown
-                if self._stop.is_set():
+            except Exception as error:
+                if self._stop.is_set():  # moto stopping underneath us at shutdown
                     return
-                raise
+                self._transient(function, error)
+                continue
             for message in answer.get("Messages", []):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 self._safe_invoke(function, json.loads(message["Body"]))
@@ -166,10 +167,11 @@ class LocalTriggers:
                     WaitTimeSeconds=1,
                     AttributeNames=["All"],
                 )
-            except Exception:
+            except Exception as error:
                 if self._stop.is_set():
                     return
-                raise
+                self._transient(function, error)
+                continue
             messages = answer.get("Messages", [])
             if not messages:
                 continue
@@ -188,6 +190,14 @@ class LocalTriggers:
                         for i, m in enumerate(done[start : start + 10])
                     ],
                 )
+
+    def _transient(self, function: topology.Function, error: Exception) -> None:
+        """A poll failed (e.g. moto slow under load): note it, wait a little, poll again, as
+        Lambda's pollers do; a poller thread must never die."""
+        logger.warning(
+            "local poll failed; retrying", extra={"function": function.name, "error": type(error).__name__}
+        )
+        self._stop.wait(1.0)
 
     def stop(self) -> None:
         self._stop.set()
