@@ -36,3 +36,16 @@ def with_metrics(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any
                 metrics.clear_metrics()
 
     return wrapper
+
+
+def http_entry(app: Any, *, traced: bool = True) -> Callable[[Any, Any], Any]:
+    """The Lambda entry point of an HTTP function: OCPI ids bound to the logs, metrics flushed,
+    X-Ray (unless ``traced=False``: the authorize hot path skips the X-Ray SDK's import)."""
+    from ..api.http import lambda_entry
+
+    entry: Callable[[Any, Any], Any] = lambda_entry(app, logger)
+    if traced:
+        from ._tracing import tracer
+
+        entry = tracer.capture_lambda_handler(entry)
+    return with_metrics(entry)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ..api.http import create_resolver, json_body, lambda_entry, respond
+from ..api.http import create_resolver, json_body, respond
 from ..config import per_settings, settings
 from ..domain.location_pull import LocationPuller
 from ..ocpi.countries import to_alpha3
@@ -17,8 +14,7 @@ from ..store.bus import EventPublisher
 from ..store.locations import LocationCache
 from ..store.pull_state import PullMode
 from ..topology import LOCATION_PULL_REQUESTED
-from ._runtime import logger, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry
 
 app = create_resolver()
 
@@ -79,10 +75,4 @@ def get_location(location_id: str) -> Response[str]:
     return respond(app, location)
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)

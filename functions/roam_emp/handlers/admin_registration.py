@@ -6,18 +6,14 @@ inside the stack, with the stack's own URL, secrets and rate limiter.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from ..api.http import base_url, create_resolver, json_body, lambda_entry, respond
+from ..api.http import base_url, create_resolver, json_body, respond
 from ..config import per_settings
 from ..domain.registration import Registrar
 from ..domain.versions import versions_url
-from ._runtime import logger, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry
 
 app = create_resolver()
 
@@ -60,10 +56,4 @@ def post_token_a() -> Response[str]:
     return respond(app, {"token_a": token_a, "versions_url": versions_url(base_url(app))})
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)

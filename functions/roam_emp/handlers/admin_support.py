@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..api.http import create_resolver, lambda_entry, respond
+from ..api.http import create_resolver, respond
 from ..config import per_settings
 from ..domain.support import SupportBundle, render_text
 from ..ocpi.status import OcpiError, StatusCode
-from ._runtime import logger, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry
 
 app = create_resolver()
 bundle = per_settings(SupportBundle.from_settings)
@@ -34,10 +30,4 @@ def support() -> Response[str]:
     return respond(app, {"fields": data, "text": render_text(data)})
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)

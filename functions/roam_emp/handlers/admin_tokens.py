@@ -7,15 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..api.http import create_resolver, json_body, lambda_entry, respond
+from ..api.http import create_resolver, json_body, respond
 from ..config import per_settings
 from ..domain.tokens import TokenService
 from ..ocpi.status import OcpiError, StatusCode
 from ..store.authorizations import AuthorizationStore
-from ._runtime import logger, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry
 
 app = create_resolver()
 service = per_settings(TokenService.from_settings)
@@ -55,10 +53,4 @@ def get_token(uid: str) -> Response[str]:
     )
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)

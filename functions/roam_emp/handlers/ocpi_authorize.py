@@ -3,18 +3,15 @@ authorization). The hot path: keep imports here to what answering needs."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..api.auth import Scope, require
-from ..api.http import create_resolver, lambda_entry, respond
+from ..api.http import create_resolver, respond
 from ..config import per_settings
 from ..domain.authorization import Authorizer
 from ..ocpi.leniency import parse_inbound_json
 from ..ocpi.tokens import LocationReferences
-from ._runtime import logger, metrics, with_metrics
+from ._runtime import http_entry, logger, metrics
 
 app = create_resolver()
 authorizer = per_settings(Authorizer.from_settings)
@@ -34,9 +31,4 @@ def authorize(token_uid: str) -> Response[str]:
     return respond(app, info)
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app, traced=False)

@@ -4,20 +4,16 @@ resends (FAQ "What is the retry behavior of CDRs?")."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from ..api.auth import Scope, require
-from ..api.http import base_url, create_resolver, header, json_body, lambda_entry, respond
+from ..api.http import base_url, create_resolver, header, json_body, respond
 from ..config import per_settings
 from ..domain.cdrs import CdrService
 from ..ocpi.status import OcpiError, StatusCode
 from ..telemetry import report_deviations
-from ._runtime import logger, metrics, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry, logger, metrics
 
 app = create_resolver()
 service = per_settings(CdrService.from_settings)
@@ -56,10 +52,4 @@ def get_cdr(cdr_id: str) -> Response[str]:
     return respond(app, stored["cdr"])
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)

@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..api.auth import Scope, require
-from ..api.http import create_resolver, json_body, lambda_entry, respond
+from ..api.http import create_resolver, json_body, respond
 from ..config import per_settings
 from ..domain.commands import CommandService
-from ._runtime import logger, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry, logger
 
 app = create_resolver()
 service = per_settings(CommandService.from_settings)
@@ -26,10 +22,4 @@ def command_result(command: str, command_id: str) -> Response[str]:
     return respond(app)
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..api.auth import Scope, require
-from ..api.http import base_url, create_resolver, json_body, lambda_entry, respond
+from ..api.http import base_url, create_resolver, json_body, respond
 from ..config import per_settings
 from ..domain.registration import Registrar
 from ..ocpi.credentials import Credentials
 from ..ocpi.leniency import dump_outbound, parse_inbound
 from ..telemetry import report_deviations
-from ._runtime import logger, metrics, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry, metrics
 
 app = create_resolver()
 
@@ -52,10 +48,4 @@ def delete_credentials() -> Response[str]:
     return respond(app)
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)

@@ -3,18 +3,14 @@ receiver interface)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..api.auth import Scope, require
-from ..api.http import create_resolver, header, json_body, lambda_entry, respond
+from ..api.http import create_resolver, header, json_body, respond
 from ..config import per_settings
 from ..domain.sessions import SessionResult, SessionService
 from ..telemetry import report_deviations
-from ._runtime import logger, metrics, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry, logger, metrics
 
 app = create_resolver()
 service = per_settings(SessionService.from_settings)
@@ -53,10 +49,4 @@ def get_session(country_code: str, party_id: str, session_id: str) -> Response[s
     return respond(app, service().get(country_code, party_id, session_id))
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)

@@ -3,20 +3,17 @@ offset/limit and Link, X-Total-Count and X-Limit headers (transport_and_format.a
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..api.auth import Scope, require
-from ..api.http import base_url, create_resolver, lambda_entry, respond
+from ..api.http import base_url, create_resolver, respond
 from ..config import per_settings
 from ..ocpi.status import OcpiError, StatusCode
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from ..store.tokens import TokenStore
-from ._runtime import logger, with_metrics
-from ._tracing import tracer
+from ._runtime import http_entry
 
 app = create_resolver()
 store = per_settings(lambda config: TokenStore(config.tokens_table))
@@ -52,10 +49,4 @@ def list_tokens() -> Response[str]:
     return respond(app, tokens, headers=headers)
 
 
-_entry = lambda_entry(app, logger)
-
-
-@with_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _entry(event, context)
+handler = http_entry(app)
