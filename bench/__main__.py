@@ -1,4 +1,7 @@
-"""`make bench`: run every benchmark, print JSON, keep a copy in bench/results/."""
+"""`make bench`: run every benchmark, print JSON, keep a copy in bench/results/.
+
+`python -m bench tokens` (or any section names) runs only those sections and updates their
+entries in bench/results/latest.json, keeping the other sections' last numbers."""
 
 from __future__ import annotations
 
@@ -10,9 +13,20 @@ from pathlib import Path
 
 from . import cdrs, foundation, locations, tokens
 
+SECTIONS = {"foundation": foundation, "locations": locations, "cdrs": cdrs, "tokens": tokens}
 
-def main() -> int:
-    results: dict[str, object] = {
+
+def main(argv: list[str]) -> int:
+    wanted = argv or list(SECTIONS)
+    unknown = set(wanted) - set(SECTIONS)
+    if unknown:
+        print(f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+        return 2
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    latest = out / "latest.json"
+    results: dict[str, object] = json.loads(latest.read_text()) if argv and latest.exists() else {}
+    results |= {
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
@@ -20,20 +34,16 @@ def main() -> int:
         },
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
     # Each section is written as soon as it is done: a late failure keeps the earlier numbers.
-    for name, section in (
-        ("foundation", foundation),
-        ("locations", locations),
-        ("cdrs", cdrs),
-        ("tokens", tokens),
-    ):
-        results[name] = section.run()
-        (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    for name in wanted:
+        results[name] = {
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **SECTIONS[name].run(),
+        }
+        latest.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

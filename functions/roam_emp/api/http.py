@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,6 +26,15 @@ logger = Logger(child=True)
 
 REQUEST_ID = "X-Request-ID"
 CORRELATION_ID = "X-Correlation-ID"
+
+
+# The OCPI status of the answer being built, for the request's access line (set by ``respond``,
+# the one place envelopes are made; a context variable, so concurrent local requests don't mix).
+_answered: ContextVar[tuple[int, str | None] | None] = ContextVar("ocpi_answered", default=None)
+
+# Bodies are logged at debug level only, and never where they carry credentials tokens
+# (credentials module, our registration admin API).
+_SECRET_BODY_PATHS = ("/credentials", "/admin/registration")
 
 
 class Unauthorized(Exception):
@@ -54,6 +66,7 @@ def respond(
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
     """An OCPI envelope response echoing the request and correlation ids."""
+    _answered.set((status.value, message))
     return Response(
         status_code=http_status if http_status is not None else status.http_status,
         content_type="application/json",
@@ -137,18 +150,34 @@ def lambda_entry(app: APIGatewayRestResolver, root_logger: Logger) -> Handler:
     """The Lambda entry point for a resolver: binds OCPI ids to every log line, then routes."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        started = time.perf_counter()
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         request_id = headers.get("x-request-id") or str(uuid.uuid4())
         correlation_id = headers.get("x-correlation-id") or request_id
         event["_roam_ids"] = {REQUEST_ID: request_id, CORRELATION_ID: correlation_id}
+        path = str(event.get("path") or "")
         root_logger.append_keys(
             x_request_id=request_id,
             x_correlation_id=correlation_id,
             request_method=event.get("httpMethod"),
-            request_path=event.get("path"),
+            request_path=path,
             x_original_protocol=headers.get("x-original-protocol"),
-            environment=settings().environment,
         )
-        return app.resolve(event, context)
+        if root_logger.log_level <= logging.DEBUG and not any(p in path for p in _SECRET_BODY_PATHS):
+            root_logger.debug("request body", extra={"body": event.get("body")})
+        _answered.set(None)
+        response = app.resolve(event, context)
+        ocpi_status, ocpi_message = _answered.get() or (None, None)
+        # One access line per request: what Plugsurfing's support asks for about a call.
+        root_logger.info(
+            "ocpi request",
+            extra={
+                "http_status": response.get("statusCode"),
+                "status_code": ocpi_status,
+                "status_message": ocpi_message,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
 
     return handler

@@ -187,7 +187,8 @@ class TokenPusher:
                 token = self.service.validate(self.service.complete(message))
             except OcpiError as error:
                 logger.error(
-                    "token on the queue refused", extra={"uid": message.get("uid"), "reason": error.message}
+                    "token on the queue refused",
+                    extra={"token_uid": message.get("uid"), "reason": error.message},
                 )
                 return "refused"
             self.service.store.save_queued(token)
@@ -209,6 +210,13 @@ class TokenPusher:
             return "unknown"
         if stored.push_state is PushState.PUSHED:
             return "up_to_date"  # a later message already pushed this (or a newer) version
+        # Every line about this push names the token (FAQ support fields), then forgets it.
+        with logger.append_context_keys(
+            token_uid=uid, token_type=token_type, contract_id=stored.token.get("contract_id")
+        ):
+            return self._send(stored, token_type, uid, receive_count)
+
+    def _send(self, stored: StoredToken, token_type: str, uid: str, receive_count: int) -> str:
         base = self._tokens_endpoint()
         if not base:
             raise RetryLater("not registered with Plugsurfing (no tokens RECEIVER endpoint) yet")
@@ -226,7 +234,7 @@ class TokenPusher:
         except HubRejected as error:
             # Plugsurfing refused the token itself: retrying the same body cannot help.
             self.service.store.mark(token_type, uid, stored.version, PushState.FAILED, str(error))
-            logger.error("token push refused", extra={"uid": uid, "type": token_type, "error": str(error)})
+            logger.error("token push refused", extra={"error": str(error)})
             return "failed"
         except HubError as error:
             last_try = receive_count >= self.max_receive_count
@@ -243,6 +251,6 @@ class TokenPusher:
         current = self.service.store.mark(token_type, uid, stored.version, PushState.PUSHED)
         logger.info(
             "token pushed",
-            extra={"uid": uid, "type": token_type, "version": stored.version, "superseded": not current},
+            extra={"version": stored.version, "superseded": not current},
         )
         return "pushed" if current else "superseded"

@@ -15,6 +15,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from ..config import settings
+
 # A request that records no business metric is normal (e.g. GET /ocpi/versions).
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
@@ -38,12 +40,35 @@ def with_metrics(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any
     return wrapper
 
 
+def with_fresh_log_keys(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Every invocation starts with only its own log keys: Lambda reuses the logger across
+    invocations, so a key appended for one session or CDR would otherwise land on the next
+    request's lines and send support to the wrong session. ``environment`` is on every line
+    (FAQ "What information should partners include when raising support issues?")."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @functools.wraps(handler)
+    def bound(event: Any, context: Any) -> Any:
+        logger.append_keys(environment=settings().environment)
+        return handler(event, context)
+
+    return bound
+
+
+def event_entry(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """The Lambda entry point of a queue or schedule function: fresh log keys, X-Ray, metrics."""
+    from ._tracing import tracer
+
+    return with_metrics(tracer.capture_lambda_handler(with_fresh_log_keys(handler)))
+
+
 def http_entry(app: Any, *, traced: bool = True) -> Callable[[Any, Any], Any]:
-    """The Lambda entry point of an HTTP function: OCPI ids bound to the logs, metrics flushed,
-    X-Ray (unless ``traced=False``: the authorize hot path skips the X-Ray SDK's import)."""
+    """The Lambda entry point of an HTTP function: fresh log keys with the OCPI ids bound, one
+    access line per request, metrics flushed, X-Ray (unless ``traced=False``: the authorize hot
+    path skips the X-Ray SDK's import)."""
     from ..api.http import lambda_entry
 
-    entry: Callable[[Any, Any], Any] = lambda_entry(app, logger)
+    entry: Callable[[Any, Any], Any] = with_fresh_log_keys(lambda_entry(app, logger))
     if traced:
         from ._tracing import tracer
 

@@ -14,8 +14,7 @@ from ..store.bus import EventPublisher
 from ..store.pull_state import PullMode
 from ..telemetry import report_deviations
 from ..topology import LOCATION_PULL_REQUESTED
-from ._runtime import logger, metrics, with_metrics
-from ._tracing import tracer
+from ._runtime import event_entry, logger, metrics
 
 puller = per_settings(LocationPuller.from_settings)
 
@@ -46,9 +45,7 @@ def record(outcome: PullOutcome) -> None:
         metrics.add_metric(name="LocationCacheAgeSeconds", unit=MetricUnit.Seconds, value=age)
 
 
-@with_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context
+@event_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     mode = requested_mode(event)
     outcome = puller().run(mode, time_left_s=lambda: context.get_remaining_time_in_millis() / 1000)

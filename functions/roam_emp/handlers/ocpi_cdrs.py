@@ -12,7 +12,7 @@ from ..api.http import base_url, create_resolver, header, json_body, respond
 from ..config import per_settings
 from ..domain.cdrs import CdrService
 from ..ocpi.status import OcpiError, StatusCode
-from ..telemetry import report_deviations
+from ..telemetry import report_deviations, support_keys
 from ._runtime import http_entry, logger, metrics
 
 app = create_resolver()
@@ -24,7 +24,7 @@ def post_cdr() -> Response[str]:
     raw = json_body(app)
     if not isinstance(raw, dict):
         raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, "body must be a CDR object")
-    logger.append_keys(cdr_id=raw.get("id"), session_id=raw.get("session_id"))
+    logger.append_keys(cdr_id=raw.get("id"), session_id=raw.get("session_id"), **support_keys(raw))
     body = (app.current_event.body or "").encode()
     try:
         result = service().receive(raw, body, header(app, "X-Original-Protocol"))

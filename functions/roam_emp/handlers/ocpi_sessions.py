@@ -9,7 +9,7 @@ from ..api.auth import Scope, require
 from ..api.http import create_resolver, header, json_body, respond
 from ..config import per_settings
 from ..domain.sessions import SessionResult, SessionService
-from ..telemetry import report_deviations
+from ..telemetry import report_deviations, support_keys
 from ._runtime import http_entry, logger, metrics
 
 app = create_resolver()
@@ -28,19 +28,17 @@ def _answer(result: SessionResult, session_id: str) -> Response[str]:
 
 @app.put(PATH, middlewares=_auth)
 def put_session(country_code: str, party_id: str, session_id: str) -> Response[str]:
-    logger.append_keys(session_id=session_id, cpo=f"{country_code}*{party_id}")
-    result = service().put(
-        country_code, party_id, session_id, json_body(app), header(app, "X-Original-Protocol")
-    )
+    body = json_body(app)
+    logger.append_keys(**support_keys(body) | {"session_id": session_id, "cpo": f"{country_code}*{party_id}"})
+    result = service().put(country_code, party_id, session_id, body, header(app, "X-Original-Protocol"))
     return _answer(result, session_id)
 
 
 @app.patch(PATH, middlewares=_auth)
 def patch_session(country_code: str, party_id: str, session_id: str) -> Response[str]:
-    logger.append_keys(session_id=session_id, cpo=f"{country_code}*{party_id}")
-    result = service().patch(
-        country_code, party_id, session_id, json_body(app), header(app, "X-Original-Protocol")
-    )
+    body = json_body(app)
+    logger.append_keys(**support_keys(body) | {"session_id": session_id, "cpo": f"{country_code}*{party_id}"})
+    result = service().patch(country_code, party_id, session_id, body, header(app, "X-Original-Protocol"))
     return _answer(result, session_id)
 
 

@@ -13,8 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..config import per_settings
 from ..domain.tokens import TokenPusher
 from ..topology import TOKEN_PUSH_QUEUE
-from ._runtime import logger, metrics, with_metrics
-from ._tracing import tracer
+from ._runtime import event_entry, metrics
 
 pusher = per_settings(lambda config: TokenPusher.from_settings(config, TOKEN_PUSH_QUEUE.max_receive_count))
 
@@ -25,9 +24,7 @@ def push_one(record: SQSRecord) -> str:
     return outcome
 
 
-@with_metrics
-@tracer.capture_lambda_handler
-@logger.inject_lambda_context
+@event_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     return process_partial_response(

@@ -195,8 +195,8 @@ class HubClient:
                         "url": url,
                         "error": type(error).__name__,
                         "attempt": attempt + 1,
-                        "x_request_id": request_id,
-                        "x_correlation_id": correlation_id,
+                        "outbound_x_request_id": request_id,
+                        "outbound_x_correlation_id": correlation_id,
                     },
                 )
                 if not retry_server_errors:
@@ -205,27 +205,44 @@ class HubClient:
             status = response.status_code
             self.attempts.append((method, url, status))
             _count(f"HubResponses_{status // 100}xx")
-            logger.info(
-                "hub call",
-                extra={
-                    "method": method,
-                    "url": url,
-                    "http_status": status,
-                    "attempt": attempt + 1,
-                    "x_request_id": request_id,
-                    "x_correlation_id": correlation_id,
-                },
-            )
+            # The FAQ's support fields for an outbound call: URL, method, HTTP and OCPI status and
+            # the ids we sent (named apart from the inbound request's x_request_id on the line).
+            call = {
+                "method": method,
+                "url": url,
+                "http_status": status,
+                "attempt": attempt + 1,
+                "outbound_x_request_id": request_id,
+                "outbound_x_correlation_id": correlation_id,
+            }
             if status == 429:
                 _count("Hub429")  # our shared limiter should make this never happen
+                logger.warning("hub call", extra=call)
                 last_error = HubRateLimited("Plugsurfing answered 429", url=url, http_status=429)
                 continue
             if status >= 500:
+                logger.warning("hub call", extra=call)
                 last_error = _error_from(HubUnavailable, response, url)
                 if not retry_server_errors:
                     raise last_error
                 continue
-            return self._unwrap(response, url, request_id, correlation_id)
+            try:
+                answer = self._unwrap(response, url, request_id, correlation_id)
+            except HubError as error:
+                logger.warning(
+                    "hub call refused",
+                    extra={**call, "status_code": error.ocpi_status, "status_message": str(error)},
+                )
+                raise
+            logger.info(
+                "hub call",
+                extra={
+                    **call,
+                    "status_code": answer.envelope.status_code,
+                    "status_message": answer.envelope.status_message,
+                },
+            )
+            return answer
         assert last_error is not None
         raise last_error
 
