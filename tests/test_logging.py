@@ -119,15 +119,19 @@ def test_cdr_lines_name_token_cpo_location_and_evse(logs: Collected) -> None:
     assert invoke("OcpiCdrs", event)["statusCode"] == 200
     cdr = json.loads(event["body"])
     access = next(line for line in logs.lines if line["message"] == "ocpi request")
-    assert access | {
-        "cdr_id": cdr["id"],
-        "token_uid": cdr["cdr_token"]["uid"],
-        "contract_id": cdr["cdr_token"]["contract_id"],
-        "cpo": f"{cdr['country_code']}*{cdr['party_id']}",
-        "location_id": cdr["cdr_location"]["id"],
-        "evse_uid": cdr["cdr_location"]["evse_uid"],
-        "x_original_protocol": "OCPI-2.1.1",
-    } == access
+    assert (
+        access
+        | {
+            "cdr_id": cdr["id"],
+            "token_uid": cdr["cdr_token"]["uid"],
+            "contract_id": cdr["cdr_token"]["contract_id"],
+            "cpo": f"{cdr['country_code']}*{cdr['party_id']}",
+            "location_id": cdr["cdr_location"]["id"],
+            "evse_uid": cdr["cdr_location"]["evse_uid"],
+            "x_original_protocol": "OCPI-2.1.1",
+        }
+        == access
+    )
 
 
 def test_keys_of_one_request_never_reach_the_next(logs: Collected) -> None:
