@@ -27,7 +27,7 @@ def run() -> dict[str, Any]:
 
     template = json.loads((EXAMPLES / "cdr_example.json").read_text())
     with (
-        LocalRuntime(log_level="ERROR", schedules=False) as runtime,
+        LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False) as runtime,
         RoamSimulator(network_size=10) as simulator,
     ):
         runtime.admin(

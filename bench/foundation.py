@@ -49,7 +49,7 @@ def aws_calls_per_request() -> dict[str, Any]:
     from roam_emp.local.runtime import LocalRuntime
     from roam_emp.simulator import RoamSimulator
 
-    with LocalRuntime(log_level="ERROR") as runtime, RoamSimulator() as simulator:
+    with LocalRuntime(log_level="ERROR", ship_logs=False) as runtime, RoamSimulator() as simulator:
         runtime.admin(
             "POST",
             "/admin/registration",

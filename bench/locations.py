@@ -56,7 +56,7 @@ def full_pulls() -> dict[str, Any]:
     from roam_emp.simulator import RoamSimulator
 
     with (
-        LocalRuntime(log_level="ERROR", schedules=False) as runtime,
+        LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False) as runtime,
         RoamSimulator(network_size=NETWORK) as simulator,
     ):
         httpx.post(

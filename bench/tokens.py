@@ -142,7 +142,10 @@ def through_gateway_and_token_push() -> dict[str, Any]:
     from roam_emp.ocpi.auth_header import encode_token
     from roam_emp.simulator import RoamSimulator
 
-    with LocalRuntime(log_level="ERROR", schedules=False) as runtime, RoamSimulator() as simulator:
+    with (
+        LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False) as runtime,
+        RoamSimulator() as simulator,
+    ):
         runtime.admin(
             "POST",
             "/admin/registration",

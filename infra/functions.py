@@ -109,7 +109,8 @@ class Functions(Construct):
                 [
                     NagPackSuppression(
                         id="AwsSolutions-IAM5",
-                        reason="X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
+                        reason="X-Ray PutTraceSegments/PutTelemetryRecords and Logs Insights "
+                        "GetQueryResults/StopQuery (a query id, no resource) support no resource-level "
                         "permissions; log stream names are created by Lambda at run time.",
                         applies_to=["Resource::*", {"regex": "/^Resource::<.*Logs.*\\.Arn>:\\*$/g"}],
                     ),
@@ -140,6 +141,24 @@ class Functions(Construct):
             )
             self.functions[spec.name] = function
             self.log_groups[spec.name] = log_group
+        for spec in topology.FUNCTIONS:
+            if spec.reads_logs:
+                self._grant_log_search(self.functions[spec.name], list(self.log_groups.values()))
+
+    @staticmethod
+    def _grant_log_search(function: lambda_.Function, log_groups: list[logs.LogGroup]) -> None:
+        """Logs Insights over every function's log group (the support bundle, store/logs.py)."""
+        function.add_environment(
+            topology.SUPPORT_LOG_GROUPS_ENV, ",".join(group.log_group_name for group in log_groups)
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["logs:StartQuery"], resources=[group.log_group_arn for group in log_groups]
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["logs:GetQueryResults", "logs:StopQuery"], resources=["*"])
+        )
 
     @staticmethod
     def _grant(

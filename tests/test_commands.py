@@ -14,8 +14,8 @@ import pytest
 from roam_emp import topology
 from roam_emp.config import settings
 from roam_emp.domain.location_pull import LocationPuller
-from roam_emp.local.polling import wait_for
 from roam_emp.local.runtime import LocalRuntime
+from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store.cdrs import CdrStore
 from roam_emp.store.pull_state import PullMode

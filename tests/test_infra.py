@@ -121,6 +121,34 @@ def test_each_function_role_holds_only_its_own_grants(synth: tuple[Any, Template
     assert "events:PutEvents" not in versions
     credentials = actions_of("OcpiCredentials")
     assert {"secretsmanager:PutSecretValue", "events:PutEvents", "dynamodb:PutItem"} <= credentials
+    # Only the support bundle searches logs, and only the functions' own log groups.
+    readers = [f.name for f in topology.FUNCTIONS if "logs:StartQuery" in actions_of(f.name)]
+    assert readers == ["AdminSupport"]
+    assert not any(
+        "logs:GetQueryResults" in actions_of(f.name) for f in topology.FUNCTIONS if f.name != "AdminSupport"
+    )
+
+
+def test_support_function_searches_every_function_log_group(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    policy = next(
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if "AdminSupportRole" in json.dumps(p["Properties"]["Roles"])
+    )
+    start_query = next(
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "logs:StartQuery"
+    )
+    resources = json.dumps(start_query["Resource"])
+    for function in topology.FUNCTIONS:
+        assert f"{function.name}Logs" in resources, function.name
+    function = next(
+        f
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "roam_emp.handlers.admin_support.handler"
+    )
+    groups = function["Properties"]["Environment"]["Variables"][topology.SUPPORT_LOG_GROUPS_ENV]
+    assert json.dumps(groups).count("Logs") >= len(topology.FUNCTIONS)
 
 
 def test_api_routes_and_auth(synth: tuple[Any, Template, Path]) -> None:

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from roam_emp import topology
-from roam_emp.local.polling import wait_for
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.ocpi.auth_header import encode_token
 from roam_emp.ocpi.contract_id import normalize
+from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store import aws
 from roam_emp.store.cdrs import CdrStore
@@ -293,6 +293,31 @@ def test_support_bundle_has_what_plugsurfing_asks_for(
         assert key in fields, key
     assert fields["token_uid"] == uid and fields["x_original_protocol"] == "OICP-2.3"
     assert f"Session id: {run['session_id']}" in answer["text"]
+    # The calls, from the functions' log groups (local mode ships the lines to moto's CloudWatch
+    # Logs; the bundle searches them with Logs Insights as it does in AWS).
+
+    def calls() -> list[dict[str, Any]]:
+        data = rt.admin("GET", f"/admin/support?session_id={run['session_id']}").json()["data"]
+        found = data["fields"].get("calls", [])
+        return found if any(c.get("request_path") == "/ocpi/2.2.1/cdrs" for c in found) else []
+
+    found = wait_for(calls)
+    session_path = next(
+        c["request_path"] for c in found if c.get("request_path", "").endswith(f"/{run['session_id']}")
+    )
+    assert session_path.startswith("/ocpi/2.2.1/sessions/")
+    puts = [c for c in found if c.get("request_method") == "PUT" and c.get("request_path") == session_path]
+    assert puts and puts[0]["http_status"] == 200 and puts[0]["status_code"] == 1000
+    assert puts[0]["x_request_id"] and puts[0]["x_original_protocol"] == "OICP-2.3"
+    assert {c.get("request_method") for c in found if c.get("request_path") == session_path} == {
+        "PUT",
+        "PATCH",
+    }
+    text = rt.admin("GET", f"/admin/support?session_id={run['session_id']}").json()["data"]["text"]
+    assert f"PUT {session_path} to us -> HTTP 200, OCPI 1000 [X-Request-ID " in text
+    skipped = rt.admin("GET", f"/admin/support?session_id={run['session_id']}&logs=false").json()["data"]
+    assert "calls" not in skipped["fields"]
+    assert rt.admin("GET", f"/admin/support?session_id={run['session_id']}&hours=0").status_code == 400
     assert main(["support-bundle", "--api", rt.url, "--token-uid", uid]) == 0
     printed = capsys.readouterr().out
     assert f"Token uid: {uid}" in printed and "Token push state: PUSHED" in printed

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from roam_emp import topology
-from roam_emp.local.polling import wait_for
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.ocpi.auth_header import encode_token
 from roam_emp.ocpi.contract_id import contract_key, normalize
+from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store import aws
 

@@ -26,13 +26,18 @@ class AdminClient:
     def _local(self) -> bool:
         return urlparse(self.api_url).hostname in ("127.0.0.1", "localhost", "::1")
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
+    def admin(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> httpx.Response:
+        """The raw answer (the shape of local mode's ``LocalRuntime.admin``)."""
         url = self.api_url.rstrip("/") + path
         content = None if body is None else json.dumps(body)
         headers = {"Content-Type": "application/json"} if content else {}
         if not self._local:
             headers = self._sign(method, url, content, headers)
-        response = httpx.request(method, url, content=content, headers=headers, timeout=self.timeout_s)
+        return httpx.request(method, url, content=content, headers=headers, timeout=timeout or self.timeout_s)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """The answer's ``data``; AdminError for anything but success."""
+        response = self.admin(method, path, body)
         try:
             payload = response.json()
         except ValueError as error:

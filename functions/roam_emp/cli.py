@@ -67,9 +67,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_stage_test(args: argparse.Namespace) -> int:
-    from .local.demo import run_stage_test
+    if not args.api:
+        from .local.demo import run_stage_test
 
-    return 0 if run_stage_test(args.report) else 1
+        return 0 if run_stage_test(args.report) else 1
+    # A deployed stack registered with Plugsurfing's stage: we drive our side through the admin
+    # API; what Plugsurfing drives is asked for and waited on (stage/hub_side.py).
+    from .stage import PlugsurfingStage, StageIds, StageTest
+
+    ids = StageIds(token_uid=args.token_uid, contract_id=args.contract_id, location_id=args.location_id)
+    test = StageTest(AdminClient(args.api, args.region), PlugsurfingStage(patience_s=args.patience), ids)
+    print(
+        f"stage test: {args.api} against Plugsurfing's stage "
+        f"(token {ids.token_uid}, location {ids.location_id})"
+    )
+    passed = test.run()
+    test.report(args.report, {"api": args.api, "hub": "Plugsurfing stage"})
+    return 0 if passed else 1
 
 
 def cmd_register(args: argparse.Namespace) -> int:
@@ -100,6 +114,8 @@ def cmd_support_bundle(args: argparse.Namespace) -> int:
             ("cdr_id", args.cdr_id),
             ("token_uid", args.token_uid),
             ("type", args.type),
+            ("hours", args.hours),
+            ("logs", "false" if args.no_logs else None),
         )
         if v
     }
@@ -137,8 +153,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
 
-    stage = sub.add_parser("stage-test", help="Plugsurfing's stage test list against the simulator")
+    stage = sub.add_parser(
+        "stage-test", help="Plugsurfing's stage test list: the simulator, or a deployed stack (--api)"
+    )
     stage.add_argument("--report", default="stage-test-report.json", help="JSON report file")
+    stage.add_argument("--api", help="a deployed stack's API URL (default: local mode + simulator)")
+    stage.add_argument("--region")
+    stage.add_argument("--token-uid", default="04DEM0C0FFEE42", help="the test token agreed with Plugsurfing")
+    stage.add_argument("--contract-id", default="NLEMPD00000042", help="its contract id")
+    stage.add_argument(
+        "--location-id", default="LOC0000006", help="the test location agreed with Plugsurfing"
+    )
+    stage.add_argument(
+        "--patience", type=float, default=600, help="seconds to wait for each step Plugsurfing drives"
+    )
     stage.set_defaults(func=cmd_stage_test)
 
     def admin(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -167,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--token-uid")
     bundle.add_argument("--type", default="RFID", help="token type (with --token-uid)")
     bundle.add_argument("--json", action="store_true", help="also print the fields as JSON")
+    bundle.add_argument("--hours", type=int, help="search the logs of the last N hours (default 48)")
+    bundle.add_argument("--no-logs", action="store_true", help="our store only, no log search")
     bundle.set_defaults(func=cmd_support_bundle)
     return parser
 

@@ -24,8 +24,13 @@ def _env(name: str, default: str | None = None) -> str:
     return value
 
 
+def _names(name: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in os.environ.get(name, "").split(",") if p.strip())
+
+
 def _list(name: str) -> tuple[str, ...]:
-    return tuple(p.strip().upper() for p in os.environ.get(name, "").split(",") if p.strip())
+    """Codes (prefixes, countries): compared upper-case."""
+    return tuple(p.upper() for p in _names(name))
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,10 @@ class Settings:
     location_pull_min_interval_s: float
     location_delta_overlap_s: float
     location_max_removal_fraction: float
+    # The support bundle searches these log groups (every function's; infra/functions.py) over
+    # the last N hours when the session or CDR gives no better window.
+    support_log_groups: tuple[str, ...]
+    support_log_hours: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -103,6 +112,8 @@ class Settings:
             location_pull_min_interval_s=float(_env("LOCATION_PULL_MIN_INTERVAL_S", "60")),
             location_delta_overlap_s=float(_env("LOCATION_DELTA_OVERLAP_S", "120")),
             location_max_removal_fraction=float(_env("LOCATION_MAX_REMOVAL_FRACTION", "0.5")),
+            support_log_groups=_names(topology.SUPPORT_LOG_GROUPS_ENV),
+            support_log_hours=int(_env("SUPPORT_LOG_HOURS", "48")),
         )
 
 

@@ -86,6 +86,7 @@ class Function:
     invokes_auth_hook: bool = False  # may call the EMP's authorization hook Lambda
     publishes_events: bool = False
     calls_hub: bool = False  # outbound Roam OCPI calls (needs the rate limiter's table)
+    reads_logs: bool = False  # Logs Insights over every function's log group (support bundle)
     schedules: tuple[Schedule, ...] = ()
     # detail-types of our own bus's events (source roam-emp) that invoke this function
     on_events: tuple[str, ...] = ()
@@ -125,11 +126,18 @@ SESSIONS_TABLE = Table(
     key="sessions",
     env_var="SESSIONS_TABLE",
     ttl_attribute=None,
-    # Session ids are unique across all CPOs behind Roam OCPI (FAQ): support looks them up alone.
-    indexes=(Index("by_session_id", "session_id"),),
+    # Session ids are unique across all CPOs behind Roam OCPI (FAQ): support looks them up alone;
+    # a token's recent sessions serve the support bundle and the stage test's evidence.
+    indexes=(
+        Index("by_session_id", "session_id"),
+        Index("by_token", "token_key", "last_updated", include=("session_id", "status")),
+    ),
 )
 # CDRs, their conflicts and token matches (store/cdrs.py); the raw bodies go to the archive bucket.
-CDRS_TABLE = Table(key="cdrs", env_var="CDRS_TABLE", ttl_attribute=None)
+# A CDR's id need not be its session's id: by_session_id finds a session's CDR.
+CDRS_TABLE = Table(
+    key="cdrs", env_var="CDRS_TABLE", ttl_attribute=None, indexes=(Index("by_session_id", "session_id"),)
+)
 # Remote commands we sent, their synchronous CommandResponse and their CommandResult.
 COMMANDS_TABLE = Table(key="commands", env_var="COMMANDS_TABLE")
 TABLES: tuple[Table, ...] = (
@@ -174,6 +182,8 @@ TOKEN_PUSH_QUEUE = Queue(
 QUEUES: tuple[Queue, ...] = (TOKEN_PUSH_QUEUE,)
 
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
+# Comma-separated log group names of every function, for the functions that ``reads_logs``.
+SUPPORT_LOG_GROUPS_ENV = "SUPPORT_LOG_GROUPS"
 EVENT_SOURCE = "roam-emp"
 LOCATION_PULL_REQUESTED = "LocationPullRequested"
 
@@ -337,6 +347,7 @@ FUNCTIONS: tuple[Function, ...] = (
             AUTHORIZATIONS_TABLE.key: Access.READ,
             LOCATIONS_TABLE.key: Access.READ,
         },
+        reads_logs=True,
         memory_mb=256,
     ),
     Function(

@@ -1,16 +1,19 @@
 """A support bundle: exactly the fields Plugsurfing's support asks for (FAQ "What information should
-partners include when raising support issues?"), gathered from our own store, ready to paste."""
+partners include when raising support issues?"), gathered from our own store and our CloudWatch
+logs (the calls: URL, method, HTTP and OCPI status, request and correlation ids), ready to paste."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import Settings
-from ..ocpi.timestamps import format_timestamp, utcnow
+from ..ocpi.timestamps import format_timestamp, parse_timestamp, utcnow
 from ..store.authorizations import AuthorizationStore
 from ..store.cdrs import CdrStore
 from ..store.locations import LocationCache
+from ..store.logs import LogSearch
 from ..store.sessions import SessionStore
 from ..store.tokens import TokenStore
 
@@ -23,6 +26,7 @@ class SupportBundle:
     tokens: TokenStore
     authorizations: AuthorizationStore
     locations: LocationCache
+    logs: LogSearch
 
     @classmethod
     def from_settings(cls, config: Settings) -> SupportBundle:
@@ -33,6 +37,7 @@ class SupportBundle:
             TokenStore(config.tokens_table),
             AuthorizationStore(config.authorizations_table),
             LocationCache(config.locations_table),
+            LogSearch(config.support_log_groups),
         )
 
     def collect(
@@ -42,14 +47,19 @@ class SupportBundle:
         cdr_id: str | None = None,
         token_uid: str | None = None,
         token_type: str = "RFID",  # noqa: S107 - an OCPI TokenType, not a secret
+        logs: bool = True,
+        hours: int | None = None,
     ) -> dict[str, Any]:
         facts: dict[str, Any] = {
             "environment": self.config.environment,
             "timestamp": format_timestamp(utcnow()),
             "emsp": f"{self.config.country_code}*{self.config.party_id}",
         }
-        found_session = self.sessions.find(session_id or cdr_id or "") if (session_id or cdr_id) else None
-        cdr = self.cdrs.get(cdr_id or session_id or "") if (cdr_id or session_id) else None
+        cdr = self.cdrs.get(cdr_id) if cdr_id else None
+        if cdr is None and session_id:
+            cdr = self.cdrs.for_session(session_id) or self.cdrs.get(session_id)
+        session_id = session_id or (cdr["cdr"].get("session_id") if cdr else None) or cdr_id
+        found_session = self.sessions.find(session_id) if session_id else None
         source: dict[str, Any] | None = None
         if found_session:
             source = found_session["session"]
@@ -108,7 +118,41 @@ class SupportBundle:
                     token_whitelist=stored.token.get("whitelist"),
                 )
             facts["recent_authorizations"] = self.authorizations.for_token(token_type, token_uid, limit=5)
+            facts["recent_sessions"] = self.sessions.for_token(token_type, token_uid, limit=5)
+        if logs:
+            self._add_calls(facts, asked_for_token=not (session_id or cdr_id), hours=hours)
         return {k: v for k, v in facts.items() if v not in (None, [], {})}
+
+    def _add_calls(self, facts: dict[str, Any], *, asked_for_token: bool, hours: int | None) -> None:
+        """The calls about this session/CDR (or token) from our logs, newest first."""
+        keys = ("token_uid",) if asked_for_token else ("session_id", "cdr_id")
+        identifiers = {k: str(facts[k]) for k in keys if facts.get(k)}
+        if not identifiers:
+            return
+        until = utcnow()
+        since = until - timedelta(hours=hours or self.config.support_log_hours)
+        started = _earliest(facts.get("start_date_time"), facts.get("cdr_received_at"))
+        if hours is None and started is not None:
+            since = min(since, started - timedelta(hours=1))  # the whole session, however old
+        findings = self.logs.find(identifiers, since, until)
+        facts["calls"] = findings.lines
+        facts["log_search"] = {
+            "status": findings.status,
+            "query_id": findings.query_id,
+            "from": format_timestamp(since),
+            "to": format_timestamp(until),
+            "log_groups": len(self.logs.log_groups),
+        }
+
+
+def _earliest(*stamps: Any) -> datetime | None:
+    parsed = []
+    for stamp in stamps:
+        try:
+            parsed.append(parse_timestamp(str(stamp)))
+        except ValueError:
+            continue
+    return min(parsed, default=None)
 
 
 FIELD_ORDER = (
@@ -155,4 +199,45 @@ def render_text(bundle: dict[str, Any]) -> str:
             f"{decision.get('location_id')} ({decision['reason']}), reference "
             f"{decision['authorization_reference']}"
         )
+    for session in bundle.get("recent_sessions", []):
+        lines.append(
+            f"Session {session['session_id']}: {session['status']} (last updated {session['last_updated']})"
+        )
+    calls = bundle.get("calls", [])
+    search = bundle.get("log_search")
+    if search:
+        lines.append(
+            f"Calls from our logs ({search['from']} to {search['to']}, {len(calls)} line(s), "
+            f"search {search['status']}):"
+        )
+    for call in calls[:CALLS_IN_TEXT]:
+        lines.append("  " + describe_call(call))
+    if len(calls) > CALLS_IN_TEXT:
+        lines.append(f"  ... {len(calls) - CALLS_IN_TEXT} more in the JSON bundle")
     return "\n".join(lines)
+
+
+CALLS_IN_TEXT = 25
+
+
+def describe_call(line: dict[str, Any]) -> str:
+    """One log line as a support ticket wants it: when, which call, what status, which ids."""
+    if line.get("url"):  # our call to Plugsurfing
+        what = f"we called {line.get('method')} {line['url']}"
+        ids = (line.get("outbound_x_request_id"), line.get("outbound_x_correlation_id"))
+    elif line.get("request_path"):  # Plugsurfing's (or the admin API's) call to us
+        what = f"{line.get('request_method')} {line['request_path']} to us"
+        ids = (line.get("x_request_id"), line.get("x_correlation_id"))
+    else:
+        what, ids = line.get("message", ""), (None, None)
+    status = ", ".join(
+        part
+        for part in (
+            f"HTTP {line['http_status']}" if line.get("http_status") else "",
+            f"OCPI {line['status_code']}" if line.get("status_code") else "",
+            str(line.get("status_message") or line.get("error") or ""),
+        )
+        if part
+    )
+    id_text = f" [X-Request-ID {ids[0]}, X-Correlation-ID {ids[1]}]" if ids[0] else ""
+    return f"{line.get('timestamp', '')} {what}" + (f" -> {status}" if status else "") + id_text

@@ -1,4 +1,5 @@
-"""GET /admin/support?session_id=|cdr_id=|token_uid=[&type=RFID]: the support bundle (JSON + text)."""
+"""GET /admin/support?session_id=|cdr_id=|token_uid=[&type=RFID][&hours=48][&logs=false]: the support
+bundle (JSON + text). ``hours`` widens or narrows the log search; ``logs=false`` skips it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ._runtime import http_entry
 
 app = create_resolver()
 bundle = per_settings(SupportBundle.from_settings)
+MAX_HOURS = 24 * 31  # Logs Insights bills by bytes scanned: a month is plenty for one case
 
 
 @app.get("/admin/support")
@@ -21,11 +23,18 @@ def support() -> Response[str]:
         raise OcpiError(
             StatusCode.INVALID_OR_MISSING_PARAMETERS, "session_id, cdr_id or token_uid is required"
         )
+    hours = args.get("hours")
+    if hours is not None and not (hours.isdigit() and 1 <= int(hours) <= MAX_HOURS):
+        raise OcpiError(
+            StatusCode.INVALID_OR_MISSING_PARAMETERS, f"hours must be a whole number from 1 to {MAX_HOURS}"
+        )
     data = bundle().collect(
         session_id=args.get("session_id"),
         cdr_id=args.get("cdr_id"),
         token_uid=args.get("token_uid"),
         token_type=args.get("type", "RFID"),
+        logs=args.get("logs", "true").lower() != "false",
+        hours=int(hours) if hours else None,
     )
     return respond(app, {"fields": data, "text": render_text(data)})
 

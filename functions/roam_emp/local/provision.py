@@ -28,6 +28,9 @@ class LocalNames:
     def bus(self) -> str:
         return self.prefix
 
+    def log_group(self, function: topology.Function) -> str:
+        return f"/aws/lambda/{self.prefix}-{function.name}"
+
 
 def provision(names: LocalNames, queue_visibility_s: int | None = None) -> dict[str, str]:
     """Create every table, secret, queue and the bus; return the environment for the handlers.
@@ -99,6 +102,10 @@ def provision(names: LocalNames, queue_visibility_s: int | None = None) -> dict[
         env[bucket.env_var] = name
     aws.events().create_event_bus(Name=names.bus)
     env[topology.EVENT_BUS_ENV] = names.bus
+    logs = aws.client("logs")
+    for function in topology.FUNCTIONS:
+        logs.create_log_group(logGroupName=names.log_group(function))
+    env[topology.SUPPORT_LOG_GROUPS_ENV] = ",".join(names.log_group(f) for f in topology.FUNCTIONS)
     return env
 
 

@@ -3,6 +3,7 @@ simulator and register with it. Used by `roam-emp local`, `roam-emp demo` and th
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,8 @@ import httpx
 from .. import topology
 from ..config import reset as reset_settings
 from .gateway import GatewayServer, LocalGateway
-from .invoker import Invoker
+from .invoker import Invoker, context_for
+from .log_shipper import LogShipper
 from .moto_server import MotoServer
 from .provision import LocalNames, apply, provision
 from .triggers import LocalTriggers, provision_event_rules
@@ -47,10 +49,12 @@ class LocalRuntime:
     metrics: bool = False
     schedules: bool = True
     queue_visibility_s: int = 6  # longer than any local batch takes, or FIFO order could break
+    ship_logs: bool = True  # handlers' lines to moto's CloudWatch Logs (the support bundle reads them)
     extra_env: dict[str, str] = field(default_factory=dict)
     moto: MotoServer | None = None
     gateway: GatewayServer | None = None
     triggers: LocalTriggers | None = None
+    shipper: LogShipper | None = None
     invoker: Invoker = field(default_factory=Invoker)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -65,10 +69,16 @@ class LocalRuntime:
             **self.extra_env,
         }
         os.environ.update(env)
-        env.update(provision(LocalNames(), queue_visibility_s=self.queue_visibility_s))
+        names = LocalNames()
+        env.update(provision(names, queue_visibility_s=self.queue_visibility_s))
         apply(env)
         reset_settings()
         self.env = env
+        if self.ship_logs:
+            self.shipper = LogShipper(
+                {context_for(f).function_name: names.log_group(f) for f in topology.FUNCTIONS}
+            ).start()
+            _attach(self.shipper, self.log_level)
         self.triggers = LocalTriggers(
             self.invoker,
             provision_event_rules(env["EVENT_BUS_NAME"]),
@@ -97,6 +107,9 @@ class LocalRuntime:
             self.triggers.stop()
         if self.gateway:
             self.gateway.stop()
+        if self.shipper:
+            _detach(self.shipper)
+            self.shipper.stop()
         if self.moto:
             self.moto.stop()
 
@@ -105,3 +118,19 @@ class LocalRuntime:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _attach(shipper: LogShipper, console_level: str) -> None:
+    """Ship INFO and above while the console keeps showing ``console_level`` and above."""
+    from ..handlers._runtime import logger
+
+    logger.registered_handler.setLevel(console_level.upper())
+    logger.setLevel(min(logging.INFO, logging.getLevelName(console_level.upper())))
+    shipper.setFormatter(logger.registered_formatter)
+    logger.addHandler(shipper)
+
+
+def _detach(shipper: LogShipper) -> None:
+    from ..handlers._runtime import logger
+
+    logging.getLogger(logger.name).removeHandler(shipper)

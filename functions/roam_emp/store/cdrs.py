@@ -55,6 +55,8 @@ class CdrStore:
             "received_at": {"S": format_timestamp(utcnow())},
             "facts": {"S": json.dumps(facts, separators=(",", ":"), default=str)},
         }
+        if isinstance(cdr.get("session_id"), str) and cdr["session_id"]:
+            item["session_id"] = {"S": cdr["session_id"]}  # index by_session_id (support, stage test)
         try:
             aws.dynamodb().put_item(
                 TableName=self.table,
@@ -84,6 +86,19 @@ class CdrStore:
             "archive_key": item["archive_key"]["S"],
             "received_at": item["received_at"]["S"],
         }
+
+    def for_session(self, session_id: str) -> dict[str, Any] | None:
+        """The CDR of a session (a CDR's id need not be its session's id)."""
+        page = aws.dynamodb().query(
+            TableName=self.table,
+            IndexName="by_session_id",
+            KeyConditionExpression="session_id = :id",
+            ExpressionAttributeValues={":id": {"S": session_id}},
+        )
+        for key in page.get("Items", []):
+            if key["sk"]["S"] == "CDR":
+                return self.get(key["pk"]["S"].removeprefix("CDR#"))
+        return None
 
     def conflicts(self, cdr_id: str) -> list[str]:
         page = aws.dynamodb().query(

@@ -37,6 +37,10 @@ class SessionStore:
             "status": {"S": str(session.get("status", ""))},
             "session_id": {"S": session["id"]},
         }
+        token = session.get("cdr_token")
+        if isinstance(token, dict) and token.get("uid"):
+            # index by_token: a token's recent sessions (support bundle, stage test evidence)
+            item["token_key"] = {"S": f"{token.get('type', 'RFID')}#{token['uid']}"}
         if original_protocol:
             item["x_original_protocol"] = {"S": original_protocol}
         try:
@@ -70,6 +74,25 @@ class SessionStore:
                     "x_original_protocol": item.get("x_original_protocol", {}).get("S"),
                 }
         return None
+
+    def for_token(self, token_type: str, uid: str, limit: int = 10) -> list[dict[str, Any]]:
+        """A token's sessions, most recently updated first."""
+        page = aws.dynamodb().query(
+            TableName=self.table,
+            IndexName="by_token",
+            Limit=limit,
+            ScanIndexForward=False,
+            KeyConditionExpression="token_key = :k",
+            ExpressionAttributeValues={":k": {"S": f"{token_type}#{uid}"}},
+        )
+        return [
+            {
+                "session_id": i["session_id"]["S"],
+                "status": i.get("status", {}).get("S"),
+                "last_updated": i["last_updated"]["S"],
+            }
+            for i in page.get("Items", [])
+        ]
 
     def exists(self, country_code: str, party_id: str, session_id: str) -> bool:
         item = (

@@ -1,4 +1,4 @@
-"""Waiting for something asynchronous to happen (queues, callbacks, schedules) in local mode."""
+"""Waiting for something asynchronous to happen (queues, callbacks, schedules, a partner's action)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], seconds: float = 30, interval: float = 0.2) -> T:
+def wait_for(condition: Callable[[], T | None], seconds: float = 30, interval: float = 0.2) -> T:
     """The first truthy value of ``condition()``; TimeoutError when none comes in time."""
     deadline = time.monotonic() + seconds
     while True:

@@ -1,0 +1,7 @@
+"""Plugsurfing's stage test list, automated (`roam-emp stage-test`): the steps (runner.py) and
+Plugsurfing's side of them, simulated or real (hub_side.py)."""
+
+from .hub_side import HubSide, PlugsurfingStage, SimulatedHub
+from .runner import AdminApi, StageIds, StageTest, Step
+
+__all__ = ["AdminApi", "HubSide", "PlugsurfingStage", "SimulatedHub", "StageIds", "StageTest", "Step"]
