@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from typing import Any
 
 from constructs import Node
@@ -50,6 +51,10 @@ class StackConfig:
     authorize_p99_alarm_ms: int = 800  # alarm when authorize p99 nears Plugsurfing's timeout (>= 1 s)
     alarm_email: str = ""  # subscribed to the alarm topic when set
     log_retention_days: int = 30
+    log_level: str = "INFO"  # DEBUG adds request bodies (never credentials) to the logs
+    cdr_cost_tolerance: str = "0.01"  # difference (currency units, excl. VAT) still counted as OK
+    location_max_removal_fraction: float = 0.5  # a full pull never removes more of the cache at once
+    support_log_hours: int = 48  # default window of the support bundle's log search
     retain_data: bool = True  # tables and secret survive `cdk destroy`
 
     @classmethod
@@ -67,6 +72,8 @@ class StackConfig:
         for name in ("supported_countries", "contract_id_prefixes"):
             if name in values:
                 values[name] = tuple(values[name])
+        if "cdr_cost_tolerance" in values:  # a JSON number or string: kept exact as text
+            values["cdr_cost_tolerance"] = str(values["cdr_cost_tolerance"])
         config = cls(**values)
         config.validate()
         return config
@@ -89,6 +96,18 @@ class StackConfig:
             raise ValueError(f"authorization.hook_fallback must be one of {allowed}")
         if not 50 <= self.authorization.hook_budget_ms <= 5000:
             raise ValueError("authorization.hook_budget_ms must be 50..5000 (Plugsurfing waits 1-10 s)")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        try:
+            tolerance = Decimal(self.cdr_cost_tolerance)
+        except ArithmeticError as error:
+            raise ValueError(f"cdr_cost_tolerance must be an amount: {self.cdr_cost_tolerance!r}") from error
+        if not tolerance >= 0:
+            raise ValueError("cdr_cost_tolerance must be a non-negative amount")
+        if not 0 < self.location_max_removal_fraction <= 1:
+            raise ValueError("location_max_removal_fraction must be in (0, 1]")
+        if not 1 <= self.support_log_hours <= 744:
+            raise ValueError("support_log_hours must be 1..744 (a month)")
 
     def schedule_expression(self, setting: str) -> str:
         """A topology Schedule's expression: an int setting is a rate in minutes."""
@@ -110,7 +129,10 @@ class StackConfig:
             "SECRET_CACHE_S": str(self.secret_cache_seconds),
             "POWERTOOLS_SERVICE_NAME": "roam-emp",
             "POWERTOOLS_METRICS_NAMESPACE": "RoamEmp",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+            "CDR_COST_TOLERANCE": self.cdr_cost_tolerance,
+            "LOCATION_MAX_REMOVAL_FRACTION": str(self.location_max_removal_fraction),
+            "SUPPORT_LOG_HOURS": str(self.support_log_hours),
         }
         if self.business_website:
             env["ROAM_EMP_BUSINESS_WEBSITE"] = self.business_website
