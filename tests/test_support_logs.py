@@ -13,6 +13,18 @@ from roam_emp.store import aws
 from roam_emp.store.logs import LogSearch, insights_query
 
 GROUPS = ("/aws/lambda/t-OcpiSessions", "/aws/lambda/t-TokenPush")
+# Plugsurfing's PUT of session S1 to us, as our access line records it.
+SESSION_PUT = {
+    "message": "ocpi request",
+    "timestamp": "2026-11-24 10:00:00,000+0000",
+    "request_method": "PUT",
+    "request_path": "/ocpi/2.2.1/sessions/DE/8PS/S1",
+    "http_status": 200,
+    "status_code": 1000,
+    "x_request_id": "r1",
+    "x_correlation_id": "c1",
+    "session_id": "S1",
+}
 
 
 def _put(group: str, *lines: object) -> None:
@@ -36,19 +48,7 @@ def groups(aws_mock: dict[str, str]) -> tuple[str, ...]:
     _put(
         GROUPS[0],
         "START RequestId: 1 Version: $LATEST",  # Lambda's own lines are not JSON
-        {
-            "message": "ocpi request",
-            "timestamp": "2026-11-24 10:00:00,000+0000",
-            "function_name": "t-OcpiSessions",
-            "request_method": "PUT",
-            "request_path": "/ocpi/2.2.1/sessions/DE/8PS/S1",
-            "http_status": 200,
-            "status_code": 1000,
-            "x_request_id": "r1",
-            "x_correlation_id": "c1",
-            "session_id": "S1",
-            "some_internal_key": "not for the ticket",
-        },
+        {**SESSION_PUT, "function_name": "t-OcpiSessions", "some_internal_key": "not for the ticket"},
         {"message": "ocpi request", "session_id": "S2", "request_path": "/ocpi/2.2.1/sessions/DE/8PS/S2"},
     )
     _put(
@@ -99,16 +99,7 @@ def test_without_log_groups_the_search_says_so(aws_mock: dict[str, str]) -> None
 
 
 def test_calls_read_as_a_ticket_wants_them() -> None:
-    inbound = {
-        "timestamp": "t1",
-        "request_method": "PUT",
-        "request_path": "/ocpi/2.2.1/sessions/DE/8PS/S1",
-        "http_status": 200,
-        "status_code": 1000,
-        "x_request_id": "r1",
-        "x_correlation_id": "c1",
-    }
-    assert describe_call(inbound) == (
+    assert describe_call({**SESSION_PUT, "timestamp": "t1"}) == (
         "t1 PUT /ocpi/2.2.1/sessions/DE/8PS/S1 to us -> HTTP 200, OCPI 1000 "
         "[X-Request-ID r1, X-Correlation-ID c1]"
     )

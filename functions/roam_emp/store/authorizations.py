@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from . import aws
+from .dynamo import query_index
 
 RETENTION_S = 400 * 86400
 
@@ -31,12 +32,7 @@ class AuthorizationStore:
         )
 
     def for_token(self, token_type: str, uid: str, limit: int = 20) -> list[dict[str, Any]]:
-        page = aws.dynamodb().query(
-            TableName=self.table,
-            IndexName="by_token",
-            Limit=limit,
-            ScanIndexForward=False,
-            KeyConditionExpression="token_key = :k",
-            ExpressionAttributeValues={":k": {"S": f"{token_type}#{uid}"}},
+        items = query_index(
+            self.table, "by_token", "token_key", f"{token_type}#{uid}", limit=limit, newest_first=True
         )
-        return [json.loads(i["summary"]["S"]) for i in page.get("Items", [])]
+        return [json.loads(i["summary"]["S"]) for i in items]

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..ocpi.timestamps import format_timestamp, utcnow
 from . import aws
+from .dynamo import query_index
 
 
 class StoreOutcome(StrEnum):
@@ -89,13 +90,7 @@ class CdrStore:
 
     def for_session(self, session_id: str) -> dict[str, Any] | None:
         """The CDR of a session (a CDR's id need not be its session's id)."""
-        page = aws.dynamodb().query(
-            TableName=self.table,
-            IndexName="by_session_id",
-            KeyConditionExpression="session_id = :id",
-            ExpressionAttributeValues={":id": {"S": session_id}},
-        )
-        for key in page.get("Items", []):
+        for key in query_index(self.table, "by_session_id", "session_id", session_id):
             if key["sk"]["S"] == "CDR":
                 return self.get(key["pk"]["S"].removeprefix("CDR#"))
         return None

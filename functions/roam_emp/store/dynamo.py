@@ -74,5 +74,21 @@ def paginate(operation: str, **request: Any) -> Iterator[Item]:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def query_index(
+    table: str, index: str, key: str, value: str, *, limit: int | None = None, newest_first: bool = False
+) -> list[Item]:
+    """One page of a global secondary index by its partition key (string), in sort key order."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": f"{key} = :value",
+        "ExpressionAttributeValues": {":value": {"S": value}},
+        "ScanIndexForward": not newest_first,
+    }
+    if limit:
+        request["Limit"] = limit
+    return list(aws.dynamodb().query(**request).get("Items", []))
+
+
 def is_conditional_failure(error: ClientError) -> bool:
     return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from . import aws
+from .dynamo import query_index
 
 _SK = "S"
 
@@ -56,13 +57,7 @@ class SessionStore:
 
     def find(self, session_id: str) -> dict[str, Any] | None:
         """By id alone (unique across CPOs, FAQ), with the X-Original-Protocol we recorded."""
-        page = aws.dynamodb().query(
-            TableName=self.table,
-            IndexName="by_session_id",
-            KeyConditionExpression="session_id = :id",
-            ExpressionAttributeValues={":id": {"S": session_id}},
-        )
-        for key in page.get("Items", []):
+        for key in query_index(self.table, "by_session_id", "session_id", session_id):
             item = (
                 aws.dynamodb()
                 .get_item(TableName=self.table, Key={"pk": key["pk"], "sk": key["sk"]})
@@ -77,13 +72,8 @@ class SessionStore:
 
     def for_token(self, token_type: str, uid: str, limit: int = 10) -> list[dict[str, Any]]:
         """A token's sessions, most recently updated first."""
-        page = aws.dynamodb().query(
-            TableName=self.table,
-            IndexName="by_token",
-            Limit=limit,
-            ScanIndexForward=False,
-            KeyConditionExpression="token_key = :k",
-            ExpressionAttributeValues={":k": {"S": f"{token_type}#{uid}"}},
+        items = query_index(
+            self.table, "by_token", "token_key", f"{token_type}#{uid}", limit=limit, newest_first=True
         )
         return [
             {
@@ -91,7 +81,7 @@ class SessionStore:
                 "status": i.get("status", {}).get("S"),
                 "last_updated": i["last_updated"]["S"],
             }
-            for i in page.get("Items", [])
+            for i in items
         ]
 
     def exists(self, country_code: str, party_id: str, session_id: str) -> bool:
