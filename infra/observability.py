@@ -13,6 +13,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -44,6 +45,7 @@ class Observability(Construct):
         api: apigateway.RestApi,
         functions: dict[str, lambda_.Function],
         dead_letter_queues: dict[str, sqs.Queue],
+        log_groups: dict[str, logs.LogGroup],
     ) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(
@@ -219,6 +221,35 @@ class Observability(Construct):
                         "TokenPush_pushed",
                         "TokenPush_failed",
                     )
+                ],
+                width=12,
+            ),
+        )
+        # The calls that went wrong, with the fields Plugsurfing's support asks for (the access
+        # and hub call lines: handlers/_runtime.py, api/http.py, hub/client.py).
+        groups = [group.log_group_name for group in log_groups.values()]
+        self.dashboard.add_widgets(
+            cloudwatch.LogQueryWidget(
+                title="Failed OCPI requests to us (latest 50)",
+                log_group_names=groups,
+                query_lines=[
+                    "fields @timestamp, request_method, request_path, http_status, status_code, "
+                    "status_message, x_request_id, session_id, cdr_id, token_uid",
+                    'filter message = "ocpi request" and http_status >= 400',
+                    "sort @timestamp desc",
+                    "limit 50",
+                ],
+                width=12,
+            ),
+            cloudwatch.LogQueryWidget(
+                title="Refused or failed calls to Plugsurfing (latest 50)",
+                log_group_names=groups,
+                query_lines=[
+                    "fields @timestamp, method, url, http_status, status_code, status_message, "
+                    "error, outbound_x_request_id",
+                    "filter message like /^hub call/ and (http_status >= 400 or ispresent(error))",
+                    "sort @timestamp desc",
+                    "limit 50",
                 ],
                 width=12,
             ),

@@ -43,6 +43,7 @@ class RoamEmpStack(Stack):
             api=api.rest_api,
             functions=functions.functions,
             dead_letter_queues=messaging.dead_letter_queues,
+            log_groups=functions.log_groups,
         )
         base_url = config.public_base_url or api.rest_api.url.rstrip("/")
         CfnOutput(

@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from roam_emp.hub.client import HubClient, RetryPolicy, parse_next_link
-from roam_emp.hub.errors import HubRateLimited, HubRejected, HubUnauthorized, HubUnavailable
+from roam_emp.hub.errors import (
+    HubProtocolError,
+    HubRateLimited,
+    HubRejected,
+    HubUnauthorized,
+    HubUnavailable,
+)
 from roam_emp.ocpi.versions import Version
 from roam_emp.simulator import RoamSimulator
 
@@ -146,3 +152,20 @@ def test_pages_follow_the_link_exactly_as_given() -> None:
     assert [p.data[0]["page"] for p in pages] == [1, 2, 3]
     assert seen[1:] == cursor_urls  # no offsets computed, the cursor untouched
     assert len({p.correlation_id for p in pages}) == 1
+
+
+def test_unreadable_answers_are_quoted_in_errors_except_from_credentials() -> None:
+    """An error message reaches the logs: a credentials answer carries tokens, so it is never quoted."""
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text='token "SECRET-C-TOKEN" but no envelope')
+
+    hub = HubClient(
+        token="t", limiter=CountingLimiter(), http=httpx.Client(transport=httpx.MockTransport(serve))
+    )
+    with pytest.raises(HubProtocolError) as quoted:
+        hub.get("https://hub.test/locations")
+    assert "SECRET-C-TOKEN" in str(quoted.value)
+    with pytest.raises(HubProtocolError) as hidden:
+        hub.request("POST", "https://hub.test/ocpi/2.2.1/credentials", json_body={})
+    assert "SECRET-C-TOKEN" not in str(hidden.value) and "not shown: credentials" in str(hidden.value)

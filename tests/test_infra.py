@@ -290,3 +290,16 @@ def test_operational_alarms(synth: tuple[Any, Template, Path]) -> None:
     )
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     assert all(a["Properties"].get("AlarmActions") for a in alarms.values())  # every alarm notifies
+
+
+def test_dashboard_shows_metrics_alarms_and_failed_calls(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    dashboard = next(iter(template.find_resources("AWS::CloudWatch::Dashboard").values()))
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for shown in ("Hub429", "Authorize_ALLOWED", "TokenPush_failed", "LocationCacheAgeSeconds", "alarms"):
+        assert shown in body, shown
+    # Logs Insights widgets over every function's log group: the failed calls, both directions.
+    assert "ocpi request" in body and "http_status >= 400" in body
+    assert "outbound_x_request_id" in body
+    for function in topology.FUNCTIONS:
+        assert f"{function.name}Logs" in body, function.name

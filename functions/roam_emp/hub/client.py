@@ -257,10 +257,10 @@ class HubClient:
         except ValidationError as error:
             if status >= 400:
                 raise HubRejected(
-                    f"Plugsurfing refused the call: {response.text[:200]}", url=url, http_status=status
+                    f"Plugsurfing refused the call: {_snippet(response, url)}", url=url, http_status=status
                 ) from error
             raise HubProtocolError(
-                f"not an OCPI envelope: {response.text[:200]}", url=url, http_status=status
+                f"not an OCPI envelope: {_snippet(response, url)}", url=url, http_status=status
             ) from error
         if status >= 400 or not 1000 <= envelope.status_code < 2000:
             raise HubRejected(
@@ -316,6 +316,14 @@ class HubClient:
     def close(self) -> None:
         if self.http is not None:
             self.http.close()
+
+
+def _snippet(response: httpx.Response, url: str) -> str:
+    """The start of an unreadable answer, for the error (and so the logs); never from the
+    credentials module, whose answers carry tokens."""
+    if "/credentials" in url:
+        return f"({len(response.content)} bytes, not shown: credentials)"
+    return response.text[:200]
 
 
 def _error_from(kind: type[HubError], response: httpx.Response, url: str) -> HubError:
