@@ -210,13 +210,6 @@ class TokenPusher:
             return "unknown"
         if stored.push_state is PushState.PUSHED:
             return "up_to_date"  # a later message already pushed this (or a newer) version
-        # Every line about this push names the token (FAQ support fields), then forgets it.
-        with logger.append_context_keys(
-            token_uid=uid, token_type=token_type, contract_id=stored.token.get("contract_id")
-        ):
-            return self._send(stored, token_type, uid, receive_count)
-
-    def _send(self, stored: StoredToken, token_type: str, uid: str, receive_count: int) -> str:
         base = self._tokens_endpoint()
         if not base:
             raise RetryLater("not registered with Plugsurfing (no tokens RECEIVER endpoint) yet")

@@ -4,6 +4,7 @@ batch waits with it, so one token's changes never overtake each other."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
@@ -13,15 +14,32 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..config import per_settings
 from ..domain.tokens import TokenPusher
 from ..topology import TOKEN_PUSH_QUEUE
-from ._runtime import event_entry, metrics
+from ._runtime import event_entry, logger, metrics
 
 pusher = per_settings(lambda config: TokenPusher.from_settings(config, TOKEN_PUSH_QUEUE.max_receive_count))
 
 
 def push_one(record: SQSRecord) -> str:
-    outcome = pusher().handle(record.body, int(record.attributes.approximate_receive_count or 1))
+    # Every line about this message names its token (FAQ support fields), then forgets it.
+    with logger.append_context_keys(**_token_keys(record.body)):
+        outcome = pusher().handle(record.body, int(record.attributes.approximate_receive_count or 1))
     metrics.add_metric(name=f"TokenPush_{outcome}", unit="Count", value=1)
     return outcome
+
+
+def _token_keys(body: str) -> dict[str, Any]:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return {}  # the pusher refuses it, with its own line
+    if not isinstance(message, dict):
+        return {}
+    keys = {
+        "token_uid": message.get("uid"),
+        "token_type": message.get("type"),
+        "contract_id": message.get("contract_id"),
+    }
+    return {k: v for k, v in keys.items() if isinstance(v, str)}
 
 
 @event_entry

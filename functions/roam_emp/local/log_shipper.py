@@ -29,6 +29,7 @@ class LogShipper(logging.Handler):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
         self.shipped = 0
+        self.restore_levels = (logging.NOTSET, logging.NOTSET)  # the logger's, before shipping began
 
     def start(self) -> LogShipper:
         logs = aws.client("logs")

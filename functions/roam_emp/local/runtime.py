@@ -124,6 +124,7 @@ def _attach(shipper: LogShipper, console_level: str) -> None:
     """Ship INFO and above while the console keeps showing ``console_level`` and above."""
     from ..handlers._runtime import logger
 
+    shipper.restore_levels = (logger.log_level, logger.registered_handler.level)
     logger.registered_handler.setLevel(console_level.upper())
     logger.setLevel(min(logging.INFO, logging.getLevelName(console_level.upper())))
     shipper.setFormatter(logger.registered_formatter)
@@ -134,3 +135,5 @@ def _detach(shipper: LogShipper) -> None:
     from ..handlers._runtime import logger
 
     logging.getLogger(logger.name).removeHandler(shipper)
+    logger.setLevel(shipper.restore_levels[0])
+    logger.registered_handler.setLevel(shipper.restore_levels[1])
