@@ -30,17 +30,17 @@ class Demo:
     out: Callable[[str], None] = print
     test: StageTest = field(init=False)
 
+    hub: SimulatedHub = field(init=False)
+
     def __post_init__(self) -> None:
-        self.test = StageTest(self.runtime, simulated_hub(self.simulator), out=self.out)
+        self.hub = simulated_hub(self.simulator)
+        self.test = StageTest(self.runtime, self.hub, out=self.out)
 
     def step(self, title: str, action: Callable[[], tuple[bool, str]]) -> bool:
         return self.test.step(title, action)
 
     def target(self) -> dict[str, str]:
         return {"api": self.runtime.url, "hub": self.simulator.versions_url}
-
-    def sim(self, path: str, body: Any = None) -> Any:
-        return httpx.post(f"{self.simulator.url}/_sim/{path}", json=body or {}, timeout=60).json()
 
     def call_us(self, token: str | None, path: str = "/ocpi/2.2.1/credentials") -> httpx.Response:
         headers = {"Authorization": encode_token(token)} if token else {}
@@ -95,7 +95,7 @@ class Demo:
         self.out("\n2. Plugsurfing rotates its credentials (PUT)")
 
         def rotate() -> tuple[bool, str]:
-            answer = self.sim("rotate")
+            answer = self.hub.sim("rotate")
             new_token = sim.state.our_token_for_emp
             fresh = self.call_us(new_token).status_code
             old = self.call_us(token_b).status_code
@@ -109,7 +109,7 @@ class Demo:
         last_token = sim.state.our_token_for_emp
 
         def unregister() -> tuple[bool, str]:
-            answer = self.sim("unregister")
+            answer = self.hub.sim("unregister")
             after = self.call_us(last_token).status_code
             return bool(answer.get("ok")) and after == 401, f"DELETE -> ok, then HTTP {after}"
 
@@ -117,7 +117,7 @@ class Demo:
 
         def hub_initiated() -> tuple[bool, str]:
             issued = rt.admin("POST", "/admin/registration/token-a").json()["data"]
-            answer = self.sim(
+            answer = self.hub.sim(
                 "register", {"token_a": issued["token_a"], "versions_url": issued["versions_url"]}
             )
             status = rt.admin("GET", "/admin/registration").json()["data"]
