@@ -5,6 +5,7 @@ so the local log shipper's PutLogEvents calls are not ours to count."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,14 +15,19 @@ from botocore.endpoint import Endpoint
 
 
 @contextmanager
-def counting() -> Iterator[Counter[str]]:
+def counting(*, this_thread_only: bool = False) -> Iterator[Counter[str]]:
+    """``this_thread_only``: only the calls of the thread that counts (an operation run in-process),
+    not those of local mode's pollers and stream consumer running beside it."""
     counts: Counter[str] = Counter()
     original = Endpoint.make_request
+    me = threading.get_ident()
 
     def make_request(self: Endpoint, operation_model: Any, request_dict: Any) -> Any:
         name = f"{operation_model.service_model.service_name}:{operation_model.name}"
-        # Local mode's trigger pollers long-poll SQS in the background: not part of any operation.
-        if name != "sqs:ReceiveMessage":
+        # Local mode's trigger pollers long-poll SQS and DynamoDB Streams in the background: not
+        # part of any operation (Lambda's pollers, in AWS).
+        polling = name == "sqs:ReceiveMessage" or name.startswith("dynamodbstreams:")
+        if not polling and (not this_thread_only or threading.get_ident() == me):
             counts[name] += 1
         return original(self, operation_model, request_dict)
 

@@ -63,6 +63,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/ocpi/2.2.1/cdrs"): EXAMPLES["cdr"],
     ("POST", "/ocpi/2.2.1/commands/{command}/{command_id}"): {"result": "ACCEPTED"},
     ("POST", "/admin/commands/{command}"): {"token_uid": "04A1B2C3D4", "location_id": "LOC1"},
+    ("POST", "/admin/cdrs/reprocess"): {
+        "key": "rejected/9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7.json"
+    },
 }
 SAMPLE_PATHS = {
     "/ocpi/2.2.1/commands/{command}/{command_id}": "/ocpi/2.2.1/commands/START_SESSION/9f1c2e7a",
@@ -71,6 +74,7 @@ SAMPLE_PATHS = {
     "/ocpi/2.2.1/cdrs/{cdr_id}": "/ocpi/2.2.1/cdrs/12345",
     "/admin/locations/{location_id}": "/admin/locations/LOC0000001",
     "/admin/tokens/{uid}": "/admin/tokens/04A1B2C3D4",
+    "/admin/cdrs/{cdr_id}": "/admin/cdrs/12345",
     "/ocpi/2.2.1/tokens/{token_uid}/authorize": "/ocpi/2.2.1/tokens/04A1B2C3D4/authorize",
 }
 SAMPLE_QUERIES = {

@@ -44,6 +44,7 @@ class StackConfig:
     secret_cache_seconds: int = 30
     location_delta_pull_minutes: int = 2  # FAQ recommends every 1-5 minutes
     location_full_pull_cron: str = "cron(30 2 * * ? *)"  # nightly full pull (UTC)
+    command_timeout_sweep_minutes: int = 1  # the timer marking commands without a result TIMEOUT
     supported_countries: tuple[str, ...] = ()  # empty = whatever Plugsurfing delivers
     contract_id_prefixes: tuple[str, ...] = ()  # registered with Plugsurfing before token pushes
     authorization: AuthorizationPolicy = field(default_factory=AuthorizationPolicy)
@@ -85,6 +86,8 @@ class StackConfig:
             raise ValueError(f"party_id must be 3 characters [A-Z0-9], got {self.party_id!r}")
         if not 1 <= self.location_delta_pull_minutes <= 60:
             raise ValueError("location_delta_pull_minutes must be 1..60 (FAQ: delta at most once a minute)")
+        if not 1 <= self.command_timeout_sweep_minutes <= 15:
+            raise ValueError("command_timeout_sweep_minutes must be 1..15 (a command's TIMEOUT waits for it)")
         if self.hub_requests_per_minute > 3000 or self.hub_requests_per_day > 1_000_000:
             raise ValueError(
                 "hub request budgets may not exceed Plugsurfing's limits (3,000/min, 1,000,000/day)"

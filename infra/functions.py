@@ -85,10 +85,12 @@ class Functions(Construct):
                 role=role,
             )
             self._grant(spec, function, tables, secrets, messaging)
-            for key, access in spec.buckets.items():
-                actions = ["s3:PutObject"] if access is topology.Access.WRITE else ["s3:GetObject"]
+            for key, actions in spec.buckets.items():
                 function.add_to_role_policy(
-                    iam.PolicyStatement(actions=actions, resources=[buckets[key].arn_for_objects("cdrs/*")])
+                    iam.PolicyStatement(
+                        actions=list(actions),
+                        resources=[buckets[key].arn_for_objects(f"{p}*") for p in topology.ARCHIVE_PREFIXES],
+                    )
                 )
             if spec.queue_consume:
                 function.add_event_source(
@@ -116,9 +118,10 @@ class Functions(Construct):
                     ),
                     NagPackSuppression(
                         id="AwsSolutions-IAM5",
-                        reason="Archive objects are keyed by CPO and CDR id under cdrs/: the grant is "
-                        "PutObject (no read, no delete) on that prefix of the one bucket.",
-                        applies_to=[{"regex": "/^Resource::<Archive.*\\.Arn>\\/cdrs\\/\\*$/g"}],
+                        reason="Archive objects are keyed by CPO and CDR id under cdrs/ (refused bodies "
+                        "by digest under rejected/): the grants are the S3 actions the function calls "
+                        "(never delete) on those prefixes of the one bucket.",
+                        applies_to=[{"regex": "/^Resource::<Archive.*\\.Arn>\\/(cdrs|rejected)\\/\\*$/g"}],
                     ),
                     NagPackSuppression(
                         id="AwsSolutions-IAM5",

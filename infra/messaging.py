@@ -19,6 +19,27 @@ class Messaging(Construct):
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         for spec in topology.QUEUES:
             name = "".join(p.capitalize() for p in spec.key.split("_"))
+            if not spec.dead_letter:
+                # Itself where failures land (an on-failure destination): alarmed on its depth.
+                failures = sqs.Queue(
+                    self,
+                    name,
+                    encryption=sqs.QueueEncryption.SQS_MANAGED,
+                    enforce_ssl=True,
+                    retention_period=Duration.days(14),
+                )
+                NagSuppressions.add_resource_suppressions(
+                    failures,
+                    [
+                        NagPackSuppression(
+                            id="AwsSolutions-SQS3",
+                            reason="An on-failure destination is itself the dead-letter queue.",
+                        )
+                    ],
+                )
+                self.queues[spec.key] = failures
+                self.dead_letter_queues[spec.key] = failures
+                continue
             dlq = sqs.Queue(
                 self,
                 f"{name}DeadLetters",

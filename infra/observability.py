@@ -25,6 +25,14 @@ NAMESPACE = "RoamEmp"  # Powertools Metrics namespace (POWERTOOLS_METRICS_NAMESP
 SERVICE = {"service": "roam-emp"}  # the dimension Powertools adds to every metric
 
 
+RUNBOOK = "docs/runbook.md"
+
+
+def runbook_link(alarm: str) -> str:
+    """Every alarm names its runbook section (docs/runbook.md, one heading per alarm)."""
+    return f"Runbook: {RUNBOOK}#{alarm.lower()}"
+
+
 def app_metric(name: str, statistic: str = "Sum", minutes: int = 5) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=NAMESPACE,
@@ -68,7 +76,7 @@ class Observability(Construct):
                 ),
                 threshold=0,
                 description=f"Messages in the {key_name} dead-letter queue: they failed every "
-                "retry and need an operator (README, Runbook).",
+                "retry and need an operator",
             )
         self._alarm(
             "Api5xx",
@@ -82,12 +90,14 @@ class Observability(Construct):
                 function.metric_errors(period=Duration.minutes(5)),
                 threshold=0,
                 description=f"{name} raised unhandled errors",
+                runbook="FunctionErrors",
             )
             self._alarm(
                 f"{name}Throttles",
                 function.metric_throttles(period=Duration.minutes(5)),
                 threshold=0,
                 description=f"{name} was throttled",
+                runbook="FunctionThrottles",
             )
         # Locations cache freshness: the pull Lambda reports the cache's age after every run; no
         # data at all means no pull ran, which is just as stale.
@@ -98,7 +108,8 @@ class Observability(Construct):
             evaluation_periods=2,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            alarm_description="No Location pull completed recently: the cache is getting stale",
+            alarm_description="No Location pull completed recently: the cache is getting stale. "
+            + runbook_link("LocationCacheStale"),
         )
         stale.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(stale)
@@ -129,6 +140,25 @@ class Observability(Construct):
                 authorize.metric_duration(period=Duration.minutes(5), statistic="p99"),
                 threshold=config.authorize_p99_alarm_ms,
                 description="Real-time authorization p99 approaches Plugsurfing's timeout (1-10 s)",
+            )
+        # A refused CDR is archived under rejected/ and answered 400: Plugsurfing resends it for 7
+        # days, then stops. Look before then: if our rule is wrong, fix it and reprocess.
+        self._alarm(
+            "CdrRejected",
+            app_metric("CdrRejected"),
+            threshold=0,
+            description="A CDR was refused (400 + 2001) and archived under rejected/: review it "
+            "within 7 days; `roam-emp cdrs reprocess --key ...` after a fix",
+        )
+        relay = functions.get("OutboxRelay")
+        if relay is not None:
+            # Events wait while the stream consumer lags (retrying a record, or throttled).
+            self._alarm(
+                "OutboxLag",
+                relay.metric("IteratorAge", period=Duration.minutes(5), statistic="Maximum"),
+                threshold=15 * 60 * 1000,
+                description="Domain events lag more than 15 min behind the tables (OutboxRelay "
+                "IteratorAge): a record keeps failing, or the consumer is throttled",
             )
         # Credit CDRs are not supported by Roam OCPI (FAQ): each one needs a human.
         self._alarm(
@@ -258,7 +288,15 @@ class Observability(Construct):
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24),
         )
 
-    def _alarm(self, name: str, metric: cloudwatch.Metric, *, threshold: float, description: str) -> None:
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.Metric,
+        *,
+        threshold: float,
+        description: str,
+        runbook: str | None = None,
+    ) -> None:
         alarm = metric.create_alarm(
             self,
             name,
@@ -266,7 +304,7 @@ class Observability(Construct):
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
+            alarm_description=f"{description}. {runbook_link(runbook or name)}",
         )
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)

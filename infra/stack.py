@@ -7,9 +7,12 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from roam_emp import topology
+
 from .api import Api
 from .archive import Archive
 from .config import StackConfig
+from .delivery import Delivery
 from .functions import Functions
 from .messaging import Messaging
 from .observability import Observability
@@ -33,6 +36,13 @@ class RoamEmpStack(Stack):
             secrets=secrets.secrets,
             buckets=archive.buckets,
             messaging=messaging,
+        )
+        Delivery(
+            self,
+            "Delivery",
+            functions=functions.functions,
+            tables=storage.tables,
+            failures=messaging.queues[topology.OUTBOX_FAILURES_QUEUE.key],
         )
         api = Api(self, "Api", functions=functions.functions)
         Triggers(self, "Triggers", config=config, functions=functions.functions, bus=messaging.bus)

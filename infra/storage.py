@@ -29,6 +29,8 @@ class Storage(Construct):
                     point_in_time_recovery_enabled=True
                 ),
                 time_to_live_attribute=spec.ttl_attribute,
+                # The transactional outbox reads committed changes from here (infra/delivery.py).
+                stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES if spec.stream else None,
                 removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
             )
             for index in spec.indexes:

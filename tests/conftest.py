@@ -58,8 +58,9 @@ def aws_mock(restore_env: None) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def local() -> Iterator[Any]:
-    """Local mode (moto server + local gateway + real handlers) and the simulator, per module."""
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Local mode (moto server + local gateway + real handlers) and the simulator, per module.
+    Every event reaching the bus lands in ``runtime.events_out`` (tests/helpers.py ``published``)."""
     from roam_emp.local.runtime import LocalRuntime
     from roam_emp.simulator import RoamSimulator
 
@@ -67,6 +68,7 @@ def local() -> Iterator[Any]:
     runtime = LocalRuntime(
         log_level="ERROR",
         schedules=False,
+        events_out=str(tmp_path_factory.mktemp("events") / "events.jsonl"),
         extra_env={"LOCATION_PULL_MIN_INTERVAL_S": "0", "CONTRACT_ID_PREFIXES": "NLEMP,DE8PS"},
     ).start()
     simulator = RoamSimulator().start()

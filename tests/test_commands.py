@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -13,13 +14,18 @@ import pytest
 
 from roam_emp import topology
 from roam_emp.config import settings
+from roam_emp.domain.commands import DEFAULT_RESULT_TIMEOUT_S, RESULT_GRACE_S
 from roam_emp.domain.location_pull import LocationPuller
 from roam_emp.local.runtime import LocalRuntime
+from roam_emp.ocpi.auth_header import encode_token
+from roam_emp.ocpi.timestamps import parse_timestamp, utcnow
 from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store.cdrs import CdrStore
 from roam_emp.store.pull_state import PullMode
 from roam_emp.store.sessions import SessionStore
+
+from .helpers import published
 
 Local = tuple[LocalRuntime, RoamSimulator]
 _n = iter(range(1_000_000))
@@ -82,7 +88,7 @@ def test_start_stop_session_and_cdr(ready: tuple[LocalRuntime, RoamSimulator, st
         )
     )
     cdrs = CdrStore(rt.env[topology.CDRS_TABLE.env_var], rt.env[topology.CDR_ARCHIVE.env_var])
-    cdr = wait_for(lambda: cdrs.get(session_id))
+    cdr = wait_for(lambda: (cdrs.get(session_id) or {}).get("facts") and cdrs.get(session_id))
     assert cdr["facts"]["session_linked"] is True and cdr["facts"]["token_match"]["token_uid"] == uid
     final = sessions.get(location["country_code"], location["party_id"], session_id)
     assert final is not None and final["status"] == "COMPLETED" and final["kwh"] == 5.0
@@ -122,17 +128,80 @@ def test_unsupported_commands_are_answered_locally(
     assert command(rt, "SELF_DESTRUCT").status_code == 400
 
 
-def test_no_result_in_time_reads_as_timeout(ready: tuple[LocalRuntime, RoamSimulator, str]) -> None:
-    rt, sim, uid = ready
-    httpx.post(f"{sim.url}/_sim/commands/behaviour", json={"callbacks": False, "timeout": 1})
-    try:
-        start = command(rt, "START_SESSION", {"token_uid": uid, "location_id": "LOC0000002"}).json()["data"]
-        assert start["state"] == "ACCEPTED"
-        assert wait_for(lambda: state(rt, start["command_id"])["state"] == "TIMEOUT", seconds=20)
-    finally:
-        httpx.post(f"{sim.url}/_sim/commands/behaviour", json={})
-        for session_id in httpx.get(f"{sim.url}/_sim/sessions/active").json():
-            sim.state.active_sessions.pop(session_id, None)
+def run_timer(rt: LocalRuntime) -> list[str]:
+    """One tick of the commands' timer (an EventBridge schedule in AWS; the schedules of this
+    module's local mode are off, so the test decides when it ticks)."""
+    timer = next(f for f in topology.FUNCTIONS if f.name == "CommandTimeouts")
+    return rt.invoker.invoke(timer, {})["timed_out"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def behaviour(ready: tuple[LocalRuntime, RoamSimulator, str]) -> Iterator[Callable[..., None]]:
+    _, sim, _ = ready
+
+    def set_behaviour(**body: Any) -> None:
+        httpx.post(f"{sim.url}/_sim/commands/behaviour", json=body).raise_for_status()
+
+    yield set_behaviour
+    set_behaviour()
+    for session_id in httpx.get(f"{sim.url}/_sim/sessions/active").json():
+        sim.state.active_sessions.pop(session_id, None)
+
+
+def test_no_result_in_time_times_out_by_the_timer_without_a_reader(
+    ready: tuple[LocalRuntime, RoamSimulator, str], behaviour: Callable[..., None]
+) -> None:
+    rt, _, uid = ready
+    behaviour(callbacks=False, timeout=1)
+    start = command(rt, "START_SESSION", {"token_uid": uid, "location_id": "LOC0000002"}).json()["data"]
+    assert start["state"] == "ACCEPTED"
+    # Nobody GETs the command: the timer decides, and the event comes from the store.
+    wait_for(lambda: start["command_id"] in run_timer(rt), seconds=60, interval=1)
+    event = published(
+        rt.events_out, "CommandResultReceived", lambda d: d["command_id"] == start["command_id"]
+    )
+    assert event["result"] == "TIMEOUT" and event["source"] == "timer"
+    assert state(rt, start["command_id"])["state"] == "TIMEOUT"
+    assert start["command_id"] not in run_timer(rt)  # once
+
+
+def test_a_result_racing_the_senders_own_write_is_kept(
+    ready: tuple[LocalRuntime, RoamSimulator, str], behaviour: Callable[..., None]
+) -> None:
+    """mod_commands: the CPO may post the CommandResult before we stored its CommandResponse."""
+    rt, _, uid = ready
+    behaviour(result_first=True, result="EVSE_OCCUPIED", timeout=1)
+    start = command(rt, "START_SESSION", {"token_uid": uid, "location_id": "LOC0000003"}).json()["data"]
+    assert start["response"]["result"] == "ACCEPTED"  # the CPO's synchronous answer, stored after...
+    assert start["result"] == {"result": "EVSE_OCCUPIED"}  # ...the result, which it did not undo
+    assert start["state"] == "EVSE_OCCUPIED"
+    time.sleep(7)  # past the due time (1 s + grace): the timer must not downgrade it to TIMEOUT
+    assert start["command_id"] not in run_timer(rt)
+    assert state(rt, start["command_id"])["state"] == "EVSE_OCCUPIED"
+    event = published(
+        rt.events_out, "CommandResultReceived", lambda d: d["command_id"] == start["command_id"]
+    )
+    assert event["result"] == "EVSE_OCCUPIED" and event["source"] == "cpo"
+    # Plugsurfing resends the same result: answered 1000, nothing changes.
+    again = httpx.post(
+        start["request"]["response_url"],
+        json={"result": "EVSE_OCCUPIED"},
+        headers={"Authorization": encode_token(ready[1].state.our_token_for_emp or "")},
+    )
+    assert again.json()["status_code"] == 1000
+    assert state(rt, start["command_id"])["result_source"] == "cpo"
+
+
+def test_accepted_without_timeout_is_accepted(
+    ready: tuple[LocalRuntime, RoamSimulator, str], behaviour: Callable[..., None]
+) -> None:
+    rt, _, uid = ready
+    behaviour(callbacks=False, timeout=None)
+    start = command(rt, "START_SESSION", {"token_uid": uid, "location_id": "LOC0000004"}).json()["data"]
+    assert start["state"] == "ACCEPTED" and "timeout" not in start["response"]
+    due = parse_timestamp(start["result_due_by"])
+    expected = utcnow() + timedelta(seconds=DEFAULT_RESULT_TIMEOUT_S + RESULT_GRACE_S)
+    assert abs((due - expected).total_seconds()) < 30
 
 
 def test_result_for_an_unknown_command_is_404(ready: tuple[LocalRuntime, RoamSimulator, str]) -> None:

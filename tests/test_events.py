@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminCommands", "post_admin_commands_command.json"): (404, 2004),  # no tokens yet
     ("AdminCommands", "get_admin_commands_command.json"): (404, 2000),
     ("AdminSupport", "get_admin_support.json"): (200, 1000),  # an (almost) empty bundle
+    ("AdminCdrs", "get_admin_cdrs_cdr_id.json"): (404, 2000),
+    ("AdminCdrs", "post_admin_cdrs_reprocess.json"): (404, 2000),  # nothing archived yet
 }
 
 
@@ -61,7 +64,7 @@ def test_every_route_has_a_sample_event() -> None:
             assert matching, f"no sample event for {route.method} {route.path}"
     assert len(EXPECTED) == sum(len(f.routes) for f in topology.FUNCTIONS)
     for function in topology.FUNCTIONS:
-        if function.schedules or function.on_events or function.queue_consume:
+        if function.schedules or function.on_events or function.queue_consume or function.streams_consume:
             assert list((EVENTS / function.name).glob("*.json")), f"no sample event for {function.name}"
 
 
@@ -108,3 +111,28 @@ def test_token_push_batch_reports_no_failure_for_unprocessable_messages(aws_mock
     result = load_handler(function.handler)(event, context_for(function))
     # An unknown token and an AD_HOC_USER token cannot succeed later: no retry, no DLQ.
     assert result == {"batchItemFailures": []}
+
+
+def test_command_timer_event_runs(aws_mock: dict[str, str]) -> None:
+    event = json.loads((EVENTS / "CommandTimeouts" / "schedule_sweep.json").read_text())
+    function = next(f for f in topology.FUNCTIONS if f.name == "CommandTimeouts")
+    assert load_handler(function.handler)(event, context_for(function)) == {"timed_out": []}
+
+
+def test_stream_batch_becomes_events_and_cdr_facts(aws_mock: dict[str, str]) -> None:
+    """A Lambda DynamoDB Streams batch (Lambda's JSON: binary attributes in base64): the session
+    becomes a SessionUpdated event, the CDR gets its facts written back."""
+    from roam_emp.store import aws
+    from roam_emp.store.cdrs import CdrStore, cdr_key
+
+    table = aws_mock[topology.CDRS_TABLE.env_var]
+    event = json.loads((EVENTS / "OutboxRelay" / "ddb_stream_batch.json").read_text())
+    item = event["Records"][1]["dynamodb"]["NewImage"]
+    aws.dynamodb().put_item(TableName=table, Item={**item, "doc": {"B": base64.b64decode(item["doc"]["B"])}})
+    function = next(f for f in topology.FUNCTIONS if f.name == "OutboxRelay")
+    result = load_handler(function.handler)(event, context_for(function))
+    assert result == {"batchItemFailures": []}
+    stored = CdrStore(table, aws_mock[topology.CDR_ARCHIVE.env_var]).get("12345")
+    assert stored is not None and stored["facts_round"] == 1
+    assert stored["facts"]["token_match"]["method"] == "none" and stored["facts"]["session_linked"] is False
+    assert cdr_key("12345") == event["Records"][1]["dynamodb"]["Keys"]

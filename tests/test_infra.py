@@ -121,6 +121,13 @@ def test_each_function_role_holds_only_its_own_grants(synth: tuple[Any, Template
     assert "events:PutEvents" not in versions
     credentials = actions_of("OcpiCredentials")
     assert {"secretsmanager:PutSecretValue", "events:PutEvents", "dynamodb:PutItem"} <= credentials
+    # Events come from the store (the outbox): the request functions no longer publish them.
+    for name in ("OcpiSessions", "OcpiCdrs", "OcpiCommands", "OcpiAuthorize", "AdminCommands"):
+        assert "events:PutEvents" not in actions_of(name), name
+    assert "events:PutEvents" in actions_of("OutboxRelay")
+    assert "dynamodb:GetRecords" in actions_of("OutboxRelay")
+    cdrs = actions_of("OcpiCdrs")  # the acknowledgement path: the archive and its own table only
+    assert "s3:PutObject" in cdrs and "s3:DeleteObject" not in cdrs
     # Only the support bundle searches logs, and only the functions' own log groups.
     readers = [f.name for f in topology.FUNCTIONS if "logs:StartQuery" in actions_of(f.name)]
     assert readers == ["AdminSupport"]
@@ -303,3 +310,66 @@ def test_dashboard_shows_metrics_alarms_and_failed_calls(synth: tuple[Any, Templ
     assert "outbound_x_request_id" in body
     for function in topology.FUNCTIONS:
         assert f"{function.name}Logs" in body, function.name
+
+
+def test_outbox_streams_every_fact_table_to_the_relay(synth: tuple[Any, Template, Path]) -> None:
+    """Delivery guarantees: each fact table streams its changes to the OutboxRelay, whose event
+    source mappings retry partially, bisect, and hand what never succeeds to an alarmed queue."""
+    _, template, _ = synth
+    streamed = [t for t in topology.TABLES if t.stream]
+    assert {t.key for t in streamed} >= {
+        "cdrs",
+        "sessions",
+        "commands",
+        "tokens",
+        "authorizations",
+        "locations",
+    }
+    tables = template.find_resources("AWS::DynamoDB::Table")
+    with_streams = [
+        t
+        for t in tables.values()
+        if t["Properties"].get("StreamSpecification") == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    ]
+    assert len(with_streams) == len(streamed)
+    mappings = template.find_resources("AWS::Lambda::EventSourceMapping")
+    streams = [
+        m["Properties"]
+        for m in mappings.values()
+        if "FunctionResponseTypes" in m["Properties"] and m["Properties"].get("StartingPosition")
+    ]
+    assert len(streams) == len(streamed)
+    settings = topology.STREAM_CONSUMER
+    for mapping in streams:
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["BisectBatchOnFunctionError"] is True
+        assert mapping["MaximumRetryAttempts"] == settings.max_retries
+        assert mapping["MaximumRecordAgeInSeconds"] == settings.max_record_age_s
+        assert mapping["StartingPosition"] == "TRIM_HORIZON"
+        assert "OnFailure" in mapping["DestinationConfig"]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 0}
+    )
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "IteratorAge"})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "CdrRejected", "Threshold": 0})
+    # The commands' timer runs on a schedule, with no reader needed.
+    rules = template.find_resources("AWS::Events::Rule")
+    assert any(
+        "CommandTimeouts" in json.dumps(r) and r["Properties"].get("ScheduleExpression") == "rate(1 minute)"
+        for r in rules.values()
+    )
+
+
+def test_every_alarm_links_its_runbook_section(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    headings = {
+        line.removeprefix("## ").strip().lower()
+        for line in (ROOT / "docs" / "runbook.md").read_text().splitlines()
+        if line.startswith("## ")
+    }
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert alarms
+    for alarm in alarms.values():
+        description = alarm["Properties"]["AlarmDescription"]
+        assert "Runbook: docs/runbook.md#" in description, description
+        assert description.rsplit("#", 1)[1] in headings, description

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,10 +17,13 @@ from roam_emp.domain.location_pull import LocationPuller, PullOutcome
 from roam_emp.hub.client import HubClient, RetryPolicy
 from roam_emp.hub.factory import hub_client
 from roam_emp.local.runtime import LocalRuntime
+from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store import aws
 from roam_emp.store.dynamo import batch_write
 from roam_emp.store.pull_state import PullMode, PullStateStore
+
+from .helpers import events_in, events_seen
 
 Local = tuple[LocalRuntime, RoamSimulator]
 FOREVER: Callable[[], float] = lambda: 900.0  # noqa: E731
@@ -124,7 +126,7 @@ def test_full_pull_follows_the_link_header_exactly(fresh: Local) -> None:
 def test_unchanged_full_pull_writes_no_location(fresh: Local) -> None:
     _, _ = fresh
     pull_until_done(puller(), PullMode.FULL)
-    with counting() as calls:
+    with counting(this_thread_only=True) as calls:
         outcome = puller().run(PullMode.FULL, time_left_s=FOREVER)
     assert outcome.status == "completed"
     assert outcome.run is not None and outcome.run.unchanged == 600
@@ -300,34 +302,22 @@ def test_admin_api_starts_pulls_and_reads_the_cache(fresh: Local) -> None:
 
 
 def test_events_announce_upserts_and_removals(fresh: Local) -> None:
+    """Location events come from the cache's stream (the outbox), once per stored change."""
     rt, sim = fresh
-    sqs = aws.client("sqs")
-    url = sqs.create_queue(QueueName="test-location-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bus = rt.env[topology.EVENT_BUS_ENV]
-    aws.events().put_rule(
-        Name="test-locations",
-        EventBusName=bus,
-        EventPattern=json.dumps(
-            {"source": ["roam-emp"], "detail-type": ["LocationUpserted", "LocationRemoved", "TariffAdded"]}
-        ),
-    )
-    aws.events().put_targets(Rule="test-locations", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
     sim_post(sim, "locations/reset", {"size": 40, "pull_min_interval_s": 0})
+    ids = set(sim.state.network.ids())
+    mark = events_seen(rt.events_out)
     pull_until_done(puller(), PullMode.FULL)
-    sim_post(sim, "locations/mutate", {"removed": 2})
+    gone = set(sim_post(sim, "locations/mutate", {"removed": 2})["removed"])
     pull_until_done(puller(), PullMode.FULL)
-    kinds: dict[str, int] = {}
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-            "Messages", []
-        )
-        if not batch:
-            break
-        for message in batch:
-            kind = json.loads(message["Body"])["detail-type"]
-            kinds[kind] = kinds.get(kind, 0) + 1
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    assert kinds["LocationUpserted"] == 40
-    assert kinds["LocationRemoved"] == 2
-    assert kinds["TariffAdded"] >= 1
+
+    def announced(kind: str) -> list[dict[str, Any]]:
+        # Events of earlier tests' pulls may still be arriving: only this network's locations.
+        return [e for e in events_in(rt.events_out, kind, since=mark) if e.get("location_id") in ids]
+
+    wait_for(lambda: {e["location_id"] for e in announced("LocationRemoved")} == gone, 60)
+    upserted = announced("LocationUpserted")
+    assert {e["location_id"] for e in upserted} == ids
+    assert len({e["idempotency_key"] for e in upserted}) == 40  # one stored change each
+    assert len(events_in(rt.events_out, "TariffAdded", since=mark)) >= 1
+    assert "publish" in upserted[0] and upserted[0]["evse_statuses"]

@@ -18,10 +18,12 @@ def _print(data: Any) -> None:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
+    from .local.faults import AwsFaults, parse_faults
     from .local.runtime import LocalRuntime
     from .simulator import RoamSimulator
 
-    runtime = LocalRuntime(port=args.port, log_level=args.log_level).start()
+    faults = AwsFaults(*parse_faults(args.aws_faults)) if args.aws_faults else None
+    runtime = LocalRuntime(port=args.port, log_level=args.log_level, events_out=args.events_out).start()
     simulator = None
     versions_url, token_a = args.hub_versions_url, args.hub_token
     if not versions_url:
@@ -29,6 +31,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         versions_url, token_a = simulator.versions_url, simulator.state.token_a
         print(f"Roam OCPI simulator: {simulator.url}")
     print(f"roam-emp local mode: {runtime.url} (our versions URL {runtime.versions_url})")
+    if args.events_out:
+        print(f"every event on the bus is appended to {args.events_out} (JSON lines)")
     try:
         data = AdminClient(runtime.url).call(
             "POST", "/admin/registration", {"versions_url": versions_url, "token_a": token_a}
@@ -36,6 +40,9 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(f"registered with {versions_url}: {data['status']}")
     except AdminError as error:
         print(f"registration failed: {error}", file=sys.stderr)
+    if faults:  # after registering: the faults are for watching the guarantees, not the set-up
+        runtime.faults = faults.install()
+        print(f"{faults.rate:.0%} of our AWS calls fail (seed {faults.seed}), half after taking effect")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("Ctrl-C to stop")
@@ -141,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--hub-token", help="the hub's token A (with --hub-versions-url)")
     local.add_argument("--simulator-port", type=int, default=8090)
     local.add_argument("--log-level", default="INFO")
+    local.add_argument("--events-out", metavar="FILE", help="append every event on our bus to FILE")
+    local.add_argument(
+        "--aws-faults",
+        metavar="RATE[:SEED]",
+        help="make that share of our functions' S3/DynamoDB/EventBridge/SQS calls fail "
+        "(half before, half after the call took effect), e.g. 0.2:7",
+    )
     local.set_defaults(func=cmd_local)
 
     sim = sub.add_parser("simulator", help="run the bundled Roam OCPI simulator")

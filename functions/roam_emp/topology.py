@@ -26,6 +26,10 @@ class Table:
     sort_key: str | None = "sk"
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = "expires_at"
+    # DynamoDB Streams (NEW_AND_OLD_IMAGES): the table holds facts the EMP's systems hear about.
+    # The OutboxRelay turns its committed changes into domain events (a transactional outbox:
+    # events come from the store, never from the request that wrote it).
+    stream: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class Queue:
     fifo: bool
     visibility_timeout_s: int
     max_receive_count: int  # deliveries before a message moves to the dead-letter queue
+    # False for a queue that is itself where failures land (an on-failure destination): it has
+    # no dead-letter queue of its own, and its depth is alarmed instead.
+    dead_letter: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,10 +86,14 @@ class Function:
     routes: tuple[Route, ...] = ()
     tables: dict[str, Access] = field(default_factory=dict)
     secrets: dict[str, Access] = field(default_factory=dict)
-    buckets: dict[str, Access] = field(default_factory=dict)
+    # S3 actions per bucket, on the archive prefixes only (ARCHIVE_PREFIXES)
+    buckets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     queues_send: tuple[str, ...] = ()
     queue_consume: str | None = None  # SQS event source (partial batch responses)
     queue_batch_size: int = 10
+    # DynamoDB Streams event sources (table keys): ordered per item, partial batch responses,
+    # bisect on error, bounded retries, then the on-failure destination (STREAM_CONSUMER).
+    streams_consume: tuple[str, ...] = ()
     invokes_auth_hook: bool = False  # may call the EMP's authorization hook Lambda
     publishes_events: bool = False
     calls_hub: bool = False  # outbound Roam OCPI calls (needs the rate limiter's table)
@@ -104,6 +115,7 @@ LOCATIONS_TABLE = Table(
         Index("by_country", "country", "location_id", include=("summary",)),
     ),
     ttl_attribute=None,
+    stream=True,
 )
 # Our tokens (what we push to Plugsurfing) with their push state (store/tokens.py).
 TOKENS_TABLE = Table(
@@ -114,12 +126,14 @@ TOKENS_TABLE = Table(
         Index("by_updated", "list_pk", "updated_key"),
     ),
     ttl_attribute=None,
+    stream=True,
 )
 # Every real-time authorization decision, for support and analytics (store/authorizations.py).
 AUTHORIZATIONS_TABLE = Table(
     key="authorizations",
     env_var="AUTHORIZATIONS_TABLE",
     indexes=(Index("by_token", "token_key", "decided_at", include=("summary",)),),
+    stream=True,
 )
 # Sessions as pushed by Plugsurfing, PATCHes applied (store/sessions.py).
 SESSIONS_TABLE = Table(
@@ -132,14 +146,23 @@ SESSIONS_TABLE = Table(
         Index("by_session_id", "session_id"),
         Index("by_token", "token_key", "last_updated", include=("session_id", "status")),
     ),
+    stream=True,
 )
 # CDRs, their conflicts and token matches (store/cdrs.py); the raw bodies go to the archive bucket.
 # A CDR's id need not be its session's id: by_session_id finds a session's CDR.
 CDRS_TABLE = Table(
-    key="cdrs", env_var="CDRS_TABLE", ttl_attribute=None, indexes=(Index("by_session_id", "session_id"),)
+    key="cdrs",
+    env_var="CDRS_TABLE",
+    ttl_attribute=None,
+    indexes=(Index("by_session_id", "session_id"),),
+    stream=True,
 )
-# Remote commands we sent, their synchronous CommandResponse and their CommandResult.
-COMMANDS_TABLE = Table(key="commands", env_var="COMMANDS_TABLE")
+# Remote commands we sent, their synchronous CommandResponse and their CommandResult. by_due is
+# sparse: only commands still waiting for a CommandResult carry ``due_pk``, sorted by the fixed-width
+# epoch-milliseconds ``due_key`` at which the timer (CommandTimeouts) marks them TIMEOUT.
+COMMANDS_TABLE = Table(
+    key="commands", env_var="COMMANDS_TABLE", indexes=(Index("by_due", "due_pk", "due_key"),), stream=True
+)
 TABLES: tuple[Table, ...] = (
     STATE_TABLE,
     LOCATIONS_TABLE,
@@ -164,6 +187,8 @@ CDR_ARCHIVE = Bucket(
     description="Every CDR body exactly as Plugsurfing posted it (billing evidence)",
 )
 BUCKETS: tuple[Bucket, ...] = (CDR_ARCHIVE,)
+# Accepted CDR bodies under cdrs/, bodies we refused (400 + 2001) under rejected/ (store/cdrs.py).
+ARCHIVE_PREFIXES = ("cdrs/", "rejected/")
 
 HUB_CREDENTIALS = Secret(
     key="hub_credentials",
@@ -179,7 +204,33 @@ TOKEN_PUSH_QUEUE = Queue(
     visibility_timeout_s=360,  # AWS: at least six times the consumer's timeout
     max_receive_count=5,
 )
-QUEUES: tuple[Queue, ...] = (TOKEN_PUSH_QUEUE,)
+# Lambda's on-failure destination for the stream consumer: what it could not turn into events
+# after every retry (batch metadata: shard and sequence numbers). Alarmed; docs/runbook.md.
+OUTBOX_FAILURES_QUEUE = Queue(
+    key="outbox_failures",
+    env_var="OUTBOX_FAILURES_QUEUE_URL",
+    fifo=False,
+    visibility_timeout_s=30,
+    max_receive_count=0,
+    dead_letter=False,
+)
+QUEUES: tuple[Queue, ...] = (TOKEN_PUSH_QUEUE, OUTBOX_FAILURES_QUEUE)
+
+
+@dataclass(frozen=True)
+class StreamConsumer:
+    """How the stream consumer's event source mappings behave, in AWS and in local mode alike."""
+
+    batch_size: int = 100
+    # A record is retried this often before it goes to the on-failure destination; generous,
+    # because stopping early loses an event and retrying costs only time (every step is
+    # idempotent). A poison record still cannot hold its shard for more than max_record_age_s.
+    max_retries: int = 50
+    max_record_age_s: int = 6 * 3600
+    bisect_on_error: bool = True
+
+
+STREAM_CONSUMER = StreamConsumer()
 
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 # Comma-separated log group names of every function, for the functions that ``reads_logs``.
@@ -243,7 +294,6 @@ FUNCTIONS: tuple[Function, ...] = (
             AUTHORIZATIONS_TABLE.key: Access.WRITE,
         },
         secrets={HUB_CREDENTIALS.key: Access.READ},
-        publishes_events=True,
         invokes_auth_hook=True,
         timeout_s=10,  # Plugsurfing gives up after 1-10 s anyway
         memory_mb=1024,  # more memory is more CPU: a faster cold start on the hot path
@@ -289,20 +339,18 @@ FUNCTIONS: tuple[Function, ...] = (
         ),
         tables={SESSIONS_TABLE.key: Access.WRITE},
         secrets={HUB_CREDENTIALS.key: Access.READ},
-        publishes_events=True,
     ),
     Function(
         name="OcpiCdrs",
         handler="roam_emp.handlers.ocpi_cdrs.handler",
-        description="OCPI CDRs receiver: acknowledged only once archived and stored",
+        description="OCPI CDRs receiver: acknowledged after two durable writes (S3 archive, DynamoDB)",
         routes=(
             Route("POST", f"{VERSION_PATH}/cdrs", Auth.OCPI),
             Route("GET", f"{VERSION_PATH}/cdrs/{{cdr_id}}", Auth.OCPI),
         ),
-        tables={CDRS_TABLE.key: Access.WRITE, TOKENS_TABLE.key: Access.READ, SESSIONS_TABLE.key: Access.READ},
+        tables={CDRS_TABLE.key: Access.WRITE},
         secrets={HUB_CREDENTIALS.key: Access.READ},
-        buckets={CDR_ARCHIVE.key: Access.WRITE},
-        publishes_events=True,
+        buckets={CDR_ARCHIVE.key: ("s3:PutObject", "s3:GetObject")},  # Get: CDRs too large for an item
         memory_mb=1024,
     ),
     Function(
@@ -312,7 +360,6 @@ FUNCTIONS: tuple[Function, ...] = (
         routes=(Route("POST", f"{VERSION_PATH}/commands/{{command}}/{{command_id}}", Auth.OCPI),),
         tables={COMMANDS_TABLE.key: Access.WRITE},
         secrets={HUB_CREDENTIALS.key: Access.READ},
-        publishes_events=True,
         memory_mb=256,
     ),
     Function(
@@ -332,7 +379,6 @@ FUNCTIONS: tuple[Function, ...] = (
             STATE_TABLE.key: Access.READ,
         },
         secrets={HUB_CREDENTIALS.key: Access.READ},
-        publishes_events=True,
         calls_hub=True,
     ),
     Function(
@@ -377,7 +423,49 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("GET", "/admin/locations/{location_id}", Auth.IAM),
         ),
         tables={STATE_TABLE.key: Access.READ, LOCATIONS_TABLE.key: Access.READ},
+        publishes_events=True,  # LocationPullRequested: a request to act, not a stored fact
+    ),
+    Function(
+        name="OutboxRelay",
+        handler="roam_emp.handlers.outbox_relay.handler",
+        description="Transactional outbox: committed table changes (DynamoDB Streams) to domain "
+        "events on the bus; enriches CDRs after their acknowledgement",
+        # CDR enrichment: token match, session link, cost check (location time zone), written
+        # back to the CDR item; a session's arrival re-links its CDR.
+        tables={
+            CDRS_TABLE.key: Access.WRITE,
+            TOKENS_TABLE.key: Access.READ,
+            SESSIONS_TABLE.key: Access.READ,
+            LOCATIONS_TABLE.key: Access.READ,
+        },
+        streams_consume=tuple(t.key for t in TABLES if t.stream),
+        buckets={CDR_ARCHIVE.key: ("s3:GetObject",)},  # CDRs too large for an item
         publishes_events=True,
+        timeout_s=120,
+        memory_mb=1024,
+    ),
+    Function(
+        name="CommandTimeouts",
+        handler="roam_emp.handlers.command_timeouts.handler",
+        description="The timer of remote commands: TIMEOUT for every command without a "
+        "CommandResult by its due time, with nobody calling GET",
+        tables={COMMANDS_TABLE.key: Access.WRITE},
+        schedules=(Schedule("CommandTimeoutSweep", "command_timeout_sweep_minutes", ()),),
+        timeout_s=60,
+        memory_mb=256,
+    ),
+    Function(
+        name="AdminCdrs",
+        handler="roam_emp.handlers.admin_cdrs.handler",
+        description="Admin API: a CDR with its enrichment facts; reprocess a refused or stored CDR "
+        "through the current code",
+        routes=(
+            Route("GET", "/admin/cdrs/{cdr_id}", Auth.IAM),
+            Route("POST", "/admin/cdrs/reprocess", Auth.IAM),
+        ),
+        tables={CDRS_TABLE.key: Access.WRITE},
+        buckets={CDR_ARCHIVE.key: ("s3:GetObject", "s3:PutObject")},
+        memory_mb=512,
     ),
 )
 

@@ -30,7 +30,6 @@ from ..ocpi.status import OcpiError, StatusCode
 from ..ocpi.timestamps import format_timestamp, utcnow
 from ..ocpi.tokens import LocationReferences
 from ..store.authorizations import AuthorizationStore
-from ..store.bus import EventPublisher
 from ..store.locations import LocationCache
 from ..store.tokens import TokenStore
 
@@ -91,7 +90,6 @@ class Authorizer:
     tokens: TokenStore
     locations: LocationCache
     decisions: AuthorizationStore
-    events: EventPublisher
     hook: Hook | None
 
     @classmethod
@@ -101,7 +99,6 @@ class Authorizer:
             TokenStore(config.tokens_table),
             LocationCache(config.locations_table),
             AuthorizationStore(config.authorizations_table),
-            EventPublisher(config.event_bus_name),
             hook_for(config.auth_hook_target),
         )
 
@@ -183,16 +180,12 @@ class Authorizer:
             "latency_ms": round((time.perf_counter() - started) * 1000, 1),
             "decided_at": format_timestamp(utcnow()),
         }
-        writes = [
-            _POOL.submit(self.decisions.record, decision),
-            _POOL.submit(self.events.publish, "AuthorizationDecided", decision),
-        ]
-        for write in writes:
-            try:
-                write.result(timeout=2)
-            except Exception:  # the answer matters more than its record: log, never fail it
-                logger.exception(
-                    "could not record the authorization decision",
-                    extra={"authorization_reference": reference},
-                )
+        # The decision record is the only write; AuthorizationDecided comes from its stream.
+        try:
+            _POOL.submit(self.decisions.record, decision).result(timeout=2)
+        except Exception:  # the answer matters more than its record: log, never fail it
+            logger.exception(
+                "could not record the authorization decision",
+                extra={"authorization_reference": reference},
+            )
         logger.info("authorization decided", extra=decision)

@@ -4,15 +4,17 @@ UNLOCK_CONNECTOR are not supported there, so we answer NOT_SUPPORTED ourselves w
 
 A start needs a token already pushed to Plugsurfing (FAQ "Tokens must be pushed before remote start
 is initiated") and a location in our cache. The synchronous CommandResponse (result, timeout) is
-stored; the CommandResult arrives later at our response_url; with none by the timeout, the command
-reads as TIMEOUT.
+stored; the CommandResult arrives later at our response_url (possibly before the CommandResponse is
+stored: store/commands.py keeps both); with none by the timeout, the timer (CommandTimeouts, not a
+reader) marks it TIMEOUT, and the ``CommandResultReceived`` event comes from the store either way.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -24,8 +26,7 @@ from ..ocpi.commands import CommandResponse, CommandResult, StartSession, StopSe
 from ..ocpi.enums import CommandResponseType, CommandType
 from ..ocpi.leniency import dump_outbound, parse_inbound
 from ..ocpi.status import OcpiError, StatusCode
-from ..ocpi.timestamps import format_timestamp, parse_timestamp, utcnow
-from ..store.bus import EventPublisher
+from ..ocpi.timestamps import format_timestamp, utcnow
 from ..store.commands import CommandStore
 from ..store.credentials import CredentialsVault
 from ..store.locations import LocationCache
@@ -38,6 +39,9 @@ NOT_SUPPORTED_BY_ROAM = {
     CommandType.UNLOCK_CONNECTOR,
 }
 RESULT_GRACE_S = 5  # results may travel a little after the CPO's timeout
+# A CPO that answers ACCEPTED without ``timeout`` (a spec breach in a required field) still accepted
+# the command: we wait this long for its CommandResult before the timer says TIMEOUT.
+DEFAULT_RESULT_TIMEOUT_S = 120
 
 
 class StartRequest(BaseModel):
@@ -60,7 +64,7 @@ class CommandService:
     locations: LocationCache
     connections: ConnectionStore
     vault: CredentialsVault
-    events: EventPublisher
+    clock_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
 
     @classmethod
     def from_settings(cls, config: Settings) -> CommandService:
@@ -71,7 +75,6 @@ class CommandService:
             LocationCache(config.locations_table),
             ConnectionStore(config.state_table),
             CredentialsVault(config.credentials_secret, config.secret_cache_s),
-            EventPublisher(config.event_bus_name),
         )
 
     def send(self, command: str, body: Any, base_url: str) -> dict[str, Any]:
@@ -84,16 +87,18 @@ class CommandService:
             "created_at": format_timestamp(utcnow()),
         }
         if command in NOT_SUPPORTED_BY_ROAM:
-            record.update(state="NOT_SUPPORTED", response={"result": "NOT_SUPPORTED", "timeout": 0})
-            self.store.put(record)
-            return record
+            self.store.create(record, "NOT_SUPPORTED")
+            self.store.save_response(
+                command_id, "NOT_SUPPORTED", response={"result": "NOT_SUPPORTED", "timeout": 0}
+            )
+            return self._read(command_id)
         response_url = f"{base_url}/ocpi/2.2.1/commands/{command}/{command_id}"
         request = self._request(command, body or {}, response_url)
-        record.update(state="SENDING", request=request)
-        self.store.put(record)
         base = self.connections.get().endpoint_url("commands", "RECEIVER")
         if not base:
             raise OcpiError(StatusCode.CLIENT_ERROR, "not registered with Plugsurfing", http_status=409)
+        record["request"] = request
+        self.store.create(record, "SENDING")
         client = hub_client(self.config, lambda: self.vault.get().outbound)
         try:
             # Never sent twice on a 5xx: a second START_SESSION could start a second session.
@@ -106,19 +111,28 @@ class CommandService:
             )
             response, _ = parse_inbound(CommandResponse, answer.data)
         except (HubError, ValueError) as error:
-            record.update(state="FAILED", error=str(error))
-            self.store.put(record)
+            self.store.save_response(command_id, "FAILED", error=str(error))
             raise OcpiError(
                 StatusCode.UNABLE_TO_USE_CLIENT_API,
                 f"Plugsurfing did not take the command: {error}",
-                data=record,
+                data=self._read(command_id),
             ) from error
         finally:
             client.close()
-        record["response"] = response.model_dump(mode="json", exclude_none=True)
-        record["state"] = "ACCEPTED" if response.result == CommandResponseType.ACCEPTED else response.result
-        record["result_due_by"] = format_timestamp(utcnow() + timedelta(seconds=response.timeout))
-        self.store.put(record)
+        accepted = response.result == CommandResponseType.ACCEPTED
+        timeout_s = response.timeout if response.timeout is not None else DEFAULT_RESULT_TIMEOUT_S
+        self.store.save_response(
+            command_id,
+            "ACCEPTED" if accepted else str(response.result),
+            response=response.model_dump(mode="json", exclude_none=True),
+            due_epoch_ms=self.clock_ms() + (timeout_s + RESULT_GRACE_S) * 1000 if accepted else None,
+        )
+        return self._read(command_id)
+
+    def _read(self, command_id: str) -> dict[str, Any]:
+        record = self.store.get(command_id)
+        if record is None:  # we just wrote it: only a broken store gets here
+            raise RuntimeError(f"command {command_id} vanished")
         return record
 
     def _request(self, command: str, body: dict[str, Any], response_url: str) -> dict[str, Any]:
@@ -151,36 +165,25 @@ class CommandService:
             )
         )
 
-    def receive_result(self, command: str, command_id: str, body: Any) -> dict[str, Any]:
-        record = self.store.get(command_id)
-        if record is None or record["command"] != command:
+    def receive_result(self, command: str, command_id: str, body: Any) -> bool:
+        """Store the CPO's CommandResult; False for a resend of one we hold (answered 1000 too)."""
+        result, _ = parse_inbound(CommandResult, body)
+        stored = self.store.save_result(
+            command_id, command, result.model_dump(mode="json", exclude_none=True)
+        )
+        if stored is None:
             raise OcpiError(
                 StatusCode.CLIENT_ERROR, f"unknown command {command}/{command_id}", http_status=404
             )
-        result, _ = parse_inbound(CommandResult, body)
-        record["result"] = result.model_dump(mode="json", exclude_none=True)
-        record["state"] = result.result
-        record["result_at"] = format_timestamp(utcnow())
-        self.store.put(record)
-        self.events.publish(
-            "CommandResultReceived", {"command_id": command_id, "command": command, "result": result.result}
-        )
-        return record
+        return stored
 
     def get(self, command_id: str) -> dict[str, Any]:
         record = self.store.get(command_id)
         if record is None:
             raise OcpiError(StatusCode.CLIENT_ERROR, f"unknown command {command_id}", http_status=404)
-        due = record.get("result_due_by")
-        if (
-            record.get("state") == "ACCEPTED"
-            and due
-            and utcnow() > parse_timestamp(due) + timedelta(seconds=RESULT_GRACE_S)
-        ):
-            record["state"] = "TIMEOUT"
-            self.store.put(record)
-            self.events.publish(
-                "CommandResultReceived",
-                {"command_id": command_id, "command": record["command"], "result": "TIMEOUT"},
-            )
         return record
+
+    def time_out_overdue(self) -> list[str]:
+        """The timer: every command still without a result past its due time becomes TIMEOUT."""
+        now = self.clock_ms()
+        return [c for c in self.store.overdue(now) if self.store.time_out(c, now)]

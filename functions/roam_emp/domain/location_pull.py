@@ -32,7 +32,6 @@ from ..hub.factory import hub_client
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.locations import Location
 from ..ocpi.timestamps import format_timestamp, utcnow
-from ..store.bus import EventPublisher
 from ..store.credentials import CredentialsVault
 from ..store.locations import IncomingLocation, LocationCache, UpsertResult
 from ..store.pull_state import PullMode, PullRun, PullStateStore, RunStatus, SyncState
@@ -79,7 +78,6 @@ class LocationPuller:
     state: PullStateStore
     connections: ConnectionStore
     vault: CredentialsVault
-    events: EventPublisher
     client_factory: Callable[[Settings, Callable[[], str | None]], HubClient] = hub_client
     clock: Callable[[], datetime] = utcnow
     lease_ttl_s: float = LEASE_TTL_S
@@ -92,7 +90,6 @@ class LocationPuller:
             state=PullStateStore(config.state_table),
             connections=ConnectionStore(config.state_table),
             vault=CredentialsVault(config.credentials_secret, config.secret_cache_s),
-            events=EventPublisher(config.event_bus_name),
         )
 
     def run(self, requested: PullMode, *, time_left_s: Callable[[], float]) -> PullOutcome:
@@ -221,41 +218,8 @@ class LocationPuller:
             deviations.items.extend(found.items)
             ids.append(location.id)
             incoming.append(IncomingLocation(location, raw))
-        return PageResult(ids, self.cache.upsert(incoming, before_write=self._announce), rejected)
-
-    def _announce(self, result: UpsertResult) -> None:
-        events: list[tuple[str, dict[str, Any]]] = [
-            (
-                "TariffAdded",
-                {
-                    "tariff_id": t.get("id"),
-                    "currency": t.get("currency"),
-                    "last_updated": t.get("last_updated"),
-                },
-            )
-            for t in result.new_tariffs
-        ]
-        for change, items in (("created", result.created), ("updated", result.updated)):
-            for item in items:
-                location = item.location
-                events.append(
-                    (
-                        "LocationUpserted",
-                        {
-                            "change": change,
-                            "location_id": location.id,
-                            "country_code": location.country_code,
-                            "party_id": location.party_id,
-                            "operator": location.operator.name if location.operator else None,
-                            "country": location.country,
-                            "name": location.name,
-                            "last_updated": format_timestamp(location.last_updated),
-                            "evse_statuses": {e.uid: e.status for e in location.evses or []},
-                        },
-                    )
-                )
-        if events:
-            self.events.publish_many(events)
+        # LocationUpserted / TariffAdded come from the locations table's stream (domain/outbox.py).
+        return PageResult(ids, self.cache.upsert(incoming), rejected)
 
     def _complete(self, run: PullRun, holder: str) -> None:
         now = self.clock()
@@ -296,10 +260,7 @@ class LocationPuller:
                 },
             )
             return 0
-        self.cache.remove(absent)
-        self.events.publish_many(
-            [("LocationRemoved", {"location_id": i, "run_id": run.run_id}) for i in absent]
-        )
+        self.cache.remove(absent)  # LocationRemoved comes from the stream
         return len(absent)
 
     def status(self) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.sessions import Session
 from ..ocpi.status import OcpiError, StatusCode
 from ..ocpi.timestamps import format_timestamp
-from ..store.bus import EventPublisher
 from ..store.sessions import SessionStore
 
 
@@ -40,11 +39,10 @@ def _path_must_match(body: dict[str, Any], country_code: str, party_id: str, ses
 @dataclass
 class SessionService:
     store: SessionStore
-    events: EventPublisher
 
     @classmethod
     def from_settings(cls, config: Settings) -> SessionService:
-        return cls(SessionStore(config.sessions_table), EventPublisher(config.event_bus_name))
+        return cls(SessionStore(config.sessions_table))
 
     def put(
         self, country_code: str, party_id: str, session_id: str, body: Any, original_protocol: str | None
@@ -85,27 +83,8 @@ class SessionService:
         self, raw: dict[str, Any], session: Session, deviations: DeviationLog, original_protocol: str | None
     ) -> SessionResult:
         stamp = format_timestamp(session.last_updated)
+        # SessionUpdated comes from the table's stream (domain/outbox.py), not from here.
         applied = self.store.save(raw, stamp, original_protocol)
-        if applied:
-            token = session.cdr_token
-            self.events.publish(
-                "SessionUpdated",
-                {
-                    "session_id": session.id,
-                    "country_code": session.country_code,
-                    "party_id": session.party_id,
-                    "status": session.status,
-                    "kwh": float(session.kwh),
-                    "token_uid": token.uid,
-                    "token_type": token.type,
-                    "contract_id": token.contract_id,
-                    "location_id": session.location_id,
-                    "evse_uid": session.evse_uid,
-                    "connector_id": session.connector_id,
-                    "last_updated": stamp,
-                    "x_original_protocol": original_protocol,
-                },
-            )
         return SessionResult(raw, applied, deviations)
 
     def get(self, country_code: str, party_id: str, session_id: str) -> dict[str, Any]:

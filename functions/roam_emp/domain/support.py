@@ -74,15 +74,18 @@ class SupportBundle:
             )
         if cdr:
             record = cdr["cdr"]
+            # None until the enrichment after acknowledgement has run (seconds, normally)
+            enriched = cdr["facts"] or {}
             facts.update(
                 cdr_id=record["id"],
                 cdr_received_at=cdr["received_at"],
                 cdr_total_cost=record.get("total_cost"),
-                cdr_cost_check=cdr["facts"].get("cost_check"),
-                cdr_token_match=cdr["facts"].get("token_match"),
+                cdr_enrichment="done" if cdr["facts"] is not None else "pending",
+                cdr_cost_check=enriched.get("cost_check"),
+                cdr_token_match=enriched.get("token_match"),
                 cdr_archive_key=cdr["archive_key"],
             )
-            facts.setdefault("x_original_protocol", cdr["facts"].get("x_original_protocol"))
+            facts.setdefault("x_original_protocol", cdr["x_original_protocol"])
             source = source or {
                 **record,
                 "location_id": record["cdr_location"]["id"],

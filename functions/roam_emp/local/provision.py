@@ -59,13 +59,15 @@ def provision(names: LocalNames, queue_visibility_s: int | None = None) -> dict[
                 else {"ProjectionType": "KEYS_ONLY"}
             )
             indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": projection})
-        kwargs = {"GlobalSecondaryIndexes": indexes} if indexes else {}
+        kwargs: dict[str, Any] = {"GlobalSecondaryIndexes": indexes} if indexes else {}
+        if table.stream:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
         ddb.create_table(
             TableName=name,
             BillingMode="PAY_PER_REQUEST",
             KeySchema=keys,  # type: ignore[arg-type]
             AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
         if table.ttl_attribute:
             ddb.update_time_to_live(
@@ -80,6 +82,9 @@ def provision(names: LocalNames, queue_visibility_s: int | None = None) -> dict[
     sqs = aws.client("sqs")
     for queue in topology.QUEUES:
         fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"} if queue.fifo else {}
+        if not queue.dead_letter:
+            env[queue.env_var] = sqs.create_queue(QueueName=names.queue(queue), Attributes=fifo)["QueueUrl"]
+            continue
         dlq_url = sqs.create_queue(QueueName=names.queue(queue, dlq=True), Attributes=fifo)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"

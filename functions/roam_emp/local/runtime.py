@@ -12,17 +12,19 @@ import httpx
 
 from .. import topology
 from ..config import reset as reset_settings
+from .faults import AwsFaults
 from .gateway import GatewayServer, LocalGateway
 from .invoker import Invoker, context_for
 from .log_shipper import LogShipper
 from .moto_server import MotoServer
 from .provision import LocalNames, apply, provision
-from .triggers import LocalTriggers, provision_event_rules
+from .triggers import LocalTriggers, provision_event_rules, provision_events_tap
 
 # Schedule settings in local mode (cdk.json context in AWS), overridable through the environment.
 LOCAL_SCHEDULE_SETTINGS = {
     "location_delta_pull_minutes": "2",
     "location_full_pull_cron": "cron(30 2 * * ? *)",
+    "command_timeout_sweep_minutes": "0.25",  # the commands' timer: every 15 s locally
 }
 
 
@@ -50,6 +52,8 @@ class LocalRuntime:
     schedules: bool = True
     queue_visibility_s: int = 6  # longer than any local batch takes, or FIFO order could break
     ship_logs: bool = True  # handlers' lines to moto's CloudWatch Logs (the support bundle reads them)
+    events_out: str | None = None  # append every event reaching our bus to this file (JSON lines)
+    faults: AwsFaults | None = None  # injected failures of our functions' AWS calls (local/faults.py)
     extra_env: dict[str, str] = field(default_factory=dict)
     moto: MotoServer | None = None
     gateway: GatewayServer | None = None
@@ -85,7 +89,15 @@ class LocalRuntime:
             local_setting,
             run_schedules=self.schedules,
             consumer_queues={q.key: env[q.env_var] for q in topology.QUEUES},
-        ).start()
+            stream_tables={t.key: env[t.env_var] for t in topology.TABLES if t.stream},
+            failure_queue_url=env[topology.OUTBOX_FAILURES_QUEUE.env_var],
+            events_tap=(provision_events_tap(env["EVENT_BUS_NAME"]), self.events_out)
+            if self.events_out
+            else None,
+        )
+        if self.faults:
+            self.faults.install()  # after provisioning: AWS itself does not fail to create things
+        self.triggers.start()
         self.gateway.start()
         return self
 
@@ -103,6 +115,8 @@ class LocalRuntime:
         return httpx.request(method, f"{self.url}{path}", json=body, timeout=timeout)
 
     def stop(self) -> None:
+        if self.faults:
+            self.faults.uninstall()
         if self.triggers:
             self.triggers.stop()
         if self.gateway:

@@ -4,7 +4,13 @@
   expressions run once a day locally), invoking the handler with the schedule's payload;
 - rules on our bus: provisioned in moto as a rule whose target is an SQS queue (moto delivers
   matching events there), and a poller that hands each event to the function, as EventBridge would;
-- SQS event sources (queue consumers) use the same poller with SQS batch events.
+- SQS event sources (queue consumers) use the same poller with SQS batch events;
+- DynamoDB Streams event sources: local/streams.py;
+- ``events_out``: every event on our bus appended to a file as JSON lines, what the EMP's systems
+  would receive (`roam-emp local --events-out FILE`).
+
+Pollers use ``aws.platform_client``: AWS's own pollers never see the faults injected into our
+functions' calls (local/faults.py).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from aws_lambda_powertools import Logger
 from .. import topology
 from ..store import aws
 from .invoker import Invoker
+from .streams import StreamPoller
 
 logger = Logger(child=True)
 CONSUMER_POLLERS = 4
@@ -32,26 +39,30 @@ def trigger_queue_name(function: topology.Function) -> str:
 def provision_event_rules(bus_name: str) -> dict[str, str]:
     """For each function with ``on_events``: a moto rule on our bus targeting an SQS queue.
     Returns function name -> queue URL."""
-    sqs = aws.client("sqs")
+    sqs = aws.platform_client("sqs")
     urls: dict[str, str] = {}
     for function in topology.FUNCTIONS:
         if not function.on_events:
             continue
         url = sqs.create_queue(QueueName=trigger_queue_name(function))["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         rule = f"local-{function.name}"
-        aws.events().put_rule(
-            Name=rule,
-            EventBusName=bus_name,
-            EventPattern=json.dumps(
-                {"source": [topology.EVENT_SOURCE], "detail-type": list(function.on_events)}
-            ),
-        )
-        aws.events().put_targets(
-            Rule=rule, EventBusName=bus_name, Targets=[{"Id": "local-poller", "Arn": arn}]
-        )
-        urls[function.name] = url
+        pattern = {"source": [topology.EVENT_SOURCE], "detail-type": list(function.on_events)}
+        urls[function.name] = _rule_to_queue(bus_name, rule, pattern, url)
     return urls
+
+
+def provision_events_tap(bus_name: str) -> str:
+    """A rule catching every event of our bus into a queue (the ``events_out`` file's source)."""
+    url = aws.platform_client("sqs").create_queue(QueueName="roam-emp-local-events-tap")["QueueUrl"]
+    return _rule_to_queue(bus_name, "local-events-tap", {"source": [topology.EVENT_SOURCE]}, url)
+
+
+def _rule_to_queue(bus_name: str, rule: str, pattern: dict[str, Any], url: str) -> str:
+    sqs, events = aws.platform_client("sqs"), aws.platform_client("events")
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=rule, EventBusName=bus_name, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, EventBusName=bus_name, Targets=[{"Id": "local-poller", "Arn": arn}])
+    return url
 
 
 def schedule_interval_s(
@@ -97,6 +108,9 @@ class LocalTriggers:
     setting: Callable[[str], Any]
     run_schedules: bool = True
     consumer_queues: dict[str, str] = field(default_factory=dict)  # queue key -> URL
+    stream_tables: dict[str, str] = field(default_factory=dict)  # table key -> table name
+    failure_queue_url: str | None = None  # the stream consumer's on-failure destination
+    events_tap: tuple[str, str] | None = None  # (tap queue URL, file) for events_out
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -113,6 +127,19 @@ class LocalTriggers:
                     function,
                     self.consumer_queues[function.queue_consume],
                 )
+        for function in topology.FUNCTIONS:
+            for table in function.streams_consume:
+                poller = StreamPoller(
+                    function,
+                    self.stream_tables[table],
+                    self.invoker.invoke,
+                    self.failure_queue_url,
+                    self._stop,
+                    self.errors,
+                )
+                self._spawn(f"stream-{table}", poller.run)
+        if self.events_tap:
+            self._spawn("events-tap", self._tap_events, *self.events_tap)
         if self.run_schedules:
             for function in topology.FUNCTIONS:
                 for schedule in function.schedules:
@@ -139,8 +166,28 @@ class LocalTriggers:
         while not self._stop.wait(interval):
             self._safe_invoke(function, dict(schedule.payload))
 
+    def _tap_events(self, url: str, path: str) -> None:
+        """Append each event reaching our bus to ``path``, one JSON document a line."""
+        sqs = aws.platform_client("sqs")
+        while not self._stop.is_set():
+            try:
+                answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                self._stop.wait(1.0)
+                continue
+            messages = answer.get("Messages", [])
+            if not messages:
+                continue
+            with open(path, "a", encoding="utf-8") as out:  # noqa: PTH123 - appended while running
+                for message in messages:
+                    out.write(json.dumps(json.loads(message["Body"]), separators=(",", ":")) + "\n")
+            for message in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
     def _poll_events(self, function: topology.Function, url: str) -> None:
-        sqs = aws.client("sqs")
+        sqs = aws.platform_client("sqs")
         while not self._stop.is_set():
             try:
                 answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
@@ -157,7 +204,7 @@ class LocalTriggers:
         """Lambda's SQS event source: batches in, partial batch failures back, the rest deleted.
         Failed messages reappear after the queue's visibility timeout; moto applies the redrive
         policy (dead-letter queue after max receives)."""
-        sqs = aws.client("sqs")
+        sqs = aws.platform_client("sqs")
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         while not self._stop.is_set():
             try:

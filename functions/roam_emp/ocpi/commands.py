@@ -25,7 +25,9 @@ class StopSession(OcpiModel):
 
 class CommandResponse(OcpiModel):
     result: OpenCommandResponseType
-    timeout: int
+    # Required by the spec, but a CPO that answers ACCEPTED without it has still accepted the
+    # command (lenient inbound): domain/commands.py waits DEFAULT_RESULT_TIMEOUT_S then.
+    timeout: int | None = None
     message: list[DisplayText] | None = None
 
 

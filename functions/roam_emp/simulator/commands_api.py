@@ -24,12 +24,28 @@ def register_commands(app: Flask, state: SimulatorState, emp: EmpCaller, runner:
 
         threading.Thread(target=run, daemon=True).start()
 
-    def result(url: str, outcome: str) -> None:
+    def result(url: str) -> None:
         if state.command_callbacks:
-            emp.call("POST", url, state.our_token_for_emp or "", {"result": outcome})
+            emp.call("POST", url, state.our_token_for_emp or "", {"result": state.command_result})
 
-    def answer(result_type: str, timeout: int = 0) -> Response:
-        return json_response(envelope({"result": result_type, "timeout": timeout}))
+    def answer(result_type: str, timeout: int | None = 0) -> Response:
+        data: dict[str, Any] = {"result": result_type}
+        if timeout is not None:
+            data["timeout"] = timeout
+        return json_response(envelope(data))
+
+    def accepted(url: str, then: Any) -> Response:
+        if state.command_result_first:
+            result(url)
+            later(then)
+        else:
+
+            def result_then() -> None:
+                result(url)
+                then()
+
+            later(result_then)
+        return answer("ACCEPTED", state.command_timeout_s)
 
     @app.post("/ocpi/cpo/2.2.1/commands/<command>")
     def command(command: str) -> Response:
@@ -43,7 +59,6 @@ def register_commands(app: Flask, state: SimulatorState, emp: EmpCaller, runner:
                 return answer("REJECTED")
 
             def start() -> None:
-                result(body["response_url"], "ACCEPTED")
                 runner.start(
                     {
                         "token_uid": token["uid"],
@@ -56,19 +71,13 @@ def register_commands(app: Flask, state: SimulatorState, emp: EmpCaller, runner:
                     }
                 )
 
-            later(start)
-            return answer("ACCEPTED", state.command_timeout_s)
+            return accepted(body["response_url"], start)
         if command == "STOP_SESSION":
             session_id = body.get("session_id")
             if session_id not in state.active_sessions:
                 return answer("UNKNOWN_SESSION")
 
-            def stop() -> None:
-                result(body["response_url"], "ACCEPTED")
-                runner.stop(session_id)
-
-            later(stop)
-            return answer("ACCEPTED", state.command_timeout_s)
+            return accepted(body["response_url"], lambda: runner.stop(session_id))
         return answer("NOT_SUPPORTED")
 
     @app.post("/_sim/commands/behaviour")
@@ -76,7 +85,10 @@ def register_commands(app: Flask, state: SimulatorState, emp: EmpCaller, runner:
         body = request.get_json(silent=True) or {}
         with state.lock:
             state.command_callbacks = bool(body.get("callbacks", True))
-            state.command_timeout_s = int(body.get("timeout", 30))
+            timeout = body.get("timeout", 30)
+            state.command_timeout_s = None if timeout is None else int(timeout)
+            state.command_result = str(body.get("result", "ACCEPTED"))
+            state.command_result_first = bool(body.get("result_first", False))
         return json_response({"ok": True})
 
     @app.get("/_sim/sessions/active")

@@ -78,7 +78,11 @@ class SimulatorState:
     active_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Commands: send CommandResults back (False plays a CPO that never answers: TIMEOUT).
     command_callbacks: bool = True
-    command_timeout_s: int = 30
+    command_timeout_s: int | None = 30  # None: ACCEPTED without a timeout (a CPO's spec breach)
+    command_result: str = "ACCEPTED"  # the CommandResult's result
+    # True: the CommandResult is posted *before* the CommandResponse is answered (a fast CPO
+    # racing the EMP's own write of the response).
+    command_result_first: bool = False
     commands: list[dict[str, Any]] = field(default_factory=list)
 
     @property

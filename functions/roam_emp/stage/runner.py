@@ -251,7 +251,8 @@ class StageTest:
     def cdr(self) -> tuple[bool, str]:
         def bundle() -> dict[str, Any] | None:
             fields = self.data("GET", f"/admin/support?session_id={self.session_id}&logs=false")["fields"]
-            return fields if fields.get("cdr_id") else None
+            # the CDR, with the facts its enrichment writes back after the acknowledgement
+            return fields if fields.get("cdr_id") and fields.get("cdr_enrichment") == "done" else None
 
         fields = wait_for(bundle, seconds=self.hub.patience_s, interval=1)
         check = fields.get("cdr_cost_check") or {}

@@ -1,0 +1,355 @@
+"""The transactional outbox: every committed change of a table that holds facts becomes a domain
+event on the EMP's bus, read from the table's DynamoDB Stream, never from the request that wrote it.
+
+A request that fails right after its write (a timeout, a crash, a failed publish) can no longer
+lose the event: the stream holds the change for 24 hours and the consumer retries until it is
+published (at least once). Each event's ``idempotency_key`` is derived from the stored change
+itself (an item and its version), so duplicates from retries, resends and stream replays carry the
+same key and consumers collapse them. README "Events" lists each event with its key.
+
+The CDR table's stream also drives the CDR enrichment after acknowledgement (cdr_enrichment.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from ..config import Settings
+from ..store.bus import EventPublisher
+from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
+from ..store.streams import Change, Item, blob, change_from_record, number, text
+from .cdr_enrichment import CdrEnricher
+
+logger = Logger(child=True)
+Event = tuple[str, dict[str, Any]]
+# In-process attempts per record before the record is handed back to the event source (which
+# retries from it, STREAM_CONSUMER.max_retries times): most AWS hiccups pass within a second.
+ATTEMPTS = 3
+
+
+def _doc_json(item: Item | None, name: str = "doc") -> Any:
+    if not item or name not in item:
+        return None
+    attribute = item[name]
+    if "B" in attribute:
+        return json.loads(zlib.decompress(blob(attribute)))
+    return json.loads(attribute["S"])
+
+
+def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    """An optional object of a document we keep as received (it may be anything there)."""
+    value = doc.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _short_hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class OutboxRelay:
+    tables: dict[str, str]  # table name -> topology table key
+    events: EventPublisher
+    cdrs: CdrStore
+    enricher: CdrEnricher
+    sleep: Callable[[float], None] = time.sleep
+    count: Callable[[str], None] = lambda _name: None  # a business metric (the handler's Metrics)
+
+    @classmethod
+    def from_settings(cls, config: Settings) -> OutboxRelay:
+        return cls(
+            tables={
+                config.locations_table: "locations",
+                config.tokens_table: "tokens",
+                config.authorizations_table: "authorizations",
+                config.sessions_table: "sessions",
+                config.cdrs_table: "cdrs",
+                config.commands_table: "commands",
+            },
+            events=EventPublisher(config.event_bus_name),
+            cdrs=CdrStore(config.cdrs_table, config.cdr_archive_bucket),
+            enricher=CdrEnricher.from_settings(config),
+        )
+
+    def counting(self, count: Callable[[str], None]) -> OutboxRelay:
+        self.count = count
+        return self
+
+    def process(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Records in stream order; at the first that fails, stop and report it: the event source
+        retries from there, so a later change of the same item never overtakes an earlier one.
+
+        Events are put on the bus ten to a call (PutEvents' limit) rather than one call per
+        record; a record counts as relayed only once its events are on the bus, so a failed put
+        reports the first record whose events it carried."""
+        pending: list[tuple[str, list[Event]]] = []  # (sequence number, its events), not yet put
+
+        def failure(sequence_number: str) -> dict[str, Any]:
+            return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
+
+        for record in records:
+            change = change_from_record(record)
+            try:
+                events = self._attempt(lambda c=change: self.translate(c), change)  # type: ignore[misc]
+            except Exception:
+                if pending and not self._flush(pending):
+                    return failure(pending[0][0])
+                return failure(change.sequence_number)
+            pending.append((change.sequence_number, events))
+            if sum(len(e) for _, e in pending) >= 10 and not self._flush(pending):
+                return failure(pending[0][0])
+        if pending and not self._flush(pending):
+            return failure(pending[0][0])
+        return {"batchItemFailures": []}
+
+    def _flush(self, pending: list[tuple[str, list[Event]]]) -> bool:
+        events = [event for _, some in pending for event in some]
+        if events:
+            try:
+                self._attempt(lambda: self.events.publish_many(events), None)
+            except Exception:
+                return False
+        pending.clear()
+        return True
+
+    def _attempt(self, action: Callable[[], Any], change: Change | None) -> Any:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return action()
+            except Exception:
+                if attempt == ATTEMPTS:
+                    where = (
+                        {"table": change.table, "pk": change.pk(), "seq": change.sequence_number}
+                        if change
+                        else {}
+                    )
+                    logger.exception("stream record not relayed; the event source retries it", extra=where)
+                    raise
+                self.sleep(0.02 * 4**attempt)
+        raise AssertionError("unreachable")
+
+    def translate(self, change: Change) -> list[Event]:
+        """The domain events of one committed change (none when it is not news)."""
+        table = self.tables.get(change.table)
+        translate = _TRANSLATORS.get(table or "")
+        if translate is None:
+            logger.warning("stream record of an unknown table ignored", extra={"table": change.table})
+            return []
+        return translate(self, change)
+
+    # CDRs --------------------------------------------------------------------------------------
+
+    def cdr_change(self, change: Change) -> list[Event]:
+        new, old = change.new, change.old
+        if new is None or not change.sk().startswith((CDR_SK, CONFLICT_SK)):
+            return []
+        wanted, held = number(new, "enrich_round") or 1, number(new, "facts_round")
+        if wanted > held:
+            # Facts first; their write-back is the change that announces the CDR.
+            doc = self.cdrs.doc_of(new)
+            facts = self.enricher.facts(doc, text(new, "x_original_protocol"))
+            self.cdrs.save_facts(change.keys, wanted, facts)
+            return []
+        if held == 0 or held == number(old, "facts_round"):
+            return []
+        return [self._cdr_event(change.sk(), new, held)]
+
+    def _cdr_event(self, sk: str, item: Item, round_: int) -> Event:
+        cdr = self.cdrs.doc_of(item)
+        facts = json.loads(item["facts"]["S"])
+        digest = item["digest"]["S"]
+        location, total = _obj(cdr, "cdr_location"), _obj(cdr, "total_cost")
+        detail_type = "CdrReceived" if round_ == 1 else "CdrFactsUpdated"
+        detail = {
+            "idempotency_key": f"{detail_type}/{cdr.get('id')}/{digest}/{round_}",
+            "cdr_id": cdr.get("id"),
+            "outcome": "conflict" if sk.startswith(CONFLICT_SK) else "stored",
+            "digest": digest,
+            "archive_key": item["archive_key"]["S"],
+            "country_code": cdr.get("country_code"),
+            "party_id": cdr.get("party_id"),
+            "session_id": cdr.get("session_id"),
+            "location_id": location.get("id"),
+            "evse_uid": location.get("evse_uid"),
+            "currency": cdr.get("currency"),
+            "total_cost_excl_vat": total.get("excl_vat"),
+            "total_energy_kwh": cdr.get("total_energy"),
+            "start_date_time": cdr.get("start_date_time"),
+            "end_date_time": cdr.get("end_date_time"),
+            "facts_round": round_,
+            "enrich_reason": text(item, "enrich_reason"),
+            **facts,
+        }
+        if (facts.get("cost_check") or {}).get("status") == "DISCREPANCY":
+            self.count("CdrCostDiscrepancy")
+        if facts.get("credit"):
+            self.count("CdrCredit")
+        return detail_type, detail
+
+    # Sessions ----------------------------------------------------------------------------------
+
+    def session_change(self, change: Change) -> list[Event]:
+        session = _doc_json(change.new)
+        if session is None or session == _doc_json(change.old):
+            return []  # removed, or written again unchanged (a resend)
+        self._link_cdrs(session)
+        token = _obj(session, "cdr_token")
+        last_updated = text(change.new, "last_updated")
+        detail = {
+            "idempotency_key": f"SessionUpdated/{change.pk()}/{last_updated}/{_short_hash(session)}",
+            "session_id": session.get("id"),
+            "country_code": session.get("country_code"),
+            "party_id": session.get("party_id"),
+            "status": session.get("status"),
+            "kwh": session.get("kwh"),
+            "token_uid": token.get("uid"),
+            "token_type": token.get("type"),
+            "contract_id": token.get("contract_id"),
+            "location_id": session.get("location_id"),
+            "evse_uid": session.get("evse_uid"),
+            "connector_id": session.get("connector_id"),
+            "last_updated": last_updated,
+            "x_original_protocol": text(change.new, "x_original_protocol"),
+        }
+        return [("SessionUpdated", detail)]
+
+    def _link_cdrs(self, session: dict[str, Any]) -> None:
+        """FAQ "Can a CDR be sent without a Session ID?": a CDR can come first. When its session
+        arrives, the CDR gets a new round of facts (session_linked) and a CdrFactsUpdated event."""
+        session_id = session.get("id")
+        if not isinstance(session_id, str) or not session_id:
+            return
+        keys = [k for k in self.cdrs.keys_for_session(session_id) if k["sk"]["S"] == CDR_SK]
+        keys.append(cdr_key(session_id))  # FAQ: with a session, the CDR id is the session id
+        seen: set[str] = set()
+        for key in keys:
+            cdr_id = key["pk"]["S"].removeprefix("CDR#")
+            if cdr_id in seen:
+                continue
+            seen.add(cdr_id)
+            stored = self.cdrs.get(cdr_id)
+            if stored and stored["facts"] is not None and stored["facts"].get("session_linked") is False:
+                self.cdrs.request_enrichment(cdr_key(cdr_id), "session arrived")
+
+    # Commands ----------------------------------------------------------------------------------
+
+    def command_change(self, change: Change) -> list[Event]:
+        new, old = change.new, change.old
+        result = _doc_json(new, "result")
+        if result is None or (old is not None and _doc_json(old, "result") == result):
+            return []
+        source = text(new, "result_source")
+        command_id = change.pk().removeprefix("CMD#")
+        detail = {
+            "idempotency_key": f"CommandResultReceived/{command_id}/{source}/{result.get('result')}",
+            "command_id": command_id,
+            "command": text(new, "command"),
+            "result": result.get("result"),
+            "message": result.get("message"),
+            "source": source,  # cpo: the CPO's CommandResult; timer: no result by the due time
+            "late": source == "cpo" and text(old, "result_source") == "timer",
+            "result_at": text(new, "result_at"),
+        }
+        return [("CommandResultReceived", detail)]
+
+    # Tokens ------------------------------------------------------------------------------------
+
+    def token_change(self, change: Change) -> list[Event]:
+        new, old = change.new, change.old
+        state = text(new, "push_state")
+        if new is None or (
+            state == text(old, "push_state") and number(new, "version") == number(old, "version")
+        ):
+            return []
+        token = _doc_json(new) or {}
+        version = number(new, "version")
+        detail = {
+            "idempotency_key": "TokenPushStateChanged/"
+            f"{token.get('type')}/{token.get('uid')}/{version}/{state}",
+            "token_uid": token.get("uid"),
+            "token_type": token.get("type"),
+            "contract_id": token.get("contract_id"),
+            "valid": token.get("valid"),
+            "whitelist": token.get("whitelist"),
+            "version": version,
+            "push_state": state,
+            "previous_push_state": text(old, "push_state"),
+            "push_error": text(new, "push_error"),
+        }
+        return [("TokenPushStateChanged", detail)]
+
+    # Authorizations ----------------------------------------------------------------------------
+
+    def authorization_change(self, change: Change) -> list[Event]:
+        if change.event_name != "INSERT" or change.new is None:
+            return []  # a decision is written once; REMOVE is its retention ending (TTL)
+        decision = json.loads(change.new["summary"]["S"])
+        key = f"AuthorizationDecided/{decision.get('authorization_reference')}"
+        return [("AuthorizationDecided", {"idempotency_key": key, **decision})]
+
+    # Locations and tariffs ---------------------------------------------------------------------
+
+    def location_change(self, change: Change) -> list[Event]:
+        if change.pk().startswith("TRF#"):
+            return self._tariff_change(change)
+        new, old = change.new, change.old
+        location_id = change.pk().removeprefix("LOC#")
+        if new is None:
+            key = f"LocationRemoved/{location_id}/{text(old, 'content_hash')}"
+            return [("LocationRemoved", {"idempotency_key": key, "location_id": location_id})]
+        content_hash = text(new, "content_hash")
+        if content_hash == text(old, "content_hash"):
+            return []
+        location = _doc_json(new) or {}
+        operator = _obj(location, "operator")
+        detail = {
+            "idempotency_key": f"LocationUpserted/{location_id}/{content_hash}",
+            "change": "updated" if old else "created",
+            "location_id": location_id,
+            "country_code": location.get("country_code"),
+            "party_id": location.get("party_id"),
+            "operator": operator.get("name"),
+            "country": location.get("country"),
+            "name": location.get("name"),
+            "publish": location.get("publish"),
+            "publish_allowed_to": location.get("publish_allowed_to"),
+            "last_updated": text(new, "last_updated"),
+            "evse_statuses": {
+                e.get("uid"): e.get("status")
+                for e in location.get("evses") or []
+                if isinstance(e, dict) and e.get("uid")
+            },
+        }
+        return [("LocationUpserted", detail)]
+
+    def _tariff_change(self, change: Change) -> list[Event]:
+        new, old = change.new, change.old
+        if new is None or text(new, "content_hash") == text(old, "content_hash"):
+            return []
+        tariff = _doc_json(new) or {}
+        detail_type = "TariffChanged" if old else "TariffAdded"
+        detail = {
+            "idempotency_key": f"{detail_type}/{tariff.get('id')}/{text(new, 'content_hash')}",
+            "tariff_id": tariff.get("id"),
+            "currency": tariff.get("currency"),
+            "last_updated": tariff.get("last_updated"),
+        }
+        return [(detail_type, detail)]
+
+
+_TRANSLATORS: dict[str, Callable[[OutboxRelay, Change], list[Event]]] = {
+    "cdrs": OutboxRelay.cdr_change,
+    "sessions": OutboxRelay.session_change,
+    "commands": OutboxRelay.command_change,
+    "tokens": OutboxRelay.token_change,
+    "authorizations": OutboxRelay.authorization_change,
+    "locations": OutboxRelay.location_change,
+}
