@@ -48,11 +48,11 @@ class AwsFaults:
         self._random = random.Random(self.seed)
 
     def install(self) -> AwsFaults:
-        aws.on_new_client(self._attach)
+        aws.add_client_hook("faults", self._attach)
         return self
 
     def uninstall(self) -> None:
-        aws.on_new_client(None)
+        aws.remove_client_hook("faults")
 
     def _attach(self, client: Any, service: str) -> None:
         if service not in self.services:

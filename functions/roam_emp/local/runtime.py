@@ -12,13 +12,14 @@ import httpx
 
 from .. import topology
 from ..config import reset as reset_settings
+from .events_tap import EventsTap
 from .faults import AwsFaults
 from .gateway import GatewayServer, LocalGateway
 from .invoker import Invoker, context_for
 from .log_shipper import LogShipper
 from .moto_server import MotoServer
 from .provision import LocalNames, apply, provision
-from .triggers import LocalTriggers, provision_event_rules, provision_events_tap
+from .triggers import LocalTriggers, provision_event_rules
 
 # Schedule settings in local mode (cdk.json context in AWS), overridable through the environment.
 LOCAL_SCHEDULE_SETTINGS = {
@@ -54,6 +55,7 @@ class LocalRuntime:
     ship_logs: bool = True  # handlers' lines to moto's CloudWatch Logs (the support bundle reads them)
     events_out: str | None = None  # append every event reaching our bus to this file (JSON lines)
     faults: AwsFaults | None = None  # injected failures of our functions' AWS calls (local/faults.py)
+    tap: EventsTap | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     moto: MotoServer | None = None
     gateway: GatewayServer | None = None
@@ -91,10 +93,9 @@ class LocalRuntime:
             consumer_queues={q.key: env[q.env_var] for q in topology.QUEUES},
             stream_tables={t.key: env[t.env_var] for t in topology.TABLES if t.stream},
             failure_queue_url=env[topology.OUTBOX_FAILURES_QUEUE.env_var],
-            events_tap=(provision_events_tap(env["EVENT_BUS_NAME"]), self.events_out)
-            if self.events_out
-            else None,
         )
+        if self.events_out:
+            self.tap = EventsTap(self.events_out).install()
         if self.faults:
             self.faults.install()  # after provisioning: AWS itself does not fail to create things
         self.triggers.start()
@@ -117,6 +118,8 @@ class LocalRuntime:
     def stop(self) -> None:
         if self.faults:
             self.faults.uninstall()
+        if self.tap:
+            self.tap.uninstall()
         if self.triggers:
             self.triggers.stop()
         if self.gateway:

@@ -5,9 +5,7 @@
 - rules on our bus: provisioned in moto as a rule whose target is an SQS queue (moto delivers
   matching events there), and a poller that hands each event to the function, as EventBridge would;
 - SQS event sources (queue consumers) use the same poller with SQS batch events;
-- DynamoDB Streams event sources: local/streams.py;
-- ``events_out``: every event on our bus appended to a file as JSON lines, what the EMP's systems
-  would receive (`roam-emp local --events-out FILE`).
+- DynamoDB Streams event sources: local/streams.py.
 
 Pollers use ``aws.platform_client``: AWS's own pollers never see the faults injected into our
 functions' calls (local/faults.py).
@@ -49,12 +47,6 @@ def provision_event_rules(bus_name: str) -> dict[str, str]:
         pattern = {"source": [topology.EVENT_SOURCE], "detail-type": list(function.on_events)}
         urls[function.name] = _rule_to_queue(bus_name, rule, pattern, url)
     return urls
-
-
-def provision_events_tap(bus_name: str) -> str:
-    """A rule catching every event of our bus into a queue (the ``events_out`` file's source)."""
-    url = aws.platform_client("sqs").create_queue(QueueName="roam-emp-local-events-tap")["QueueUrl"]
-    return _rule_to_queue(bus_name, "local-events-tap", {"source": [topology.EVENT_SOURCE]}, url)
 
 
 def _rule_to_queue(bus_name: str, rule: str, pattern: dict[str, Any], url: str) -> str:
@@ -110,7 +102,6 @@ class LocalTriggers:
     consumer_queues: dict[str, str] = field(default_factory=dict)  # queue key -> URL
     stream_tables: dict[str, str] = field(default_factory=dict)  # table key -> table name
     failure_queue_url: str | None = None  # the stream consumer's on-failure destination
-    events_tap: tuple[str, str] | None = None  # (tap queue URL, file) for events_out
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -138,8 +129,6 @@ class LocalTriggers:
                     self.errors,
                 )
                 self._spawn(f"stream-{table}", poller.run)
-        if self.events_tap:
-            self._spawn("events-tap", self._tap_events, *self.events_tap)
         if self.run_schedules:
             for function in topology.FUNCTIONS:
                 for schedule in function.schedules:
@@ -165,26 +154,6 @@ class LocalTriggers:
     def _tick(self, function: topology.Function, schedule: topology.Schedule, interval: float) -> None:
         while not self._stop.wait(interval):
             self._safe_invoke(function, dict(schedule.payload))
-
-    def _tap_events(self, url: str, path: str) -> None:
-        """Append each event reaching our bus to ``path``, one JSON document a line."""
-        sqs = aws.platform_client("sqs")
-        while not self._stop.is_set():
-            try:
-                answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            except Exception:
-                if self._stop.is_set():
-                    return
-                self._stop.wait(1.0)
-                continue
-            messages = answer.get("Messages", [])
-            if not messages:
-                continue
-            with open(path, "a", encoding="utf-8") as out:  # noqa: PTH123 - appended while running
-                for message in messages:
-                    out.write(json.dumps(json.loads(message["Body"]), separators=(",", ":")) + "\n")
-            for message in messages:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def _poll_events(self, function: topology.Function, url: str) -> None:
         sqs = aws.platform_client("sqs")

@@ -23,23 +23,25 @@ if TYPE_CHECKING:
 _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 
 
-# Called with every new client of ``client()``: local mode's --aws-faults and the fault-injection
-# tests attach botocore hooks there (roam_emp.local.faults). None in Lambda.
-_on_new_client: Callable[[Any, str], None] | None = None
+# Hooks called with every new client of ``client()``, in the order they were added: local mode's
+# events file (local/events_tap.py) and injected faults (local/faults.py) attach botocore handlers
+# there. None in Lambda.
+_client_hooks: dict[str, Callable[[Any, str], None]] = {}
 
 
 @lru_cache(maxsize=16)
-def _client(service: str, endpoint: str | None, region: str | None, faulty: bool) -> Any:
+def _client(service: str, endpoint: str | None, region: str | None, ours: bool) -> Any:
     made = boto3.session.Session().client(  # type: ignore[call-overload]
         service, config=_CONFIG, region_name=region
     )
-    if faulty and _on_new_client is not None:
-        _on_new_client(made, service)
+    if ours:
+        for hook in list(_client_hooks.values()):
+            hook(made, service)
     return made
 
 
 def client(service: str) -> Any:
-    """The client our functions use (subject to injected faults in local mode)."""
+    """The client our functions use (seen by local mode's hooks: faults, the events file)."""
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"), True)
 
 
@@ -49,11 +51,15 @@ def platform_client(service: str) -> Any:
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"), False)
 
 
-def on_new_client(hook: Callable[[Any, str], None] | None) -> None:
-    """Attach ``hook`` to every client created from now on (None: stop); drops cached clients."""
-    global _on_new_client
-    _on_new_client = hook
+def add_client_hook(name: str, hook: Callable[[Any, str], None]) -> None:
+    """Attach ``hook`` to every client of ours created from now on; drops cached clients."""
+    _client_hooks[name] = hook
     reset()
+
+
+def remove_client_hook(name: str) -> None:
+    if _client_hooks.pop(name, None) is not None:
+        reset()
 
 
 def dynamodb() -> DynamoDBClient:
