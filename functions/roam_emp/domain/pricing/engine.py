@@ -120,7 +120,9 @@ class Dimension:
         self.cost_excl_vat += line.cost_excl_vat
         self.cost_incl_vat += line.cost_incl_vat
         if line.component is not None:
-            self.billed_volume += line.volume
+            # A reservation's FLAT fee is part of its cost, not of its billed hours.
+            if self.name == FLAT or line.component.type != "FLAT":
+                self.billed_volume += line.volume
             used = (line.tariff_id, line.element, line.component)
             if used not in self.components:
                 self.components.append(used)
