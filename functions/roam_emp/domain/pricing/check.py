@@ -206,17 +206,16 @@ def _check(cdr: Cdr, tolerance: Decimal, time_zone: str | None) -> CostVerdict:
         price_bound=priced.bound,
         differing_dimensions=differing,
     )
-    where = f"; differs in {', '.join(descriptions)}" if descriptions else ""
+    differs = f"differs in {', '.join(descriptions)}"
     if abs(computed - reported) > tolerance:
-        if not descriptions:
-            where = "; the CDR's cost breakdown does not show where"
+        where = differs if descriptions else "the CDR's cost breakdown does not show where"
         detail = (
             f"recomputed {computed} {cdr.currency} excl. VAT, reported {reported} "
-            f"(difference {(computed - reported).normalize()}){where}"
+            f"(difference {(computed - reported).normalize()}); {where}"
         )
         return CostVerdict(DISCREPANCY, computed, detail=detail, **base)
     if descriptions:
-        detail = f"recomputed total {computed} {cdr.currency} excl. VAT matches, but the breakdown{where}"
+        detail = f"recomputed total {computed} {cdr.currency} excl. VAT matches, but the breakdown {differs}"
         return CostVerdict(DISCREPANCY, computed, detail=detail, **base)
     bound = f" ({priced.bound[0]} applied)" if priced.bound else ""
     return CostVerdict(OK, computed, detail=f"recomputed total matches{bound}", **base)
