@@ -136,3 +136,15 @@ def test_a_plan_that_is_not_a_session_is_refused(plan: dict[str, object]) -> Non
         estimate_session(
             [parsed_tariff(spec_tariff("tariff_8_simple_025kwh.json"))], time_zone=BERLIN, **plan
         )  # type: ignore[arg-type]
+
+
+def test_plain_numbers_from_a_query_are_priced_exactly() -> None:
+    raw = parsed_tariff(spec_tariff("tariff_8_simple_025kwh.json"))
+    (estimate,) = estimate_session(
+        [raw],
+        kwh=20.1,
+        minutes=60,
+        start=local("2026-03-02 10:00"),
+        time_zone=BERLIN,  # type: ignore[arg-type]
+    )
+    assert estimate.total_excl_vat == D("5.025")

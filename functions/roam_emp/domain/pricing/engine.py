@@ -123,6 +123,8 @@ class Dimension:
             # A reservation's FLAT fee is part of its cost, not of its billed hours.
             if self.name == FLAT or line.component.type != "FLAT":
                 self.billed_volume += line.volume
+            if self.name == FLAT:
+                self.volume += line.volume  # the fees charged
             used = (line.tariff_id, line.element, line.component)
             if used not in self.components:
                 self.components.append(used)

@@ -173,6 +173,8 @@ def estimate_session(
     Power defaults to the constant rate kwh over minutes; current restrictions need `current_a`.
     Raises ValueError for a plan that is not a session (the caller's 400); a tariff that cannot be
     priced is an UNCHECKABLE estimate with the reasons, never an exception."""
+    # Exact arithmetic whatever the caller parsed the query into (an int or float would not mix).
+    kwh, minutes, parking_minutes = (Decimal(str(v)) for v in (kwh, minutes, parking_minutes))
     if start.tzinfo is None:
         raise ValueError("start must carry a time zone or offset")
     if kwh < 0 or minutes <= 0 or parking_minutes < 0:
