@@ -10,6 +10,7 @@ import sys
 import threading
 from typing import Any
 
+from . import cdrs_check_command
 from .admin_client import AdminClient, AdminError
 
 
@@ -212,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--hours", type=int, help="search the logs of the last N hours (default 48)")
     bundle.add_argument("--no-logs", action="store_true", help="our store only, no log search")
     bundle.set_defaults(func=cmd_support_bundle)
+    cdrs_check_command.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,510 @@
+"""Price charging periods with their tariffs (mod_tariffs.asciidoc, mod_cdrs.asciidoc *step_size*).
+Pure computation, no I/O; used by the CDR cost check (check.py) and the estimate (estimate.py).
+
+- Per period and dimension, the first Tariff Element with a Price Component of that dimension
+  whose restrictions hold at the period's start is used (mod_tariffs, *Tariff object*); none: free.
+  RESERVATION_TIME is priced by the TIME component of the elements with a `reservation`
+  restriction (RESERVATION_EXPIRES first for an expired reservation: note under
+  *ReservationRestrictionType*); other dimensions only by elements without one.
+- FLAT: once for the charging session (the first period where one is active) and once for the
+  reservation, which is how the spec's reservation examples add up (tariffs 16 and 17).
+- step_size (mod_cdrs *step_size*): once per session on the total billed ENERGY, and once for
+  TIME and PARKING_TIME combined: when parking is billed, only the total parking duration is
+  rounded up; otherwise the total charging time. The step of the last component used applies and
+  the rounded-up rest is billed at its price. Reservation time is rounded on its own.
+- min_price / max_price bound the session total, excl. and incl. VAT separately.
+- Local time: restrictions on time of day, dates and weekday are read in the Location's time
+  zone. Without one, the periods are priced in every UTC offset a location can have: if the price
+  is the same in all of them the time zone does not matter; otherwise nobody can tell.
+"""
+
+from __future__ import annotations
+
+import operator
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ...ocpi.tariffs import PriceComponent, Tariff, TariffElement
+from .restrictions import Situation, describe, evaluate, uses_local_time
+
+# Result dimensions, named after the CDR's cost breakdown fields.
+ENERGY, TIME, PARKING, FLAT, RESERVATION = "energy", "time", "parking", "flat", "reservation"
+DIMENSIONS = (ENERGY, TIME, PARKING, FLAT, RESERVATION)
+REPORTED_FIELD = {
+    ENERGY: "total_energy_cost",
+    TIME: "total_time_cost",
+    PARKING: "total_parking_cost",
+    FLAT: "total_fixed_cost",
+    RESERVATION: "total_reservation_cost",
+}
+UNIT = {ENERGY: "kWh", TIME: "h", PARKING: "h", FLAT: "", RESERVATION: "h"}
+# CDR dimension -> (result dimension, TariffDimensionType of the component pricing it)
+_PRICED = (
+    ("ENERGY", ENERGY, "ENERGY"),
+    ("TIME", TIME, "TIME"),
+    ("PARKING_TIME", PARKING, "PARKING_TIME"),
+    ("RESERVATION_TIME", RESERVATION, "TIME"),
+)
+_CHARGING_VOLUMES = ("ENERGY", "TIME", "PARKING_TIME")
+_STEP_UNIT = {ENERGY: Decimal("0.001"), TIME: Decimal(1) / 3600, PARKING: Decimal(1) / 3600}
+_STEP_UNIT[RESERVATION] = _STEP_UNIT[TIME]
+# Every UTC offset in use, in quarter hours (UTC-12:00 .. UTC+14:00).
+_OFFSETS = tuple(timezone(timedelta(minutes=15 * q)) for q in range(-48, 57))
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Period:
+    """One charging period to price: its start, the tariff relevant to it and its volumes."""
+
+    index: int  # 1-based, in time order
+    start: datetime
+    tariff: Tariff | None
+    volumes: dict[str, Decimal]  # CdrDimensionType -> volume
+    problem: str | None = None  # why its tariff is unknown (makes the result UNCHECKABLE)
+
+    @property
+    def is_reservation(self) -> bool:
+        return bool(self.volumes.get("RESERVATION_TIME")) and not any(
+            self.volumes.get(kind) for kind in _CHARGING_VOLUMES
+        )
+
+
+@dataclass(frozen=True)
+class Line:
+    """A priced volume: one dimension of one period, or a step_size rounding, or a FLAT fee."""
+
+    period: int
+    dimension: str
+    volume: Decimal
+    tariff_id: str | None
+    element: int | None  # index into the tariff's elements
+    component: PriceComponent | None
+    cost_excl_vat: Decimal
+    cost_incl_vat: Decimal
+    note: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        c = self.component
+        return {
+            "period": self.period,
+            "dimension": self.dimension,
+            "volume": _num(self.volume),
+            "unit": UNIT[self.dimension],
+            "tariff_id": self.tariff_id,
+            "element": self.element,
+            "price": None if c is None else _num(c.price),
+            "step_size": None if c is None else c.step_size,
+            "vat": None if c is None or c.vat is None else _num(c.vat),
+            "cost_excl_vat": _num(self.cost_excl_vat),
+            "cost_incl_vat": _num(self.cost_incl_vat),
+            "note": self.note,
+        }
+
+
+@dataclass
+class Dimension:
+    name: str
+    volume: Decimal = ZERO  # as consumed, priced or not
+    billed_volume: Decimal = ZERO  # the priced part, after step_size
+    cost_excl_vat: Decimal = ZERO
+    cost_incl_vat: Decimal = ZERO
+    components: list[tuple[str | None, int | None, PriceComponent]] = field(default_factory=list)
+
+    def add(self, line: Line) -> None:
+        self.cost_excl_vat += line.cost_excl_vat
+        self.cost_incl_vat += line.cost_incl_vat
+        if line.component is not None:
+            # A reservation's FLAT fee is part of its cost, not of its billed hours.
+            if self.name == FLAT or line.component.type != "FLAT":
+                self.billed_volume += line.volume
+            if self.name == FLAT:
+                self.volume += line.volume  # the fees charged
+            used = (line.tariff_id, line.element, line.component)
+            if used not in self.components:
+                self.components.append(used)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "volume": _num(self.volume),
+            "billed_volume": _num(self.billed_volume),
+            "unit": UNIT[self.name],
+            "components": [
+                {
+                    "tariff_id": tariff_id,
+                    "element": element,
+                    "price": _num(c.price),
+                    "step_size": c.step_size,
+                    "vat": None if c.vat is None else _num(c.vat),
+                }
+                for tariff_id, element, c in self.components
+            ],
+            "cost_excl_vat": _num(self.cost_excl_vat),
+            "cost_incl_vat": _num(self.cost_incl_vat),
+        }
+
+
+@dataclass
+class Priced:
+    """The result of pricing a list of periods in one time zone."""
+
+    zone: tzinfo
+    periods: list[Period]
+    lines: list[Line] = field(default_factory=list)
+    dimensions: dict[str, Dimension] = field(default_factory=lambda: {d: Dimension(d) for d in DIMENSIONS})
+    unknowns: list[str] = field(default_factory=list)  # why the price cannot be known
+    bound: tuple[str, Decimal] | None = None  # ("max_price", 10.00) when it applied
+    total_excl_vat: Decimal = ZERO
+    total_incl_vat: Decimal = ZERO
+    # (period, dimension) -> (tariff_id, element) chosen: to say which restriction made a difference
+    choices: dict[tuple[int, str], tuple[str | None, int | None]] = field(default_factory=dict)
+
+    def key(self) -> tuple[object, ...]:
+        return (
+            self.total_excl_vat,
+            self.total_incl_vat,
+            tuple((d.cost_excl_vat, d.billed_volume) for d in self.dimensions.values()),
+            tuple(self.unknowns),
+        )
+
+
+def engine_error(error: Exception) -> str:
+    """An engine exception as a reason a reader can report: type, message and where."""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return f"engine error: {type(error).__name__}: {error} (at {Path(frame.filename).name}:{frame.lineno})"
+
+
+def _num(value: Decimal) -> float:
+    return float(value)
+
+
+def plain(value: Decimal, places: int = 6) -> str:
+    """`value` to at most `places` decimals, without trailing zeros or exponent."""
+    text = f"{value.quantize(Decimal(1).scaleb(-places)):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def with_vat(cost: Decimal, component: PriceComponent | None) -> Decimal:
+    # "If omitted, no VAT is applicable" (PriceComponent.vat).
+    if component is None or component.vat is None:
+        return cost
+    return cost * (1 + component.vat / 100)
+
+
+def _reservation_kinds(period: Period, expired: bool) -> tuple[str | None, ...]:
+    if not period.volumes.get("RESERVATION_TIME"):
+        return (None,)
+    return ("RESERVATION_EXPIRES", "RESERVATION") if expired else ("RESERVATION",)
+
+
+def _select(
+    tariff: Tariff, kind: str, s: Situation, reservations: tuple[str | None, ...]
+) -> tuple[tuple[int, PriceComponent] | None, list[str], bool]:
+    """The (element index, component) for dimension `kind`, or None (free); the reasons and False
+    when it cannot be known (a restriction that cannot be evaluated would change the price)."""
+    outcomes: list[tuple[int, PriceComponent] | None] = []
+    reasons: list[str] = []
+    decided = False
+    for reservation in reservations:
+        element: TariffElement
+        for index, element in enumerate(tariff.elements):
+            if (element.restrictions.reservation if element.restrictions else None) != reservation:
+                continue
+            component = next((c for c in element.price_components if c.type == kind), None)
+            if component is None:
+                continue
+            result = evaluate(element.restrictions, s, f"tariff {tariff.id} element #{index}")
+            if result.holds is False:
+                continue
+            outcomes.append((index, component))
+            reasons.extend(result.reasons)
+            if result.holds:
+                decided = True
+                break
+        if decided:
+            break
+    if not decided:
+        outcomes.append(None)
+    prices = {None if o is None else (o[1].price, o[1].step_size, o[1].vat) for o in outcomes}
+    if len(prices) > 1:
+        return None, reasons, False
+    return outcomes[0], [], True
+
+
+def _situation(period: Period, zone: tzinfo, energy: Decimal, session_start: datetime) -> Situation:
+    v = period.volumes
+    return Situation(
+        local=period.start.astimezone(zone),
+        energy_so_far=energy,
+        elapsed_s=Decimal(str((period.start - session_start).total_seconds())),
+        power=tuple(v[k] for k in ("MIN_POWER", "MAX_POWER", "POWER") if k in v),
+        current=tuple(v[k] for k in ("MIN_CURRENT", "MAX_CURRENT", "CURRENT") if k in v),
+    )
+
+
+def _round_up(total: Decimal, dimension: str, step_size: int) -> Decimal:
+    """The billed volume of `total` in whole steps of `step_size` (mod_tariffs *PriceComponent*)."""
+    if step_size <= 0:
+        return total
+    unit = _STEP_UNIT[dimension]
+    base = total / unit
+    if dimension != ENERGY:
+        # Time is metered in seconds (the step unit); an hour volume such as 0.2667 only renders
+        # 960 s, and must not be billed as 961 s, a whole extra step at step_size 60.
+        base = base.to_integral_value(rounding=ROUND_HALF_UP)
+    steps = (base / step_size).to_integral_value(rounding=ROUND_CEILING)
+    return steps * step_size * unit
+
+
+def _step_line(priced: Priced, dimension: str, lines: Sequence[Line]) -> None:
+    priced_lines = [
+        line
+        for line in lines
+        if line.dimension == dimension and line.component is not None and line.component.type != "FLAT"
+    ]
+    if not priced_lines:
+        return
+    last = priced_lines[-1]
+    assert last.component is not None
+    total = sum((line.volume for line in priced_lines), ZERO)
+    billed = _round_up(total, dimension, last.component.step_size)
+    if billed == total:
+        return
+    extra = billed - total
+    cost = extra * last.component.price
+    note = f"step_size {last.component.step_size}: {plain(total)} {UNIT[dimension]} billed as {plain(billed)}"
+    priced.lines.append(
+        Line(
+            last.period,
+            dimension,
+            extra,
+            last.tariff_id,
+            last.element,
+            last.component,
+            cost,
+            with_vat(cost, last.component),
+            note,
+        )
+    )
+
+
+def _apply_step_sizes(priced: Priced) -> None:
+    lines = list(priced.lines)
+    _step_line(priced, ENERGY, lines)
+    parking_billed = any(line.dimension == PARKING and line.component is not None for line in lines)
+    # TIME followed by PARKING_TIME: step_size only on the total parking duration (mod_cdrs).
+    _step_line(priced, PARKING if parking_billed else TIME, lines)
+    _step_line(priced, RESERVATION, lines)
+
+
+def _apply_bounds(priced: Priced) -> None:
+    tariffs = {p.tariff.id: p.tariff for p in priced.periods if p.tariff is not None}
+    bounded = [t for t in tariffs.values() if t.min_price or t.max_price]
+    if not bounded:
+        return
+    if len(tariffs) > 1:
+        priced.unknowns.append(
+            f"min_price/max_price of tariff {bounded[0].id}: the session switches tariffs "
+            f"({', '.join(tariffs)}), for which OCPI does not define how the bound applies"
+        )
+        return
+    tariff = bounded[0]
+    for name, bound, outside in (
+        ("min_price", tariff.min_price, operator.lt),
+        ("max_price", tariff.max_price, operator.gt),
+    ):
+        if bound is None:
+            continue
+        if outside(priced.total_excl_vat, bound.excl_vat):
+            priced.total_excl_vat, priced.bound = bound.excl_vat, (name, bound.excl_vat)
+        # Both apply, excl. and incl. VAT, each on its own (mod_tariffs, notes on min/max_price).
+        if bound.incl_vat is not None and outside(priced.total_incl_vat, bound.incl_vat):
+            priced.total_incl_vat = bound.incl_vat
+            priced.bound = priced.bound or (name, bound.excl_vat)
+
+
+def _flat(priced: Priced, period: Period, s: Situation, reservations: tuple[str | None, ...]) -> bool:
+    """Charge the FLAT fee active in `period`; True once charged (or undecidable)."""
+    tariff = period.tariff
+    assert tariff is not None
+    if reservations[0] == "RESERVATION_EXPIRES":
+        fees = [
+            e
+            for e in tariff.elements
+            if e.restrictions
+            and e.restrictions.reservation
+            and any(c.type == "FLAT" for c in e.price_components)
+        ]
+        if len({e.restrictions.reservation for e in fees if e.restrictions}) > 1:
+            priced.unknowns.append(
+                f"tariff {tariff.id}: an expired reservation with both a RESERVATION and a "
+                "RESERVATION_EXPIRES fee; OCPI does not say whether both are billed"
+            )
+            return True
+    choice, reasons, known = _select(tariff, "FLAT", s, reservations)
+    if not known:
+        priced.unknowns.extend(reasons or [f"period {period.index}: FLAT fee undetermined"])
+        return True
+    if choice is None:
+        return False
+    index, component = choice
+    dimension = FLAT if reservations == (None,) else RESERVATION
+    line = Line(
+        period.index, dimension, Decimal(1), tariff.id, index, component, component.price,
+        with_vat(component.price, component), "FLAT",
+    )  # fmt: skip
+    priced.lines.append(line)
+    priced.choices[(period.index, dimension + " FLAT")] = (tariff.id, index)
+    return True
+
+
+def price_in(periods: Sequence[Period], zone: tzinfo, session_start: datetime, expired: bool) -> Priced:
+    """Price `periods` (in time order) reading local-time restrictions in `zone`."""
+    priced = Priced(zone, list(periods))
+    energy = ZERO
+    flat_done = {None: False, "RESERVATION": False}
+    for period in periods:
+        if period.problem:
+            priced.unknowns.append(period.problem)
+        for volume_kind, dimension, _ in _PRICED:
+            priced.dimensions[dimension].volume += period.volumes.get(volume_kind, ZERO)
+        if period.tariff is None:
+            energy += period.volumes.get("ENERGY", ZERO)
+            continue
+        s = _situation(period, zone, energy, session_start)
+        reservations = _reservation_kinds(period, expired)
+        flat_key = None if reservations == (None,) else "RESERVATION"
+        if not flat_done[flat_key]:
+            flat_done[flat_key] = _flat(priced, period, s, reservations)
+        for volume_kind, dimension, kind in _PRICED:
+            volume = period.volumes.get(volume_kind)
+            if not volume:
+                continue
+            kinds = reservations if volume_kind == "RESERVATION_TIME" else (None,)
+            choice, reasons, known = _select(period.tariff, kind, s, kinds)
+            if not known:
+                priced.unknowns.extend(reasons)
+                priced.lines.append(
+                    Line(
+                        period.index,
+                        dimension,
+                        volume,
+                        period.tariff.id,
+                        None,
+                        None,
+                        ZERO,
+                        ZERO,
+                        "undetermined",
+                    )
+                )
+                continue
+            if choice is None:
+                priced.lines.append(
+                    Line(period.index, dimension, volume, period.tariff.id, None, None, ZERO, ZERO, "free")
+                )
+                priced.choices[(period.index, dimension)] = (period.tariff.id, None)
+                continue
+            index, component = choice
+            cost = volume * component.price
+            priced.lines.append(
+                Line(
+                    period.index, dimension, volume, period.tariff.id, index, component, cost,
+                    with_vat(cost, component),
+                )
+            )  # fmt: skip
+            priced.choices[(period.index, dimension)] = (period.tariff.id, index)
+        energy += period.volumes.get("ENERGY", ZERO)
+    _apply_step_sizes(priced)
+    for line in priced.lines:
+        priced.dimensions[line.dimension].add(line)
+    priced.total_excl_vat = sum((d.cost_excl_vat for d in priced.dimensions.values()), ZERO)
+    priced.total_incl_vat = sum((d.cost_incl_vat for d in priced.dimensions.values()), ZERO)
+    _apply_bounds(priced)
+    priced.unknowns = list(dict.fromkeys(priced.unknowns))
+    return priced
+
+
+@dataclass(frozen=True)
+class Zoned:
+    """A pricing in the location's time zone, or across every offset when it is not known."""
+
+    priced: Priced  # in the time zone, or in UTC when none is known
+    time_zone: str | None  # the IANA name used, None when unknown
+    notes: list[str]
+    unknowns: list[str]  # including "depends on local time" reasons
+
+
+def resolve_zone(time_zone: str | None) -> tuple[ZoneInfo | None, list[str]]:
+    if not time_zone:
+        return None, []
+    try:
+        return ZoneInfo(time_zone), []
+    except (ZoneInfoNotFoundError, ValueError):
+        return None, [f"time zone {time_zone!r} is unknown: priced as if none were given"]
+
+
+def tariffs_use_local_time(tariffs: Sequence[Tariff]) -> bool:
+    return any(uses_local_time(e.restrictions) for t in tariffs for e in t.elements)
+
+
+def price_zoned(
+    build: Callable[[tzinfo], tuple[Sequence[Period], datetime, bool]],
+    tariffs: Sequence[Tariff],
+    time_zone: str | None,
+    currency: str,
+) -> Zoned:
+    """Price the periods `build(zone)` returns (periods, session start, expired reservation) in
+    the location's time zone or, without one, in every UTC offset (see the module docstring)."""
+
+    def run(zone: tzinfo) -> Priced:
+        periods, session_start, expired = build(zone)
+        return price_in(periods, zone, session_start, expired)
+
+    zone, notes = resolve_zone(time_zone)
+    if zone is not None:
+        priced = run(zone)
+        return Zoned(priced, time_zone, notes, list(priced.unknowns))
+    utc = run(UTC)
+    if not tariffs_use_local_time(tariffs):
+        return Zoned(utc, None, notes, list(utc.unknowns))
+    others = [run(offset) for offset in _OFFSETS]
+    differing = [p for p in others if p.key() != utc.key()]
+    if not differing:
+        notes.append("no time zone, but the time restrictions give the same price in every UTC offset")
+        return Zoned(utc, None, notes, list(utc.unknowns))
+    totals = sorted({p.total_excl_vat for p in [utc, *others]})
+    reason = (
+        f"no time zone for the location, and the price depends on its local time: "
+        f"{_which(tariffs, utc, differing)}; totals from {totals[0].normalize()} to "
+        f"{totals[-1].normalize()} {currency} excl. VAT across UTC offsets "
+        f"({utc.total_excl_vat.normalize()} if local time were UTC)"
+    )
+    return Zoned(utc, None, notes, [reason, *utc.unknowns])
+
+
+def _which(tariffs: Sequence[Tariff], utc: Priced, differing: Sequence[Priced]) -> str:
+    """The elements whose local-time restrictions were chosen differently across offsets."""
+    by_id = {t.id: t for t in tariffs}
+    named: dict[tuple[str | None, int], str] = {}
+    for other in differing:
+        for where in sorted({*other.choices, *utc.choices}):
+            pair = (utc.choices.get(where), other.choices.get(where))
+            if pair[0] == pair[1]:
+                continue
+            for tariff_id, element in (c for c in pair if c is not None):
+                tariff = by_id.get(tariff_id or "")
+                if tariff is None or element is None:
+                    continue
+                restrictions = tariff.elements[element].restrictions
+                if uses_local_time(restrictions):
+                    named[(tariff_id, element)] = (
+                        f"tariff {tariff_id} element #{element} ({describe(restrictions)})"
+                    )
+    return "; ".join(named.values()) or "the local-time restrictions of " + ", ".join(
+        f"tariff {t.id}" for t in tariffs if tariffs_use_local_time([t])
+    )
