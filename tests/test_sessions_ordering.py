@@ -127,3 +127,24 @@ def test_malformed_patch_is_2001_and_changes_nothing(
     assert (raised.value.status, raised.value.http_status) == (StatusCode.INVALID_OR_MISSING_PARAMETERS, 400)
     assert field in raised.value.message
     assert sessions.get(CC, PID, "BAD") == before
+
+
+def test_the_simulators_date_range_compares_times_not_strings() -> None:
+    from roam_emp.simulator.network import Network
+
+    network = Network(size=2)
+    first, second = sorted(network.locations)
+    for location_id, stamp in ((first, "2026-06-01T12:00:00Z"), (second, "2026-06-01T12:00:00.500Z")):
+        location = network.locations[location_id]
+        location["last_updated"] = stamp
+        for evse in location.get("evses", []):
+            for connector in evse.get("connectors", []):
+                for tariff in connector.get("tariffs", []):
+                    tariff["last_updated"] = "2026-01-01T00:00:00Z"
+
+    def ids(date_from: str | None, date_to: str | None) -> list[str]:
+        items, _, _ = network.page(after=None, date_from=date_from, date_to=date_to, limit=10)
+        return [i["id"] for i in items]
+
+    assert ids("2026-06-01T12:00:00.250Z", None) == [second]
+    assert ids(None, "2026-06-01T12:00:00.250Z") == [first]
