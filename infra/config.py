@@ -47,6 +47,10 @@ class StackConfig:
     command_timeout_sweep_minutes: int = 1  # the timer marking commands without a result TIMEOUT
     supported_countries: tuple[str, ...] = ()  # empty = whatever Plugsurfing delivers
     contract_id_prefixes: tuple[str, ...] = ()  # registered with Plugsurfing before token pushes
+    # Plugsurfing's organisation settings (FAQ "Tokens"): tokens per contract_id (default 1, at
+    # most 25) and whether a pushed token's contract_id may change (default off).
+    max_tokens_per_contract_id: int = 1
+    allow_contract_id_change: bool = False
     authorization: AuthorizationPolicy = field(default_factory=AuthorizationPolicy)
     location_cache_max_age_minutes: int = 15  # alarm when no pull completed for this long
     authorize_p99_alarm_ms: int = 800  # alarm when authorize p99 nears Plugsurfing's timeout (>= 1 s)
@@ -92,6 +96,10 @@ class StackConfig:
             raise ValueError(
                 "hub request budgets may not exceed Plugsurfing's limits (3,000/min, 1,000,000/day)"
             )
+        if not 1 <= self.max_tokens_per_contract_id <= 25:
+            raise ValueError("max_tokens_per_contract_id must be 1..25 (FAQ: default 1, at most 25)")
+        if not isinstance(self.allow_contract_id_change, bool):
+            raise ValueError("allow_contract_id_change must be true or false")
         if self.authorization.unknown_location not in ("ALLOW", "DENY"):
             raise ValueError("authorization.unknown_location must be ALLOW or DENY")
         allowed = ("ALLOWED", "BLOCKED", "EXPIRED", "NO_CREDIT", "NOT_ALLOWED")
@@ -141,6 +149,8 @@ class StackConfig:
             env["ROAM_EMP_BUSINESS_WEBSITE"] = self.business_website
         env["SUPPORTED_COUNTRIES"] = ",".join(self.supported_countries)
         env["CONTRACT_ID_PREFIXES"] = ",".join(self.contract_id_prefixes)
+        env["MAX_TOKENS_PER_CONTRACT_ID"] = str(self.max_tokens_per_contract_id)
+        env["ALLOW_CONTRACT_ID_CHANGE"] = "true" if self.allow_contract_id_change else "false"
         env["AUTH_UNKNOWN_LOCATION"] = self.authorization.unknown_location
         env["AUTH_HOOK_FALLBACK"] = self.authorization.hook_fallback
         env["AUTH_HOOK_BUDGET_MS"] = str(self.authorization.hook_budget_ms)

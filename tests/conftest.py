@@ -69,7 +69,12 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         log_level="ERROR",
         schedules=False,
         events_out=str(tmp_path_factory.mktemp("events") / "events.jsonl"),
-        extra_env={"LOCATION_PULL_MIN_INTERVAL_S": "0", "CONTRACT_ID_PREFIXES": "NLEMP,DE8PS"},
+        # tests share contract_ids between tokens: an organisation configured for 25 (FAQ maximum)
+        extra_env={
+            "LOCATION_PULL_MIN_INTERVAL_S": "0",
+            "CONTRACT_ID_PREFIXES": "NLEMP,DE8PS",
+            "MAX_TOKENS_PER_CONTRACT_ID": "25",
+        },
     ).start()
     simulator = RoamSimulator().start()
     try:

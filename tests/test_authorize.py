@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from roam_emp import topology
 from roam_emp.config import settings
-from roam_emp.domain.authorization import Authorizer, HttpHook, LambdaHook
+from roam_emp.domain.authorization import Authorizer, HttpHook, LambdaHook, location_references
 from roam_emp.ocpi.locations import Location
 from roam_emp.ocpi.status import OcpiError
 from roam_emp.ocpi.tokens import LocationReferences
@@ -105,8 +105,42 @@ def test_policy_table(
     assert reason in info["info"]["text"]
     assert info["token"]["uid"] == uid
     assert len(info["authorization_reference"]) <= 36
-    if location:
+    # mod_tokens.asciidoc, AuthorizationInfo.location: only where the driver may charge
+    if location and expected == "ALLOWED":
         assert info["location"] == {"location_id": location.location_id}
+    else:
+        assert "location" not in info
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("{}", "no usable location_id"),
+        ('{"location_id": null}', "no usable location_id"),
+        ('{"location_id": ""}', "no usable location_id"),
+        ('{"location_id": 7}', "no usable location_id"),
+        ('{"evse_uids": ["BE*BEC*E041503001"]}', "no usable location_id"),
+        ("[]", "not a LocationReferences object"),
+        ("not json", "not JSON"),
+    ],
+)
+def test_an_unusable_location_reference_is_a_missing_one(
+    seeded: dict[str, str], body: str, problem: str
+) -> None:
+    location, unusable = location_references(body)
+    assert location is None and unusable is not None and problem in unusable
+    # ... so the policy decides: the FAQ's "full control" recipe denies
+    info = authorizer(auth_unknown_location="DENY").authorize("VALID", "RFID", location)
+    assert info["allowed"] == "NOT_ALLOWED" and "no location reference" in info["info"]["text"]
+
+
+def test_a_usable_location_reference_keeps_what_it_can() -> None:
+    assert location_references(None) == (None, None) and location_references("  ") == (None, None)
+    location, unusable = location_references('{"location_id": "LOC1", "evse_uids": "E1"}')
+    assert unusable is None and location is not None
+    assert (location.location_id, location.evse_uids) == ("LOC1", None)
+    location, _ = location_references('{"location_id": "LOC1", "evse_uids": ["E1", "E2"]}')
+    assert location is not None and location.evse_uids == ["E1", "E2"]
 
 
 def test_unknown_token_is_2004(seeded: dict[str, str]) -> None:
@@ -130,6 +164,7 @@ def test_the_hook_decides_when_the_policy_allows(seeded: dict[str, str], hook: H
 @pytest.mark.parametrize(
     ("answer", "delay", "status", "reason"),
     [
+        # the hook's own HTTP timeout (200 ms) and our wait (200 ms) race: one reason either way
         ({"allowed": "NO_CREDIT"}, 2.0, 200, "longer than 200 ms"),
         ({"error": "boom"}, 0.0, 500, "hook failed"),
         ({"allowed": "MAYBE"}, 0.0, 200, "hook answered 'MAYBE'"),
@@ -147,6 +182,42 @@ def test_a_slow_or_failing_hook_gets_the_fallback_in_time(
     assert info["allowed"] == "NOT_ALLOWED"
     assert reason in info["info"]["text"]
     assert answered_after < max(delay, 1.0)  # never waits for the hook past its budget
+
+
+class StubHook:
+    """A hook whose own timer fires first (raises at once) or that overruns our wait."""
+
+    def __init__(self, raises: Exception | None = None, sleep_s: float = 0.0) -> None:
+        self.raises, self.sleep_s = raises, sleep_s
+        self.release = threading.Event()
+
+    def decide(self, request: dict[str, Any], budget_s: float) -> str:
+        if self.raises:
+            raise self.raises
+        self.release.wait(self.sleep_s)
+        return "NO_CREDIT"
+
+
+@pytest.mark.parametrize("which", ["hook's own timeout first", "our wait first"])
+def test_a_budget_overrun_has_one_reason_whichever_timer_fires(seeded: dict[str, str], which: str) -> None:
+    stub = StubHook(TimeoutError("read timed out")) if which.startswith("hook") else StubHook(sleep_s=30)
+    decide = authorizer(auth_hook_budget_ms=100, auth_hook_fallback="NOT_ALLOWED")
+    decide.hook = stub
+    try:
+        info = decide.authorize("VALID", "RFID", KNOWN)
+    finally:
+        stub.release.set()
+    assert info["allowed"] == "NOT_ALLOWED"
+    assert info["info"]["text"] == "hook took longer than 100 ms (fallback)"
+
+
+def test_the_http_hooks_own_timeout_is_a_timeout(hook: HookServer) -> None:
+    hook.answer, hook.delay_s, hook.status = {"allowed": "NO_CREDIT"}, 1.0, 200
+    try:
+        with pytest.raises(TimeoutError):
+            HttpHook(hook.url).decide({"token": {}}, 0.05)
+    finally:
+        hook.delay_s = 0.0
 
 
 def test_lambda_hook_reads_the_payload_and_surfaces_function_errors() -> None:
@@ -179,3 +250,17 @@ def test_every_decision_is_recorded(seeded: dict[str, str]) -> None:
     assert recorded[0]["allowed"] == "ALLOWED" and recorded[0]["location_id"] == "LOC1"
     assert recorded[0]["latency_ms"] >= 0
     assert decide.decisions.for_token("RFID", "NOPE")[0]["allowed"] == "UNKNOWN_TOKEN"
+
+
+def test_recent_decisions_are_newest_first_within_one_second(seeded: dict[str, str]) -> None:
+    store = authorizer().decisions
+    for reference, decided_at in (("LATER", "2026-06-01T12:00:00.500Z"), ("EARLIER", "2026-06-01T12:00:00Z")):
+        store.record(
+            {"authorization_reference": reference, "token_type": "RFID", "token_uid": "SAME-SECOND"}
+            | {"decided_at": decided_at, "allowed": "ALLOWED"}
+        )
+    assert [d["authorization_reference"] for d in store.for_token("RFID", "SAME-SECOND")] == [
+        "LATER",
+        "EARLIER",
+    ]
+    assert store.for_token("RFID", "SAME-SECOND")[0]["decided_at"] == "2026-06-01T12:00:00.500Z"

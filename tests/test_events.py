@@ -29,6 +29,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminRegistration", "get_admin_registration.json"): (200, 1000),
     ("AdminRegistration", "post_admin_registration.json"): (409, 2000),  # already registered
     ("AdminRegistration", "post_admin_registration_token-a.json"): (200, 1000),
+    ("AdminRegistration", "delete_admin_registration.json"): (502, 3001),  # hub unreachable: kept
     ("AdminLocations", "post_admin_locations_pull.json"): (202, 1000),
     ("AdminLocations", "get_admin_locations_pull.json"): (200, 1000),
     ("AdminLocations", "get_admin_locations.json"): (200, 1000),

@@ -241,3 +241,68 @@ def test_unknown_paths_are_404_envelopes(local: tuple[LocalRuntime, RoamSimulato
     assert answer.status_code == 404
     assert answer.json()["status_code"] == 2000
     assert call(rt, "PATCH", CREDENTIALS).status_code == 405
+
+
+def test_a_credentials_endpoint_advertised_as_receiver_is_accepted(
+    fresh: tuple[LocalRuntime, RoamSimulator],
+) -> None:
+    """version_information_endpoint.asciidoc: the credentials endpoint's role is disregarded."""
+    rt, sim = fresh
+    sim.state.credentials_role = "RECEIVER"  # as in the spec's own version details example
+    try:
+        answer = register(rt, sim)
+    finally:
+        sim.state.credentials_role = "SENDER"
+    assert answer.status_code == 200, answer.text
+    assert status(rt)["status"] == "REGISTERED" and sim.state.registered
+
+
+def test_we_unregister_from_our_side(fresh: tuple[LocalRuntime, RoamSimulator]) -> None:
+    from roam_emp.cli import main
+
+    rt, sim = fresh
+    register(rt, sim)
+    token = sim.state.our_token_for_emp
+    assert main(["unregister", "--api", rt.url]) == 0  # DELETE /admin/registration
+    deletes = [r for r in httpx.get(f"{sim.url}/_sim/requests").json() if r["method"] == "DELETE"]
+    assert deletes and deletes[-1]["path"] == CREDENTIALS
+    assert not sim.state.registered  # Plugsurfing was told
+    assert status(rt)["status"] == "UNREGISTERED"  # and we forgot ours
+    assert call(rt, "GET", CREDENTIALS, token).status_code == 401
+    again = rt.admin("DELETE", "/admin/registration")
+    assert (again.status_code, again.json()["status_code"]) == (409, 2000)
+    assert register(rt, sim).status_code == 200  # a new registration is possible
+
+
+def test_unregister_keeps_the_registration_when_plugsurfing_cannot_be_told(
+    fresh: tuple[LocalRuntime, RoamSimulator],
+) -> None:
+    rt, sim = fresh
+    register(rt, sim)
+    sim_post(sim, "chaos", {"route": f"DELETE {CREDENTIALS}", "fail_next": [503] * 10})
+    failed = rt.admin("DELETE", "/admin/registration")
+    assert (failed.status_code, failed.json()["status_code"]) == (502, 3001)
+    assert "--force" in failed.json()["status_message"]
+    assert status(rt)["status"] == "REGISTERED"
+    forced = rt.admin("DELETE", "/admin/registration?force=true")
+    assert forced.status_code == 200 and status(rt)["status"] == "UNREGISTERED"
+    sim_post(sim, "chaos", {})
+
+
+def test_put_and_delete_credentials_before_registration(fresh: tuple[LocalRuntime, RoamSimulator]) -> None:
+    """credentials.asciidoc: 405 to a client not registered yet (it holds our token A); 401 to
+    an unknown caller; once registered, token A opens neither."""
+    rt, sim = fresh
+    token_a = rt.admin("POST", "/admin/registration/token-a").json()["data"]["token_a"]
+    body = {"token": "x", "url": sim.versions_url, "roles": []}
+    for method in ("PUT", "DELETE"):
+        answer = call(rt, method, CREDENTIALS, token_a, body=body if method == "PUT" else None)
+        assert (answer.status_code, answer.json()["status_code"]) == (405, 2000), answer.text
+        assert call(rt, method, CREDENTIALS, "unknown-token").status_code == 401
+    register(rt, sim)
+    token_a = rt.admin("POST", "/admin/registration/token-a").json()["data"]["token_a"]
+    for method in ("PUT", "DELETE"):
+        assert (
+            call(rt, method, CREDENTIALS, token_a, body=body if method == "PUT" else None).status_code == 401
+        )
+    assert status(rt)["status"] == "REGISTERED"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,6 +109,28 @@ def test_wrong_token_is_unauthorized(sim: RoamSimulator) -> None:
     assert caught.value.http_status == 401
 
 
+def test_a_401_rereads_the_token_once_and_retries(sim: RoamSimulator) -> None:
+    """Plugsurfing rotated our credentials; this process still holds the old token (cached)."""
+    rereads: list[str] = []
+
+    def fresh() -> str:
+        rereads.append("read")
+        return sim.state.token_a
+
+    hub, _, _ = client(sim)
+    hub.token, hub.refresh_token = (lambda: "rotated-away"), fresh
+    before = len(requests_to(sim, "/ocpi/versions"))
+    assert hub.get(sim.versions_url).http_status == 200
+    assert len(rereads) == 1 and len(requests_to(sim, "/ocpi/versions")) == before + 2
+    assert hub.get(sim.versions_url).http_status == 200 and len(rereads) == 1  # the new token stays
+    # the re-read gives the very token that was refused: no pointless second call
+    stale, _, _ = client(sim, token="not-a-token")
+    stale.refresh_token = lambda: "not-a-token"
+    with pytest.raises(HubUnauthorized):
+        stale.get(sim.versions_url)
+    assert len(requests_to(sim, "/ocpi/versions")) == before + 4  # 2, 1, then 1 refused
+
+
 def test_ocpi_error_envelope_is_a_typed_rejection(sim: RoamSimulator) -> None:
     hub, _, _ = client(sim)
     with pytest.raises(HubRejected) as caught:
@@ -169,3 +192,26 @@ def test_unreadable_answers_are_quoted_in_errors_except_from_credentials() -> No
     with pytest.raises(HubProtocolError) as hidden:
         hub.request("POST", "https://hub.test/ocpi/2.2.1/credentials", json_body={})
     assert "SECRET-C-TOKEN" not in str(hidden.value) and "not shown: credentials" in str(hidden.value)
+
+
+def test_clients_built_from_settings_reread_a_rotated_secret(
+    sim: RoamSimulator, aws_mock: dict[str, str]
+) -> None:
+    from roam_emp import config, topology
+    from roam_emp.hub.factory import hub_client
+    from roam_emp.store import aws
+    from roam_emp.store.credentials import CredentialsVault, HubTokens
+
+    vault = CredentialsVault(aws_mock[topology.HUB_CREDENTIALS.env_var], cache_seconds=30)
+    vault.put(HubTokens(outbound="before-rotation"))
+    assert vault.get().outbound == "before-rotation"  # cached in this process for 30 s
+    # Plugsurfing's PUT /credentials was handled by another Lambda: only the secret changed
+    aws.secretsmanager().put_secret_value(
+        SecretId=vault.secret_name, SecretString=json.dumps({"outbound": sim.state.token_a})
+    )
+    hub = hub_client(config.settings(), lambda: vault.get().outbound)
+    assert hub.get(sim.versions_url).http_status == 200
+    assert vault.get().outbound == sim.state.token_a  # the process cache is fresh again
+    fixed = hub_client(config.settings(), "a-token-given-by-plugsurfing")  # nothing to re-read
+    with pytest.raises(HubUnauthorized):
+        fixed.get(sim.versions_url)

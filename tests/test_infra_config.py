@@ -25,6 +25,13 @@ def test_defaults_reach_every_function() -> None:
     assert env["LOCATION_MAX_REMOVAL_FRACTION"] == "0.5"
     assert env["SUPPORT_LOG_HOURS"] == "48"
     assert env["HUB_REQUESTS_PER_MINUTE"] == "2900"
+    # Plugsurfing's organisation defaults (FAQ "Tokens"): one token per contract_id, no change
+    assert (env["MAX_TOKENS_PER_CONTRACT_ID"], env["ALLOW_CONTRACT_ID_CHANGE"]) == ("1", "false")
+
+
+def test_token_organisation_settings_reach_the_functions() -> None:
+    env = config(max_tokens_per_contract_id=25, allow_contract_id_change=True).function_environment()
+    assert (env["MAX_TOKENS_PER_CONTRACT_ID"], env["ALLOW_CONTRACT_ID_CHANGE"]) == ("25", "true")
 
 
 def test_operator_settings_are_passed_exactly() -> None:
@@ -47,6 +54,9 @@ def test_operator_settings_are_passed_exactly() -> None:
         ({"support_log_hours": 0}, "support_log_hours"),
         ({"hub_requests_per_minute": 3001}, "3"),
         ({"country_code": "NLD"}, "country_code"),
+        ({"max_tokens_per_contract_id": 26}, "max_tokens_per_contract_id"),
+        ({"max_tokens_per_contract_id": 0}, "max_tokens_per_contract_id"),
+        ({"allow_contract_id_change": "yes"}, "allow_contract_id_change"),
     ],
 )
 def test_bad_settings_are_refused_at_synth(context: dict[str, Any], message: str) -> None:

@@ -15,6 +15,7 @@ from roam_emp import topology
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.ocpi.auth_header import encode_token
 from roam_emp.ocpi.contract_id import contract_key, normalize
+from roam_emp.ocpi.timestamps import parse_timestamp
 from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store import aws
@@ -138,7 +139,7 @@ def test_changes_to_one_token_arrive_in_order(fresh: Local) -> None:
     for uid in (first, second):
         final = wait_for(lambda u=uid: (s := state_of(rt, u))["push_state"] == "PUSHED" and s)
         log = [e["body"] for e in sim_tokens(sim)["log"] if e["key"] == f"NL/EMP/RFID/{uid}"]
-        stamps = [body["last_updated"] for body in log]
+        stamps = [parse_timestamp(body["last_updated"]) for body in log]  # times, never strings
         assert stamps == sorted(stamps), "an older change overtook a newer one"
         assert log[-1] == final["token"]  # Plugsurfing ends with exactly our latest state
         assert sim_tokens(sim)["tokens"][f"NL/EMP/RFID/{uid}"] == final["token"]
@@ -183,6 +184,24 @@ def test_plugsurfing_refusal_is_failed_with_its_ocpi_error(fresh: Local) -> None
     state = pushed(rt, uid)
     assert state["push_state"] == "FAILED"
     assert "HTTP 400" in state["push_error"]
+
+
+def test_a_refused_change_does_not_poison_the_next_push(fresh: Local) -> None:
+    rt, sim = fresh
+    uid = new_uid()
+    key = f"NL/EMP/RFID/{uid}"
+    rt.admin("POST", "/admin/tokens", token(uid, visual_number="CARD-1")).raise_for_status()
+    assert pushed(rt, uid)["push_state"] == "PUSHED"
+    sim_post(sim, "chaos", {"route": f"PUT /ocpi/cpo/2.2.1/tokens/NL/EMP/{uid}", "fail_next": [400]})
+    rt.admin("PATCH", f"/admin/tokens/{uid}?type=RFID", {"visual_number": "REFUSED"}).raise_for_status()
+    refused = pushed(rt, uid)
+    assert refused["push_state"] == "FAILED" and refused["refused"]["visual_number"] == "REFUSED"
+    assert refused["token"]["visual_number"] == "CARD-1"  # back at what Plugsurfing holds
+    # the card is lost: this push must carry valid=false, and nothing Plugsurfing refused
+    rt.admin("PATCH", f"/admin/tokens/{uid}?type=RFID", {"valid": False}).raise_for_status()
+    assert pushed(rt, uid)["push_state"] == "PUSHED"
+    held = sim_tokens(sim)["tokens"][key]
+    assert (held["valid"], held["visual_number"]) == (False, "CARD-1")
 
 
 def test_a_plain_token_put_straight_on_the_queue_is_pushed(fresh: Local) -> None:
@@ -231,3 +250,24 @@ def test_plugsurfing_asks_us_to_authorize_over_http(fresh: Local) -> None:
     assert no_token.status_code == 401
     recent = state_of(rt, uid)["recent_authorizations"]
     assert recent[0]["allowed"] == "ALLOWED"
+
+
+@pytest.mark.parametrize(
+    "body", ["{}", '{"location_id": null}', '{"evse_uids": ["E1"]}', "[]", "{not json"], ids=repr
+)
+def test_a_known_token_always_gets_an_authorization_info(fresh: Local, body: str) -> None:
+    rt, sim = fresh
+    uid = new_uid()
+    rt.admin("POST", "/admin/tokens", token(uid)).raise_for_status()
+    answer = httpx.post(
+        f"{rt.url}/ocpi/2.2.1/tokens/{uid}/authorize?type=RFID",
+        content=body,
+        headers={
+            "Authorization": encode_token(sim.state.our_token_for_emp or ""),
+            "Content-Type": "application/json",
+        },
+    )
+    assert (answer.status_code, answer.json()["status_code"]) == (200, 1000)
+    info = answer.json()["data"]
+    assert info["allowed"] == "ALLOWED" and "no location reference" in info["info"]["text"]
+    assert "location" not in info

@@ -107,6 +107,12 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_unregister(args: argparse.Namespace) -> int:
+    path = "/admin/registration?force=true" if args.force else "/admin/registration"
+    _print(AdminClient(args.api, args.region).call("DELETE", path))
+    return 0
+
+
 def cmd_token_a(args: argparse.Namespace) -> int:
     _print(AdminClient(args.api, args.region).call("POST", "/admin/registration/token-a"))
     return 0
@@ -199,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--token-a", required=True)
     register.set_defaults(func=cmd_register)
     admin("rotate-credentials", "PUT fresh credentials to Plugsurfing").set_defaults(func=cmd_rotate)
+    unregister = admin("unregister", "DELETE our credentials at Plugsurfing, then forget the connection")
+    unregister.add_argument(
+        "--force", action="store_true", help="forget the connection even if Plugsurfing cannot be told"
+    )
+    unregister.set_defaults(func=cmd_unregister)
     admin("token-a", "issue a token A for a Plugsurfing-initiated registration").set_defaults(
         func=cmd_token_a
     )

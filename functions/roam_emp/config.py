@@ -51,6 +51,11 @@ class Settings:
     cdr_cost_tolerance: Decimal  # currency units; a larger recomputed difference is a discrepancy
     # contract_id prefixes registered with Plugsurfing (FAQ); empty = not checked.
     contract_id_prefixes: tuple[str, ...]
+    # Plugsurfing's organisation settings for tokens (FAQ "Can multiple tokens share one
+    # contract_id?": default 1, at most 25; "Can contract_id be changed after a token has been
+    # pushed?": default off). They must equal what Plugsurfing configured for us.
+    max_tokens_per_contract_id: int
+    allow_contract_id_change: bool
     # Real-time authorization policy (FAQ "Tokens and authorization").
     supported_countries: tuple[str, ...]  # ISO alpha-3 as in Location.country; empty = any
     auth_unknown_location: str  # ALLOW | DENY, also when the reference is missing
@@ -96,6 +101,8 @@ class Settings:
             cdr_archive_bucket=_env(topology.CDR_ARCHIVE.env_var, "roam-emp-cdr-archive"),
             cdr_cost_tolerance=Decimal(_env("CDR_COST_TOLERANCE", "0.01")),
             contract_id_prefixes=_list("CONTRACT_ID_PREFIXES"),
+            max_tokens_per_contract_id=int(_env("MAX_TOKENS_PER_CONTRACT_ID", "1")),
+            allow_contract_id_change=_env("ALLOW_CONTRACT_ID_CHANGE", "false").lower() == "true",
             supported_countries=tuple(to_alpha3(c) or c for c in _list("SUPPORTED_COUNTRIES")),
             auth_unknown_location=_env("AUTH_UNKNOWN_LOCATION", "ALLOW").upper(),
             auth_hook_target=os.environ.get("AUTH_HOOK_TARGET") or None,

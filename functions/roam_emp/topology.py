@@ -276,6 +276,7 @@ FUNCTIONS: tuple[Function, ...] = (
         routes=(
             Route("GET", "/admin/registration", Auth.IAM),
             Route("POST", "/admin/registration", Auth.IAM),
+            Route("DELETE", "/admin/registration", Auth.IAM),
             Route("POST", "/admin/registration/token-a", Auth.IAM),
         ),
         tables=_STATE_RW,

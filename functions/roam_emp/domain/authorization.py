@@ -8,6 +8,11 @@ as configured (the FAQ's "full control" recipe: deny, with whitelist NEVER); an 
 the EMP's (credit checks) gets a time budget, and a slow or failing hook yields the configured
 fallback answer instead of a late one.
 
+A known token always gets an AuthorizationInfo (HTTP 200): a LocationReferences body we cannot use
+(``{}``, ``{"location_id": null}``, only ``evse_uids``, not JSON) is treated as a missing
+reference and the policy decides; answering it with 400 would make Plugsurfing apply its own
+malformed-response fallback, possibly accept, and leak the FAQ's "full control" recipe.
+
 Hot path: two reads (token, location), then the decision record and the AuthorizationDecided event
 are written in parallel.
 """
@@ -26,6 +31,7 @@ from aws_lambda_powertools import Logger
 
 from ..config import Settings
 from ..ocpi.enums import AllowedType
+from ..ocpi.leniency import parse_inbound
 from ..ocpi.status import OcpiError, StatusCode
 from ..ocpi.timestamps import format_timestamp, utcnow
 from ..ocpi.tokens import LocationReferences
@@ -38,7 +44,34 @@ _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="authorize")
 
 
 class Hook(Protocol):
+    """Raises TimeoutError when its own transport times out: that is a budget overrun too, so
+    the answer's reason does not depend on which timer fires first."""
+
     def decide(self, request: dict[str, Any], budget_s: float) -> str: ...
+
+
+def location_references(body: str | bytes | None) -> tuple[LocationReferences | None, str | None]:
+    """The request's LocationReferences (mod_tokens.asciidoc, real-time authorization: optional),
+    or None when absent or unusable, with a note saying what was unusable. A usable reference has
+    a non-empty string ``location_id``; malformed ``evse_uids`` are dropped, the location kept."""
+    if body is None or not body.strip():
+        return None, None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, "body is not JSON"
+    if not isinstance(data, dict):
+        return None, "body is not a LocationReferences object"
+    location_id = data.get("location_id")
+    if not isinstance(location_id, str) or not location_id.strip():
+        return None, "no usable location_id"
+    evse_uids = data.get("evse_uids")
+    usable = dict(data)
+    if evse_uids is not None and not (
+        isinstance(evse_uids, list) and all(isinstance(e, str) for e in evse_uids)
+    ):
+        usable.pop("evse_uids")
+    return parse_inbound(LocationReferences, usable)[0], None
 
 
 class LambdaHook:
@@ -49,6 +82,8 @@ class LambdaHook:
         self._client: Any = None
 
     def decide(self, request: dict[str, Any], budget_s: float) -> str:
+        from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
         if self._client is None:
             import boto3
             from botocore.config import Config
@@ -57,7 +92,10 @@ class LambdaHook:
                 "lambda",
                 config=Config(connect_timeout=budget_s, read_timeout=budget_s, retries={"max_attempts": 0}),
             )
-        answer = self._client.invoke(FunctionName=self.function_arn, Payload=json.dumps(request).encode())
+        try:
+            answer = self._client.invoke(FunctionName=self.function_arn, Payload=json.dumps(request).encode())
+        except (ConnectTimeoutError, ReadTimeoutError) as error:
+            raise TimeoutError(str(error)) from error
         if answer.get("FunctionError"):
             raise RuntimeError(f"hook failed: {answer['FunctionError']}")
         return str(json.loads(answer["Payload"].read())["allowed"])
@@ -73,7 +111,12 @@ class HttpHook:
         self._http = httpx.Client()
 
     def decide(self, request: dict[str, Any], budget_s: float) -> str:
-        answer = self._http.post(self.url, json=request, timeout=budget_s)
+        import httpx
+
+        try:
+            answer = self._http.post(self.url, json=request, timeout=budget_s)
+        except httpx.TimeoutException as error:
+            raise TimeoutError(str(error)) from error
         answer.raise_for_status()
         return str(answer.json()["allowed"])
 
@@ -118,7 +161,10 @@ class Authorizer:
             "authorization_reference": reference,
             "info": {"language": "en", "text": reason[:512]},
         }
-        if location is not None:
+        if location is not None and allowed == AllowedType.ALLOWED:
+            # mod_tokens.asciidoc, AuthorizationInfo.location: only "if the EV driver is allowed
+            # to charge at that location"; our policy decides per location, so every EVSE
+            # requested is one the driver may use.
             info["location"] = location.model_dump(mode="json", exclude_none=True)
         self._record(reference, uid, token_type, location, allowed, reason, started)
         return info
@@ -151,7 +197,7 @@ class Authorizer:
         future = _POOL.submit(self.hook.decide, request, budget)
         try:
             answer = future.result(timeout=budget)
-        except FutureTimeout:
+        except (FutureTimeout, TimeoutError):  # our wait or the hook's own timeout: one overrun
             return self.config.auth_hook_fallback, f"hook took longer than {budget * 1000:.0f} ms (fallback)"
         except Exception as error:
             return self.config.auth_hook_fallback, f"hook failed: {type(error).__name__} (fallback)"

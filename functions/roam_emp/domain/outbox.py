@@ -202,7 +202,7 @@ class OutboxRelay:
             return []  # removed, or written again unchanged (a resend)
         self._link_cdrs(session)
         token = _obj(session, "cdr_token")
-        last_updated = text(change.new, "last_updated")
+        last_updated = session.get("last_updated")  # as Plugsurfing sent it (the item's is fixed-width)
         detail = {
             "idempotency_key": f"SessionUpdated/{change.pk()}/{last_updated}/{_short_hash(session)}",
             "session_id": session.get("id"),

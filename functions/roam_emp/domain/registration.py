@@ -8,8 +8,15 @@ every later call.
 Plugsurfing initiates (``accept_registration``): we issued a token A (``issue_token_a``); it POSTs
 its credentials with token B; we fetch its endpoints with B and answer with a fresh token C.
 
+We unregister (``unregister``): DELETE to Plugsurfing's credentials endpoint, then we forget our
+tokens and the connection (credentials.asciidoc, DELETE: both parties end automated communication).
+
 Plugsurfing answers as one CPO role, country_code DE / party_id 8PS, business name Plugsurfing (FAQ
 "What do we receive during the Credentials handshake?"); we store that role as given.
+
+The role of the other side's credentials endpoint is disregarded (version_information_endpoint
+.asciidoc, Endpoint: "disregard the value of the role property ... for other platforms'
+credentials modules"; the spec's own examples advertise it as RECEIVER).
 """
 
 from __future__ import annotations
@@ -20,14 +27,14 @@ from aws_lambda_powertools import Logger
 
 from ..config import Settings
 from ..hub.client import INTERACTIVE_RETRY, HubClient
-from ..hub.errors import HubError
+from ..hub.errors import HubError, HubRejected
 from ..hub.factory import hub_client
 from ..ocpi.common import BusinessDetails
 from ..ocpi.credentials import Credentials, CredentialsRole
 from ..ocpi.enums import ModuleID, Role
 from ..ocpi.leniency import dump_outbound, parse_inbound
 from ..ocpi.status import OcpiError, StatusCode
-from ..ocpi.versions import Version, VersionDetails
+from ..ocpi.versions import Endpoint, Version, VersionDetails
 from ..store.bus import EventPublisher
 from ..store.credentials import CredentialsVault, HubTokens, new_token
 from ..store.registration import Connection, ConnectionStatus, ConnectionStore, Initiator, registered_now
@@ -36,11 +43,17 @@ from .versions import VERSION, versions_url
 logger = Logger(child=True)
 
 # Without these the EMSP role cannot work with a CPO (credentials.asciidoc, "Required endpoints
-# not available": the Sender does not POST when the endpoints it expects are missing).
-REQUIRED_ENDPOINTS: tuple[tuple[str, str], ...] = (
-    (ModuleID.CREDENTIALS.value, "SENDER"),
-    (ModuleID.LOCATIONS.value, "SENDER"),
-)
+# not available": the Sender does not POST when the endpoints it expects are missing). The
+# credentials endpoint is looked up whatever its role (credentials_endpoint).
+REQUIRED_ENDPOINTS: tuple[tuple[str, str], ...] = ((ModuleID.LOCATIONS.value, "SENDER"),)
+
+
+def credentials_endpoint(endpoints: list[Endpoint]) -> str | None:
+    """The other side's credentials URL, whatever role it is advertised with (SENDER preferred
+    when both are listed)."""
+    found = [e for e in endpoints if e.identifier == ModuleID.CREDENTIALS.value]
+    found.sort(key=lambda e: e.role != "SENDER")
+    return found[0].url if found else None
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,8 @@ class Registrar:
             )
         details, _ = client.fetch(VersionDetails, chosen.url)
         missing = [f"{i} ({r})" for i, r in REQUIRED_ENDPOINTS if details.endpoint(i, r) is None]
+        if credentials_endpoint(details.endpoints) is None:
+            missing.insert(0, ModuleID.CREDENTIALS.value)
         if missing:
             raise OcpiError(
                 StatusCode.NO_MATCHING_ENDPOINTS, "expected endpoints missing: " + ", ".join(missing)
@@ -138,7 +153,7 @@ class Registrar:
         client = hub_client(self.config, token)
         try:
             discovery = self.discover(client, hub_versions_url)
-            credentials_url = discovery.details.endpoint(ModuleID.CREDENTIALS.value, "SENDER")
+            credentials_url = credentials_endpoint(discovery.details.endpoints)
             assert credentials_url is not None
             previous = self.vault.get(fresh=True)
             token_b = new_token()
@@ -147,7 +162,7 @@ class Registrar:
             self.vault.put(HubTokens(inbound=token_b, token_a=previous.token_a, outbound=previous.outbound))
             ours = dump_outbound(self.our_credentials(base_url, token_b))
             try:
-                response = client.request(method, credentials_url.url, json_body=ours, idempotent=False)
+                response = client.request(method, credentials_url, json_body=ours, idempotent=False)
                 theirs, deviations = parse_inbound(Credentials, response.data)
             except Exception:
                 self.vault.put(previous)  # nothing half-stored: the old tokens stay in force
@@ -176,6 +191,43 @@ class Registrar:
             "HubRegistered", {"initiator": "EMSP", "method": method, "hub_roles": _roles(theirs)}
         )
         return connection
+
+    def unregister(self, *, force: bool = False) -> Connection:
+        """`roam-emp unregister`: DELETE to Plugsurfing's credentials endpoint, then forget our
+        tokens and the connection. When Plugsurfing cannot be told (unreachable, refusing),
+        nothing changes unless ``force``. A 405 from Plugsurfing means it holds no registration
+        of ours (credentials.asciidoc, DELETE), so ours goes too."""
+        connection = self.connections.get()
+        if connection.status is not ConnectionStatus.REGISTERED:
+            raise OcpiError(StatusCode.CLIENT_ERROR, "not registered", http_status=409)
+        url = credentials_endpoint(connection.endpoints)
+        told = False
+        if url is None and not force:
+            raise OcpiError(
+                StatusCode.UNABLE_TO_USE_CLIENT_API,
+                "no credentials endpoint of Plugsurfing's is stored, so it cannot be told; still "
+                "registered. `roam-emp unregister --force` forgets the registration anyway",
+            )
+        if url:
+            client = hub_client(self.config, lambda: self.vault.get().outbound, retry=INTERACTIVE_RETRY)
+            try:
+                client.request("DELETE", url)
+                told = True
+            except HubError as error:
+                told = isinstance(error, HubRejected) and error.http_status == 405
+                if not told and not force:
+                    raise OcpiError(
+                        StatusCode.UNABLE_TO_USE_CLIENT_API,
+                        f"Plugsurfing could not be told ({error}); still registered. "
+                        "`roam-emp unregister --force` forgets the registration anyway",
+                    ) from error
+            finally:
+                client.close()
+        self.vault.put(HubTokens())
+        stored = self.connections.put(Connection(status=ConnectionStatus.UNREGISTERED))
+        logger.info("unregistered from Plugsurfing", extra={"plugsurfing_told": told, "forced": force})
+        self.events.publish("HubUnregistered", {"initiator": "EMSP", "plugsurfing_told": told})
+        return stored
 
     # Plugsurfing initiates -----------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 incremental kWh, status and last_updated while charging, PUT again at stop).
 
 Out-of-order or repeated updates are ignored when older than what we hold (``last_updated``);
-a PATCH of an unknown session is 404 + 2001; PATCH ``charging_periods`` are appended
-(mod_sessions.asciidoc, PATCH). Sessions may lack ``authorization_reference`` (offline starts,
+a PATCH of an unknown session is 404 + 2001; PATCH ``charging_periods`` are added to the stored
+ones (mod_sessions.asciidoc, PATCH), a period being identified by its ``start_date_time`` so a
+resent PATCH changes nothing. Sessions may lack ``authorization_reference`` (offline starts,
 OCPI 2.1.1 CPOs); ``X-Original-Protocol`` is recorded when Plugsurfing sends it.
 """
 
@@ -18,6 +19,7 @@ from ..ocpi.sessions import Session
 from ..ocpi.status import OcpiError, StatusCode
 from ..ocpi.timestamps import format_timestamp
 from ..store.sessions import SessionStore
+from ..store.stamps import epoch_us
 
 
 @dataclass
@@ -34,6 +36,30 @@ def _path_must_match(body: dict[str, Any], country_code: str, party_id: str, ses
                 StatusCode.INVALID_OR_MISSING_PARAMETERS,
                 f"{field} {body[field]!r} differs from the URL ({expected!r})",
             )
+
+
+def _patched_periods(stored: Any, patched: Any) -> list[dict[str, Any]]:
+    """The stored charging periods with a PATCH's added (mod_sessions.asciidoc, PATCH: "any new
+    charging periods are added"). A period is identified by its ``start_date_time`` (compared as
+    a time, not a string): a resent PATCH replaces its own periods instead of appending them
+    again, and the result is ordered by start whatever order the PATCHes came in."""
+    if not isinstance(patched, list) or not all(isinstance(p, dict) for p in patched):
+        raise OcpiError(
+            StatusCode.INVALID_OR_MISSING_PARAMETERS,
+            "charging_periods must be a list of ChargingPeriod objects",
+        )
+    by_start: dict[int, dict[str, Any]] = {}
+    for origin, periods in (("stored", stored or []), ("PATCH", patched)):
+        for index, period in enumerate(periods):
+            try:
+                start = epoch_us(period["start_date_time"])
+            except (KeyError, ValueError) as error:
+                raise OcpiError(
+                    StatusCode.INVALID_OR_MISSING_PARAMETERS,
+                    f"charging_periods[{index}].start_date_time is missing or not a DateTime ({origin})",
+                ) from error
+            by_start[start] = period
+    return [by_start[start] for start in sorted(by_start)]
 
 
 @dataclass
@@ -72,9 +98,11 @@ class SessionService:
                 http_status=404,
             )
         merged = {**stored, **body}
-        if body.get("charging_periods"):
-            merged["charging_periods"] = [*(stored.get("charging_periods") or []), *body["charging_periods"]]
-        elif "charging_periods" in body:
+        if body.get("charging_periods") is not None:
+            merged["charging_periods"] = _patched_periods(
+                stored.get("charging_periods"), body["charging_periods"]
+            )
+        elif "charging_periods" in body:  # null: nothing to add
             merged["charging_periods"] = stored.get("charging_periods") or []
         session, deviations = parse_inbound(Session, merged)
         return self._save(merged, session, deviations, original_protocol)
@@ -82,9 +110,8 @@ class SessionService:
     def _save(
         self, raw: dict[str, Any], session: Session, deviations: DeviationLog, original_protocol: str | None
     ) -> SessionResult:
-        stamp = format_timestamp(session.last_updated)
         # SessionUpdated comes from the table's stream (domain/outbox.py), not from here.
-        applied = self.store.save(raw, stamp, original_protocol)
+        applied = self.store.save(raw, session.last_updated, original_protocol)
         return SessionResult(raw, applied, deviations)
 
     def get(self, country_code: str, party_id: str, session_id: str) -> dict[str, Any]:

@@ -5,7 +5,9 @@ Changes arrive through the admin API (or straight on the SQS FIFO queue), are ch
 Roam OCPI's rules *before* queueing, stored as QUEUED with a new version, and queued with the token
 (type+uid) as message group: changes to one token reach Plugsurfing in order while different tokens
 flow in parallel. The consumer pushes with PUT (whole token) or PATCH (partial update) through the
-shared rate limiter, and records PUSHED or FAILED (with Plugsurfing's OCPI error).
+shared rate limiter, and records PUSHED or FAILED (with Plugsurfing's OCPI error). A refused
+change is set aside and the token goes back to the version Plugsurfing accepted last, so later
+changes build on what Plugsurfing holds (store/tokens.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..config import Settings
 from ..hub.client import RetryPolicy
 from ..hub.errors import HubError, HubRejected
 from ..hub.factory import hub_client
-from ..ocpi.contract_id import prefix
+from ..ocpi.contract_id import contract_key, prefix
 from ..ocpi.enums import TokenType, WhitelistType
 from ..ocpi.leniency import describe_validation_error, dump_outbound
 from ..ocpi.status import OcpiError, StatusCode
@@ -35,7 +37,10 @@ from ..store.tokens import PushState, StoredToken, TokenStore, VersionConflict, 
 
 logger = Logger(child=True)
 
-MAX_TOKENS_PER_CONTRACT = 25  # FAQ "Can multiple tokens share one contract_id?"
+# FAQ "Can multiple tokens share one contract_id?": one by default, more when Plugsurfing
+# configures the organisation so, never more than 25 (cdk.json max_tokens_per_contract_id).
+MAX_TOKENS_PER_CONTRACT = 25
+_UNREAD: Any = object()  # validate() reads the stored token itself
 
 
 PUSH_RETRY = RetryPolicy(max_attempts=2, base_s=0.25, cap_s=1.0)
@@ -72,8 +77,9 @@ class TokenService:
         token["last_updated"] = format_timestamp(utcnow())
         return token
 
-    def validate(self, token: dict[str, Any]) -> dict[str, Any]:
-        """The token as we will send it, or a 2001 naming the field or the rule."""
+    def validate(self, token: dict[str, Any], stored: StoredToken | None = _UNREAD) -> dict[str, Any]:
+        """The token as we will send it, or a 2001 naming the field or the rule. ``stored``: the
+        token as stored now, when the caller has already read it."""
         try:
             parsed = Token.model_validate(token)
             checked = dump_outbound(parsed)  # strict: what we send meets the spec
@@ -92,14 +98,31 @@ class TokenService:
                 f"contract_id prefix {prefix(checked['contract_id'])} is not registered with "
                 f"Plugsurfing (registered: {', '.join(prefixes)})"
             )
+        self._contract_id_may_change(
+            checked, self.store.get(checked["type"], checked["uid"]) if stored is _UNREAD else stored
+        )
         others = self.store.count_for_contract(checked["contract_id"])
         others.discard(token_key(checked["type"], checked["uid"]))
-        if len(others) >= MAX_TOKENS_PER_CONTRACT:
+        limit = min(self.config.max_tokens_per_contract_id, MAX_TOKENS_PER_CONTRACT)
+        if len(others) >= limit:
             raise _invalid(
-                f"contract_id {checked['contract_id']} already has {len(others)} tokens; "
-                f"Roam OCPI allows at most {MAX_TOKENS_PER_CONTRACT}"
+                f"contract_id {checked['contract_id']} already has {len(others)} token(s); Plugsurfing "
+                f"allows at most {limit} per contract_id for this organisation (max_tokens_per_contract_id)"
             )
         return checked
+
+    def _contract_id_may_change(self, token: dict[str, Any], stored: StoredToken | None) -> None:
+        """FAQ "Can contract_id be changed after a token has been pushed?": only when the
+        organisation setting allows it (cdk.json allow_contract_id_change, default off). Forms of
+        one contract_id (DE8PS... vs DE-8PS-...) are no change."""
+        held = stored.accepted if stored else None
+        if held is None or self.config.allow_contract_id_change:
+            return
+        if contract_key(held["contract_id"]) != contract_key(token["contract_id"]):
+            raise _invalid(
+                f"contract_id cannot change from {held['contract_id']} to {token['contract_id']} once "
+                "Plugsurfing has the token (organisation setting allow_contract_id_change is off)"
+            )
 
     # Admin operations --------------------------------------------------------------------------
 
@@ -118,7 +141,7 @@ class TokenService:
             if stored is None:
                 raise OcpiError(StatusCode.UNKNOWN_TOKEN, f"token {token_type} {uid} is unknown")
             merged = {**stored.token, **changes, "last_updated": format_timestamp(utcnow())}
-            token = self.validate(merged)
+            token = self.validate(merged, stored)
             try:
                 return self._queue(token, expected_version=stored.version)
             except VersionConflict:
@@ -226,8 +249,11 @@ class TokenPusher:
             )
         except HubRejected as error:
             # Plugsurfing refused the token itself: retrying the same body cannot help.
-            self.service.store.mark(token_type, uid, stored.version, PushState.FAILED, str(error))
-            logger.error("token push refused", extra={"error": str(error)})
+            self.service.store.refused(token_type, uid, stored.version, str(error))
+            logger.error(
+                "token push refused; the token is back at the version Plugsurfing accepted last",
+                extra={"error": str(error), "version": stored.version},
+            )
             return "failed"
         except HubError as error:
             last_try = receive_count >= self.max_receive_count

@@ -1,4 +1,5 @@
-"""Admin API (IAM-authorised in AWS): register with Plugsurfing, rotate, issue token A, status.
+"""Admin API (IAM-authorised in AWS): register with Plugsurfing, rotate, unregister
+(``DELETE /admin/registration[?force=true]``), issue token A, status.
 
 The ``roam-emp register`` command calls ``POST /admin/registration`` so the registration runs
 inside the stack, with the stack's own URL, secrets and rate limiter.
@@ -47,6 +48,12 @@ def post_registration() -> Response[str]:
     request = RegisterRequest.model_validate(body)
     connection = registrar().register(request.versions_url, request.token_a, base)
     return respond(app, connection.summary())
+
+
+@app.delete("/admin/registration")
+def delete_registration() -> Response[str]:
+    force = (app.current_event.query_string_parameters or {}).get("force", "").lower() == "true"
+    return respond(app, registrar().unregister(force=force).summary())
 
 
 @app.post("/admin/registration/token-a")

@@ -3,6 +3,7 @@ offset/limit and Link, X-Total-Count and X-Limit headers (transport_and_format.a
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
@@ -11,7 +12,7 @@ from ..api.auth import Scope, require
 from ..api.http import base_url, create_resolver, respond
 from ..config import per_settings
 from ..ocpi.status import OcpiError, StatusCode
-from ..ocpi.timestamps import format_timestamp, parse_timestamp
+from ..ocpi.timestamps import parse_timestamp
 from ..store.tokens import TokenStore
 from ._runtime import http_entry
 
@@ -20,11 +21,11 @@ store = per_settings(lambda config: TokenStore(config.tokens_table))
 MAX_LIMIT = 100
 
 
-def _timestamp(args: dict[str, str], name: str) -> str | None:
+def _timestamp(args: dict[str, str], name: str) -> datetime | None:
     if not args.get(name):
         return None
     try:
-        return format_timestamp(parse_timestamp(args[name]))
+        return parse_timestamp(args[name])
     except ValueError as error:
         raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, f"{name}: {error}") from error
 

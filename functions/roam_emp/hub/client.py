@@ -7,6 +7,10 @@
   full jitter and retry. 5xx, timeouts and connection errors are retried the same way only when the
   call is idempotent (GET, PUT, DELETE); a POST or PATCH is never sent twice by us.
 - The envelope is unwrapped; a non-1xxx ``status_code`` becomes a typed :class:`HubRejected`.
+- A 401 is answered once with a fresh read of our outbound token and one more try, when the
+  client knows where to read it (``refresh_token``): Plugsurfing may have rotated the credentials
+  (PUT) while this process still holds the old token in its cache (up to ``secret_cache_s``).
+  A 401 means the call was not processed, so even a POST may be sent again.
 - Pagination follows the ``Link: <...>; rel="next"`` URL exactly as given: it carries Plugsurfing's
   ``smart_paging`` cursor, so offsets are never computed here (FAQ "How does Location pagination
   work?").
@@ -141,6 +145,10 @@ class HubClient:
     http: httpx.Client | None = None
     user_agent: str = "roam-emp/0.1"
     attempts: list[tuple[str, str, int | None]] = field(default_factory=list, repr=False)
+    # A fresh read of the outbound token (bypassing any cache), used once after a 401.
+    refresh_token: Callable[[], str | None] | None = field(default=None, repr=False)
+    _refreshed: str | None = field(default=None, repr=False)
+    _sent: str | None = field(default=None, repr=False)
 
     def _http(self) -> httpx.Client:
         if self.http is None:
@@ -148,7 +156,7 @@ class HubClient:
         return self.http
 
     def _token(self) -> str:
-        token = self.token() if callable(self.token) else self.token
+        token = self._refreshed or (self.token() if callable(self.token) else self.token)
         if not token:
             raise HubUnauthorized("no outbound credentials token: register with Plugsurfing first")
         return token
@@ -167,14 +175,40 @@ class HubClient:
         retry_server_errors = method in _IDEMPOTENT if idempotent is None else idempotent
         correlation_id = correlation_id or str(uuid.uuid4())
         body = None if json_body is None else json.dumps(json_body, separators=(",", ":"))
+        try:
+            return self._send(method, url, body, params, retry_server_errors, correlation_id)
+        except HubUnauthorized as error:
+            if error.http_status != 401 or self.refresh_token is None or self._refreshed is not None:
+                raise
+            fresh = self.refresh_token()
+            if not fresh or fresh == self._sent:
+                raise  # the token we sent is the current one: a re-read cannot help
+            self._refreshed = fresh
+            _count("Hub401TokenReread")
+            logger.info(
+                "hub answered 401: outbound token re-read (rotated), one more try",
+                extra={"method": method, "url": url, "outbound_x_correlation_id": correlation_id},
+            )
+            return self._send(method, url, body, params, retry_server_errors, correlation_id)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: str | None,
+        params: dict[str, str] | None,
+        retry_server_errors: bool,
+        correlation_id: str,
+    ) -> HubResponse:
         last_error: HubError | None = None
         for attempt in range(self.retry.max_attempts):
             if attempt:
                 self.sleep(self.retry.delay(attempt - 1))
             self.limiter.acquire()
             request_id = str(uuid.uuid4())
+            self._sent = self._token()
             headers = {
-                "Authorization": encode_token(self._token()),
+                "Authorization": encode_token(self._sent),
                 "X-Request-ID": request_id,
                 "X-Correlation-ID": correlation_id,
                 "User-Agent": self.user_agent,

@@ -1,4 +1,5 @@
-"""Build HubClients configured from Settings: one rate limiter shared through DynamoDB."""
+"""Build HubClients configured from Settings: one rate limiter shared through DynamoDB; a client
+whose token comes from our credentials secret re-reads it once on a 401 (hub/client.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from ..config import Settings
+from ..store.credentials import CredentialsVault
 from .client import HubClient, RetryPolicy
 from .rate_limit import HubRateLimiter
 
@@ -26,10 +28,22 @@ def hub_client(
     http: httpx.Client | None = None,
     retry: RetryPolicy | None = None,
 ) -> HubClient:
+    """``token``: a fixed token (registration: Plugsurfing's token A or B), or a callable reading
+    our outbound token from the secret (every other call), which is then re-read on a 401."""
     return HubClient(
         token=token,
         limiter=rate_limiter(config),
         timeout_s=config.hub_timeout_s,
         retry=retry or RetryPolicy(),
         http=http,
+        refresh_token=_fresh_outbound(config) if callable(token) else None,
     )
+
+
+def _fresh_outbound(config: Settings) -> Callable[[], str | None]:
+    """A fresh read also refreshes the process's secret cache for every other vault."""
+
+    def read() -> str | None:
+        return CredentialsVault(config.credentials_secret, config.secret_cache_s).get(fresh=True).outbound
+
+    return read

@@ -110,7 +110,7 @@ def create_app(state: SimulatorState, base_url: str) -> Flask:
                 "endpoints": [
                     {
                         "identifier": "credentials",
-                        "role": "SENDER",
+                        "role": state.credentials_role,
                         "url": f"{ocpi_base()}/2.2.1/credentials",
                     },
                     {"identifier": "locations", "role": "SENDER", "url": f"{cpo}/locations"},

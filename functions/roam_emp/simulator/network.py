@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..ocpi.timestamps import format_timestamp
+from ..ocpi.timestamps import format_timestamp, parse_timestamp
 
 # (country_code, party_id, operator names behind that connection owner, country of the sites)
 OPERATORS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
@@ -190,23 +190,27 @@ class Network:
 
     # Reading -------------------------------------------------------------------------------------
 
-    def change_time(self, location: dict[str, Any]) -> str:
+    def change_time(self, location: dict[str, Any]) -> datetime:
+        """The later of the location's and its inlined tariffs' ``last_updated`` (FAQ "When a CPO
+        updates tariffs, will last_updated change on Locations?"), as a time, never a string."""
         stamps: list[str] = [location["last_updated"]]
         for evse in location.get("evses", []):
             for connector in evse.get("connectors", []):
                 stamps += [t["last_updated"] for t in connector.get("tariffs", [])]
-        return max(stamps)
+        return max(parse_timestamp(s) for s in stamps)
 
     def page(
         self, *, after: str | None, date_from: str | None, date_to: str | None, limit: int
     ) -> tuple[list[dict[str, Any]], str | None, int]:
         """Keyset page: locations with id > after, changed within [date_from, date_to)."""
+        since = parse_timestamp(date_from) if date_from else None
+        until = parse_timestamp(date_to) if date_to else None
         with self.lock:
             matching = [
                 i
                 for i in sorted(self.locations)
-                if (date_from is None or self.change_time(self.locations[i]) >= date_from)
-                and (date_to is None or self.change_time(self.locations[i]) < date_to)
+                if (since is None or self.change_time(self.locations[i]) >= since)
+                and (until is None or self.change_time(self.locations[i]) < until)
             ]
             start = (
                 0 if after is None else next((k for k, i in enumerate(matching) if i > after), len(matching))

@@ -54,6 +54,9 @@ class SimulatorState:
     emp_versions_url: str | None = None
     emp_endpoints: list[dict[str, Any]] = field(default_factory=list)
     emp_roles: list[dict[str, Any]] = field(default_factory=list)
+    # The role our version details give our credentials endpoint: any role is valid there (the
+    # spec's own example says RECEIVER; version_information_endpoint.asciidoc: disregard it).
+    credentials_role: str = "SENDER"
     per_minute: int = 3000
     chaos: Chaos = field(default_factory=Chaos)
     requests: list[dict[str, Any]] = field(default_factory=list)

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import aws
 from .dynamo import query_index
+from .stamps import sortable
 
 RETENTION_S = 400 * 86400
 
@@ -25,7 +26,9 @@ class AuthorizationStore:
                 "pk": {"S": f"AUTH#{decision['authorization_reference']}"},
                 "sk": {"S": "D"},
                 "token_key": {"S": f"{decision['token_type']}#{decision['token_uid']}"},
-                "decided_at": {"S": decision["decided_at"]},
+                # the by_token index's sort key: fixed width, so newest first is by time even
+                # within one second (``…:00Z`` vs ``…:00.500Z``; store/stamps.py)
+                "decided_at": {"S": sortable(decision["decided_at"])},
                 "summary": {"S": summary},
                 "expires_at": {"N": str(int(time.time()) + RETENTION_S)},
             },

@@ -1,14 +1,22 @@
 """Sessions as Plugsurfing pushes them, with PATCHes applied. A write carries the session's
 ``last_updated`` and only lands when it is not older than what we hold, so out-of-order updates
-can never roll a session back (conditional write, safe under concurrent Lambdas)."""
+can never roll a session back (conditional write, safe under concurrent Lambdas).
+
+The condition compares ``updated_us``, microseconds since the epoch as a number, never the OCPI
+string: ``…:00Z`` and ``…:00.500Z`` are one second apart by string order the wrong way round.
+``last_updated`` (the by_token index's sort key, a string) is kept in the fixed-width form.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import query_index
+from .stamps import epoch_us, sortable
 
 _SK = "S"
 
@@ -29,12 +37,14 @@ class SessionStore:
         )
         return json.loads(item["doc"]["S"]) if item else None
 
-    def save(self, session: dict[str, Any], last_updated: str, original_protocol: str | None) -> bool:
-        """Store unless what we hold is newer; False when the update was older (ignored)."""
+    def save(self, session: dict[str, Any], last_updated: datetime, original_protocol: str | None) -> bool:
+        """Store unless what we hold is newer; False when the update was older (ignored). An
+        update stamped exactly as the stored one lands (a resent PUT/PATCH is idempotent)."""
         item: dict[str, Any] = {
             **_key(session["country_code"], session["party_id"], session["id"]),
             "doc": {"S": json.dumps(session, separators=(",", ":"))},
-            "last_updated": {"S": last_updated},
+            "last_updated": {"S": sortable(last_updated)},
+            "updated_us": {"N": str(epoch_us(last_updated))},
             "status": {"S": str(session.get("status", ""))},
             "session_id": {"S": session["id"]},
         }
@@ -48,8 +58,12 @@ class SessionStore:
             aws.dynamodb().put_item(
                 TableName=self.table,
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR last_updated <= :new",
-                ExpressionAttributeValues={":new": {"S": last_updated}},
+                # Items stored before updated_us existed carry no comparable stamp: the next
+                # update lands and stamps them.
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR attribute_not_exists(updated_us) OR updated_us <= :new"
+                ),
+                ExpressionAttributeValues={":new": {"N": str(epoch_us(last_updated))}},
             )
         except aws.dynamodb().exceptions.ConditionalCheckFailedException:
             return False
@@ -79,7 +93,7 @@ class SessionStore:
             {
                 "session_id": i["session_id"]["S"],
                 "status": i.get("status", {}).get("S"),
-                "last_updated": i["last_updated"]["S"],
+                "last_updated": format_timestamp(parse_timestamp(i["last_updated"]["S"])),
             }
             for i in items
         ]

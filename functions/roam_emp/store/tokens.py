@@ -4,11 +4,18 @@ Each change gets a new ``version`` (an atomic counter); the queued message carri
 consumer only marks PUSHED/FAILED the version it actually pushed: a newer change queued meanwhile
 keeps the token QUEUED until its own push. Lookups by contract_id go through
 ``ocpi.contract_id.contract_key`` (normalized and original forms alike).
+
+``accepted`` is the token as Plugsurfing last accepted it. When Plugsurfing refuses a change, the
+stored token goes back to that version (the refused one is kept as ``refused`` for the operator):
+later changes build on what Plugsurfing holds, so one refused value cannot get every later push
+(e.g. ``valid: false`` for a lost card) refused too. ``created_us``/``first_pushed_us`` (numbers,
+store/stamps.py) order the tokens sharing a contract_id the way Plugsurfing does: by creation.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +25,7 @@ from ..ocpi.contract_id import contract_key
 from ..ocpi.timestamps import format_timestamp, utcnow
 from . import aws
 from .dynamo import batch_get, paginate
+from .stamps import epoch_us, sortable
 
 _SK = "T"
 LIST_PK = "TOKENS"
@@ -40,6 +48,37 @@ class StoredToken(BaseModel):
     push_error: str | None = None
     pushed_at: str | None = None
     updated_at: str | None = None
+    accepted: dict[str, Any] | None = None  # the token as Plugsurfing last accepted it
+    refused: dict[str, Any] | None = None  # the last version Plugsurfing refused (push_error says why)
+
+
+def _stored(item: dict[str, Any]) -> StoredToken:
+    token = json.loads(item["doc"]["S"])
+    state = PushState(item["push_state"]["S"])
+    accepted = json.loads(item["accepted"]["S"]) if "accepted" in item else None
+    if accepted is None and state is PushState.PUSHED:
+        accepted = token  # stored before ``accepted`` was recorded: what we pushed is what it holds
+    return StoredToken(
+        token=token,
+        push_state=state,
+        version=int(item["version"]["N"]),
+        push_error=item.get("push_error", {}).get("S"),
+        pushed_at=item.get("pushed_at", {}).get("S"),
+        updated_at=item.get("updated_at", {}).get("S"),
+        accepted=accepted,
+        refused=json.loads(item["refused"]["S"]) if "refused" in item else None,
+    )
+
+
+def _creation_order(item: dict[str, Any]) -> tuple[int, int, str]:
+    """Plugsurfing's creation order: tokens it accepted, by first acceptance; then the ones it
+    never accepted (it does not hold them), by our creation. Items stored before these stamps
+    existed are the oldest (0)."""
+    if "first_pushed_us" in item:
+        return (0, int(item["first_pushed_us"]["N"]), item["token_key"]["S"])
+    if item.get("push_state", {}).get("S") == PushState.PUSHED.value:
+        return (0, 0, item["token_key"]["S"])
+    return (1, int(item.get("created_us", {}).get("N", "0")), item["token_key"]["S"])
 
 
 def token_key(token_type: str, uid: str) -> str:
@@ -48,6 +87,11 @@ def token_key(token_type: str, uid: str) -> str:
 
 def _key(token_type: str, uid: str) -> dict[str, Any]:
     return {"pk": {"S": f"TOKEN#{token_key(token_type, uid)}"}, "sk": {"S": _SK}}
+
+
+def _updated_key(token: dict[str, Any]) -> str:
+    """The by_updated sort key: the fixed-width stamp first, so string order is time order."""
+    return f"{sortable(token['last_updated'])}#{token_key(token['type'], token['uid'])}"
 
 
 class TokenStore:
@@ -60,16 +104,7 @@ class TokenStore:
             .get_item(TableName=self.table, Key=_key(token_type, uid), ConsistentRead=consistent)
             .get("Item")
         )
-        if not item:
-            return None
-        return StoredToken(
-            token=json.loads(item["doc"]["S"]),
-            push_state=PushState(item["push_state"]["S"]),
-            version=int(item["version"]["N"]),
-            push_error=item.get("push_error", {}).get("S"),
-            pushed_at=item.get("pushed_at", {}).get("S"),
-            updated_at=item.get("updated_at", {}).get("S"),
-        )
+        return _stored(item) if item else None
 
     def save_queued(self, token: dict[str, Any], expected_version: int | None = None) -> int:
         """Store a new or changed token as QUEUED; returns its new version. With
@@ -83,13 +118,15 @@ class TokenStore:
         return int(answer["Attributes"]["version"]["N"])
 
     def _save(self, token: dict[str, Any], condition: dict[str, str], extra: dict[str, Any]) -> Any:
+        now = utcnow()
         return aws.dynamodb().update_item(
             **condition,  # type: ignore[arg-type]
             TableName=self.table,
             Key=_key(token["type"], token["uid"]),
             UpdateExpression=(
                 "SET doc = :doc, push_state = :queued, contract_key = :ck, token_key = :tk, "
-                "list_pk = :list, updated_key = :uk, updated_at = :now REMOVE push_error "
+                "list_pk = :list, updated_key = :uk, updated_at = :now, "
+                "created_us = if_not_exists(created_us, :now_us) REMOVE push_error "
                 "ADD version :one"
             ),
             ExpressionAttributeValues={
@@ -98,8 +135,9 @@ class TokenStore:
                 ":ck": {"S": contract_key(token["contract_id"])},
                 ":tk": {"S": token_key(token["type"], token["uid"])},
                 ":list": {"S": LIST_PK},
-                ":uk": {"S": f"{token['last_updated']}#{token_key(token['type'], token['uid'])}"},
-                ":now": {"S": format_timestamp(utcnow())},
+                ":uk": {"S": _updated_key(token)},
+                ":now": {"S": format_timestamp(now)},
+                ":now_us": {"N": str(epoch_us(now))},
                 ":one": {"N": "1"},
                 **extra,
             },
@@ -111,12 +149,17 @@ class TokenStore:
     ) -> bool:
         """Record the outcome of pushing ``version``; False when a newer change superseded it."""
         names = {"#s": "push_state"}
+        now = utcnow()
         values: dict[str, Any] = {
             ":state": {"S": state.value},
             ":v": {"N": str(version)},
-            ":now": {"S": format_timestamp(utcnow())},
+            ":now": {"S": format_timestamp(now)},
         }
         update = "SET #s = :state, pushed_at = :now"
+        if state is PushState.PUSHED:
+            # what Plugsurfing now holds; the first acceptance orders tokens sharing a contract_id
+            update += ", accepted = doc, first_pushed_us = if_not_exists(first_pushed_us, :now_us)"
+            values[":now_us"] = {"N": str(epoch_us(now))}
         if error:
             update += ", push_error = :err"
             values[":err"] = {"S": error[:1000]}
@@ -135,6 +178,42 @@ class TokenStore:
             return False
         return True
 
+    def refused(self, token_type: str, uid: str, version: int, error: str) -> bool:
+        """Plugsurfing refused ``version``: FAILED, and the token goes back to the version
+        Plugsurfing accepted last (if any), keeping the refused one aside. False when a newer
+        change superseded it (that change is pushed on its own)."""
+        item = (
+            aws.dynamodb()
+            .get_item(TableName=self.table, Key=_key(token_type, uid), ConsistentRead=True)
+            .get("Item")
+        )
+        if not item or int(item["version"]["N"]) != version:
+            return False
+        if "accepted" not in item:  # Plugsurfing holds no version of it: nothing to go back to
+            return self.mark(token_type, uid, version, PushState.FAILED, error)
+        accepted = json.loads(item["accepted"]["S"])
+        try:
+            aws.dynamodb().update_item(
+                TableName=self.table,
+                Key=_key(token_type, uid),
+                UpdateExpression=(
+                    "SET refused = doc, doc = accepted, push_state = :failed, push_error = :err, "
+                    "pushed_at = :now, contract_key = :ck, updated_key = :uk"
+                ),
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues={
+                    ":failed": {"S": PushState.FAILED.value},
+                    ":err": {"S": error[:1000]},
+                    ":now": {"S": format_timestamp(utcnow())},
+                    ":ck": {"S": contract_key(accepted["contract_id"])},
+                    ":uk": {"S": _updated_key(accepted)},
+                    ":v": {"N": str(version)},
+                },
+            )
+        except aws.dynamodb().exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def count_for_contract(self, contract_id: str) -> set[str]:
         """Token keys (type#uid) sharing this contract_id, in any of its forms."""
         items = paginate(
@@ -147,23 +226,34 @@ class TokenStore:
         return {i["token_key"]["S"] for i in items}
 
     def first_for_contract(self, contract_id: str) -> StoredToken | None:
-        """Plugsurfing's own fallback when only a contract_id is known: the first token with it
-        (FAQ "What happens if multiple tokens share one contract_id")."""
-        keys = sorted(self.count_for_contract(contract_id))
-        if not keys:
-            return None
-        token_type, uid = keys[0].split("#", 1)
-        return self.get(token_type, uid)
+        """Plugsurfing's own fallback when only a contract_id is known: "the first key matching
+        that contract_id" (FAQ "Can multiple tokens share one contract_id?"). First is creation
+        order at Plugsurfing (see :func:`_creation_order`), not the order of uids."""
+        keys = [_key(*k.split("#", 1)) for k in self.count_for_contract(contract_id)]
+        items = batch_get(self.table, keys)
+        return _stored(min(items, key=_creation_order)) if items else None
 
     def list_updated(
-        self, date_from: str | None, date_to: str | None, offset: int, limit: int
+        self, date_from: datetime | None, date_to: datetime | None, offset: int, limit: int
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of tokens by last_updated (the Tokens sender interface), and the total."""
+        """One page of tokens by last_updated (the Tokens sender interface), and the total.
+        mod_tokens.asciidoc (GET list): ``date_from`` inclusive, ``date_to`` exclusive. Keys are
+        ``<sortable stamp>#<type>#<uid>``: a key stamped exactly ``date_to`` sorts after the bare
+        stamp, so ``BETWEEN :from AND :to`` (or ``< :to``) leaves it out."""
         condition = "list_pk = :list"
         values: dict[str, Any] = {":list": {"S": LIST_PK}}
-        if date_from:
+        if date_from and date_to:
+            condition += " AND updated_key BETWEEN :from AND :to"
+        elif date_from:
             condition += " AND updated_key >= :from"
-            values[":from"] = {"S": date_from}
+        elif date_to:
+            condition += " AND updated_key < :to"
+        if date_from:
+            values[":from"] = {"S": sortable(date_from)}
+        if date_to:
+            values[":to"] = {"S": sortable(date_to)}
+        if date_from and date_to and date_from >= date_to:
+            return [], 0  # an empty range (BETWEEN would refuse it)
         items = paginate(
             "query",
             TableName=self.table,
@@ -171,9 +261,7 @@ class TokenStore:
             KeyConditionExpression=condition,
             ExpressionAttributeValues=values,
         )
-        keys = [
-            {"pk": i["pk"], "sk": i["sk"]} for i in items if not date_to or i["updated_key"]["S"] < date_to
-        ]
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in items]
         chosen = keys[offset : offset + limit]
         docs = {i["pk"]["S"]: json.loads(i["doc"]["S"]) for i in batch_get(self.table, chosen)}
         return [docs[k["pk"]["S"]] for k in chosen if k["pk"]["S"] in docs], len(keys)
