@@ -74,7 +74,7 @@ class SessionService:
                 http_status=404,
             )
         merged = {**stored, **body}
-        if body.get("charging_periods"):
+        if isinstance(body.get("charging_periods"), list) and body["charging_periods"]:
             merged["charging_periods"] = [*(stored.get("charging_periods") or []), *body["charging_periods"]]
         elif "charging_periods" in body:
             merged["charging_periods"] = stored.get("charging_periods") or []

@@ -6,10 +6,10 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from ..api.auth import Scope, require
-from ..api.http import create_resolver, respond
+from ..api.http import create_resolver, json_body, respond
 from ..config import per_settings
 from ..domain.authorization import Authorizer
-from ..ocpi.leniency import parse_inbound_json
+from ..ocpi.leniency import parse_inbound
 from ..ocpi.tokens import LocationReferences
 from ._runtime import http_entry, logger, metrics
 
@@ -22,7 +22,7 @@ def authorize(token_uid: str) -> Response[str]:
     token_type = (app.current_event.query_string_parameters or {}).get("type", "RFID")
     body = app.current_event.body
     # LocationReferences are optional: many requests come without a usable one (FAQ).
-    location = parse_inbound_json(LocationReferences, body)[0] if body and body.strip() else None
+    location = parse_inbound(LocationReferences, json_body(app))[0] if body and body.strip() else None
     logger.append_keys(
         token_uid=token_uid, token_type=token_type, location_id=location.location_id if location else None
     )

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from werkzeug.datastructures import Headers
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -89,13 +90,14 @@ class LocalGateway:
 def _to_response(result: dict[str, Any]) -> Response:
     body = result.get("body") or ""
     payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
-    response = Response(payload, status=int(result.get("statusCode", 502)))
+    headers = Headers()
     for name, values in (result.get("multiValueHeaders") or {}).items():
         for value in values:
-            response.headers.add(name, value)
+            headers.add(name, value)
     for name, value in (result.get("headers") or {}).items():
-        response.headers[name] = value
-    return response
+        headers[name] = value  # replaces: API Gateway merges both maps, one value per name
+    # Given to the constructor, so werkzeug adds no default text/plain Content-Type beside ours.
+    return Response(payload, status=int(result.get("statusCode", 502)), headers=headers)
 
 
 class GatewayServer:

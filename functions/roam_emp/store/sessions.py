@@ -1,12 +1,15 @@
 """Sessions as Plugsurfing pushes them, with PATCHes applied. A write carries the session's
 ``last_updated`` and only lands when it is not older than what we hold, so out-of-order updates
-can never roll a session back (conditional write, safe under concurrent Lambdas)."""
+can never roll a session back (conditional write, safe under concurrent Lambdas). String attributes
+carry lone surrogates (kept in the document as received) as their JSON escapes: DynamoDB takes
+UTF-8 only (issue 13)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from ..ocpi.jsondoc import escape_lone_surrogates
 from . import aws
 from .dynamo import query_index
 
@@ -14,7 +17,8 @@ _SK = "S"
 
 
 def _key(country_code: str, party_id: str, session_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"SESSION#{country_code}#{party_id}#{session_id}"}, "sk": {"S": _SK}}
+    pk = escape_lone_surrogates(f"SESSION#{country_code}#{party_id}#{session_id}")
+    return {"pk": {"S": pk}, "sk": {"S": _SK}}
 
 
 class SessionStore:
@@ -35,13 +39,13 @@ class SessionStore:
             **_key(session["country_code"], session["party_id"], session["id"]),
             "doc": {"S": json.dumps(session, separators=(",", ":"))},
             "last_updated": {"S": last_updated},
-            "status": {"S": str(session.get("status", ""))},
-            "session_id": {"S": session["id"]},
+            "status": {"S": escape_lone_surrogates(str(session.get("status", "")))},
+            "session_id": {"S": escape_lone_surrogates(session["id"])},
         }
         token = session.get("cdr_token")
         if isinstance(token, dict) and token.get("uid"):
             # index by_token: a token's recent sessions (support bundle, stage test evidence)
-            item["token_key"] = {"S": f"{token.get('type', 'RFID')}#{token['uid']}"}
+            item["token_key"] = {"S": escape_lone_surrogates(f"{token.get('type', 'RFID')}#{token['uid']}")}
         if original_protocol:
             item["x_original_protocol"] = {"S": original_protocol}
         try:
