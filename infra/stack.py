@@ -34,7 +34,7 @@ class RoamEmpStack(Stack):
             buckets=archive.buckets,
             messaging=messaging,
         )
-        api = Api(self, "Api", functions=functions.functions)
+        api = Api(self, "Api", functions=functions.functions, config=config)
         Triggers(self, "Triggers", config=config, functions=functions.functions, bus=messaging.bus)
         self.observability = Observability(
             self,
