@@ -18,7 +18,7 @@ from ..ocpi.sessions import Session
 from ..ocpi.status import OcpiError, StatusCode
 from ..ocpi.timestamps import format_timestamp
 from ..store.bus import EventPublisher
-from ..store.sessions import SessionStore
+from ..store.sessions import SessionStore, StorageLimitExceeded
 
 
 @dataclass
@@ -85,7 +85,10 @@ class SessionService:
         self, raw: dict[str, Any], session: Session, deviations: DeviationLog, original_protocol: str | None
     ) -> SessionResult:
         stamp = format_timestamp(session.last_updated)
-        applied = self.store.save(raw, stamp, original_protocol)
+        try:
+            applied = self.store.save(raw, stamp, original_protocol)
+        except StorageLimitExceeded as error:  # a retry cannot help: 4xx, not 5xx
+            raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, str(error)) from error
         if applied:
             token = session.cdr_token
             self.events.publish(

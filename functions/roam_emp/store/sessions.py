@@ -14,6 +14,26 @@ from . import aws
 from .dynamo import query_index
 
 _SK = "S"
+# DynamoDB's limits (table and index keys, whole item), checked before AWS refuses with a
+# ValidationException that would be a 503: a session beyond them can never be stored (issue 13).
+KEY_MAX_BYTES = 2048
+ITEM_MAX_BYTES = 400 * 1024
+
+
+class StorageLimitExceeded(ValueError):
+    """The session cannot be stored as sent; the message names the limit."""
+
+
+def _check_limits(item: dict[str, Any]) -> None:
+    for name in ("pk", "session_id", "token_key"):
+        if name in item and len(item[name]["S"].encode()) > KEY_MAX_BYTES:
+            raise StorageLimitExceeded(
+                f"{'the session key' if name == 'pk' else name} exceeds DynamoDB's key limit of "
+                f"{KEY_MAX_BYTES} bytes"
+            )
+    size = sum(len(name) + len(str(next(iter(value.values()))).encode()) for name, value in item.items())
+    if size > ITEM_MAX_BYTES:
+        raise StorageLimitExceeded(f"the session is {size} bytes, DynamoDB's item limit is {ITEM_MAX_BYTES}")
 
 
 def _key(country_code: str, party_id: str, session_id: str) -> dict[str, Any]:
@@ -34,7 +54,8 @@ class SessionStore:
         return json.loads(item["doc"]["S"]) if item else None
 
     def save(self, session: dict[str, Any], last_updated: str, original_protocol: str | None) -> bool:
-        """Store unless what we hold is newer; False when the update was older (ignored)."""
+        """Store unless what we hold is newer; False when the update was older (ignored).
+        Raises StorageLimitExceeded for a session DynamoDB cannot hold."""
         item: dict[str, Any] = {
             **_key(session["country_code"], session["party_id"], session["id"]),
             "doc": {"S": json.dumps(session, separators=(",", ":"))},
@@ -47,7 +68,8 @@ class SessionStore:
             # index by_token: a token's recent sessions (support bundle, stage test evidence)
             item["token_key"] = {"S": escape_lone_surrogates(f"{token.get('type', 'RFID')}#{token['uid']}")}
         if original_protocol:
-            item["x_original_protocol"] = {"S": original_protocol}
+            item["x_original_protocol"] = {"S": escape_lone_surrogates(original_protocol)}
+        _check_limits(item)
         try:
             aws.dynamodb().put_item(
                 TableName=self.table,
