@@ -239,3 +239,35 @@ def test_local_gateway_answers_one_content_type_over_http(fresh: Local) -> None:
         httpx.delete(f"{rt.url}/ocpi/2.2.1/cdrs"),
     ):
         assert response.headers.get_list("content-type") == ["application/json"], response.headers
+
+
+def test_a_session_beyond_dynamodb_limits_is_refused_naming_the_limit(fresh: Local) -> None:
+    rt, sim = fresh
+    client = hub(sim)
+    long_id = "S" * 2100
+    answer = client.put(f"{rt.url}/ocpi/2.2.1/sessions/NL/STK/{long_id}", json=_session_body(long_id))
+    _refused(answer, "2048 bytes")
+    session_id = unique("BIG")
+    url = f"{rt.url}/ocpi/2.2.1/sessions/NL/STK/{session_id}"
+    assert client.put(url, json=_session_body(session_id)).json()["status_code"] == 1000
+    periods = example("session_patch_example_charging_period.json")["charging_periods"] * 5000
+    big = client.patch(url, json={"charging_periods": periods, "last_updated": "2030-01-01T00:00:00Z"})
+    _refused(big, "item limit")
+    assert "charging_periods" not in client.get(url).json()["data"]  # nothing half-stored
+
+
+def _session_body(session_id: str) -> dict[str, Any]:
+    return {**example("session_example_1_simple_start.json"), "id": session_id}
+
+
+def test_the_local_gateway_own_answers_carry_the_request_ids(fresh: Local) -> None:
+    rt, _ = fresh
+    ids = {"X-Request-ID": "req-1", "X-Correlation-ID": "corr-1"}
+    for response in (
+        httpx.get(f"{rt.url}/nowhere", headers=ids),
+        httpx.delete(f"{rt.url}/ocpi/2.2.1/cdrs", headers=ids),
+    ):
+        assert response.status_code in (404, 405)
+        assert (response.headers["X-Request-ID"], response.headers["X-Correlation-ID"]) == ("req-1", "corr-1")
+    alone = httpx.get(f"{rt.url}/nowhere")
+    assert alone.headers["X-Correlation-ID"] == alone.headers["X-Request-ID"] != ""
