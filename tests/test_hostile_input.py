@@ -271,3 +271,11 @@ def test_the_local_gateway_own_answers_carry_the_request_ids(fresh: Local) -> No
         assert (response.headers["X-Request-ID"], response.headers["X-Correlation-ID"]) == ("req-1", "corr-1")
     alone = httpx.get(f"{rt.url}/nowhere")
     assert alone.headers["X-Correlation-ID"] == alone.headers["X-Request-ID"] != ""
+
+
+def test_support_keys_with_a_lone_surrogate_can_be_written_as_a_log_line() -> None:
+    from roam_emp.telemetry import support_keys
+
+    keys = support_keys({"country_code": "NL", "party_id": "S\ud800", "cdr_token": {"uid": "\udc00"}})
+    assert keys == {"cpo": "NL*S\\ud800", "token_uid": "\\udc00"}
+    json.dumps(keys, ensure_ascii=False).encode("utf-8")  # as Powertools writes it
