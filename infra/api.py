@@ -2,26 +2,77 @@
 
 OCPI routes carry no API Gateway authorizer: OCPI's own token auth runs inside each function
 (transport_and_format.asciidoc; a Lambda authorizer would add a cold start to Plugsurfing's 1-10 s
-authorize budget). Admin routes under /admin/ require IAM (SigV4).
+authorize budget). Admin routes under /admin/ require IAM (SigV4). Every OCPI route is throttled;
+an optional WAF web ACL is attached to the stage; what API Gateway answers itself is an OCPI envelope.
 """
 
 from __future__ import annotations
+
+import json
 
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from roam_emp import topology
 
+from .config import StackConfig
+
+# What API Gateway answers by itself, before any function runs: OCPI envelopes too (local mode's
+# gateway does the same), as (response type, HTTP status or None to keep API Gateway's, OCPI
+# status_code, status_message or None for API Gateway's own message).
+_GATEWAY_RESPONSES: tuple[tuple[apigateway.ResponseType, str | None, int, str | None], ...] = (
+    (apigateway.ResponseType.DEFAULT_4_XX, None, 2000, None),
+    (apigateway.ResponseType.DEFAULT_5_XX, None, 3000, None),
+    # A REST API answers an unknown path or method as a missing (IAM) authentication token.
+    (apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", 2000, "no such endpoint or method"),
+    (apigateway.ResponseType.RESOURCE_NOT_FOUND, "404", 2000, "no such endpoint"),
+    (apigateway.ResponseType.ACCESS_DENIED, "403", 2000, None),
+    (apigateway.ResponseType.THROTTLED, "429", 2000, "too many requests: retry later"),
+    (apigateway.ResponseType.QUOTA_EXCEEDED, "429", 2000, "too many requests: retry later"),
+    (apigateway.ResponseType.BAD_REQUEST_BODY, "400", 2001, None),
+    (apigateway.ResponseType.BAD_REQUEST_PARAMETERS, "400", 2001, None),
+    (apigateway.ResponseType.REQUEST_TOO_LARGE, "413", 2000, "request too large"),
+    (apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE, "415", 2000, None),
+    (apigateway.ResponseType.WAF_FILTERED, "403", 2000, "refused by the web application firewall"),
+    (apigateway.ResponseType.INTEGRATION_TIMEOUT, "504", 3000, "the function did not answer in time"),
+)
+# Echoed when the caller sent them (transport_and_format.asciidoc); API Gateway cannot make one up.
+_ECHOED_HEADERS = {name: f"method.request.header.{name}" for name in ("X-Request-ID", "X-Correlation-ID")}
+# Gateway response templates allow only plain variable substitution (no VTL, no clock formatting):
+# the envelope's required timestamp is the epoch, as local mode's gateway sends it.
+_EPOCH = "1970-01-01T00:00:00Z"
+
+
+def _envelope_template(status_code: int, message: str | None) -> str:
+    text = json.dumps(message) if message is not None else "$context.error.messageString"
+    return f'{{"status_code":{status_code},"status_message":{text},"timestamp":"{_EPOCH}"}}'
+
 
 class Api(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, functions: dict[str, lambda_.Function]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: dict[str, lambda_.Function],
+        config: StackConfig,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Each OCPI route is throttled on its own (stage method settings); admin routes are IAM.
+        throttled = {
+            f"{route.path}/{route.method}": apigateway.MethodDeploymentOptions(
+                throttling_rate_limit=config.ocpi_throttle_rate_per_second,
+                throttling_burst_limit=config.ocpi_throttle_burst,
+            )
+            for spec in topology.FUNCTIONS
+            for route in spec.routes
+            if route.auth is topology.Auth.OCPI
+        }
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
         self.rest_api = apigateway.RestApi(
             self,
@@ -31,6 +82,7 @@ class Api(Construct):
             cloud_watch_role=True,
             deploy_options=apigateway.StageOptions(
                 stage_name="prod",
+                method_options=throttled,
                 tracing_enabled=True,
                 metrics_enabled=True,
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
@@ -71,6 +123,21 @@ class Api(Construct):
                     ),
                     request_validator=validator,
                 )
+        for response_type, http_status, status_code, message in _GATEWAY_RESPONSES:
+            self.rest_api.add_gateway_response(
+                f"Ocpi{response_type.response_type}",
+                type=response_type,
+                status_code=http_status,
+                response_headers={**_ECHOED_HEADERS, "Content-Type": "'application/json'"},
+                templates={"application/json": _envelope_template(status_code, message)},
+            )
+        if config.waf_web_acl_arn:
+            wafv2.CfnWebACLAssociation(
+                self,
+                "WebAcl",
+                resource_arn=self.rest_api.deployment_stage.stage_arn,
+                web_acl_arn=config.waf_web_acl_arn,
+            )
         self.admin_policy = iam.ManagedPolicy(
             self,
             "AdminAccess",
@@ -96,8 +163,8 @@ class Api(Construct):
                 ),
                 NagPackSuppression(
                     id="AwsSolutions-APIG3",
-                    reason="WAF is optional and priced per request; an EMP attaches its own web ACL "
-                    "to the stage if it wants one (README, Security).",
+                    reason="WAF is optional and priced per request: an EMP names its own web ACL in "
+                    "cdk.json (waf_web_acl_arn) to attach it to the stage (README, Security).",
                 ),
                 NagPackSuppression(
                     id="AwsSolutions-IAM4",

@@ -14,6 +14,7 @@ from constructs import Node
 
 _CODE = re.compile(r"^[A-Z]{2}$")
 _PARTY = re.compile(r"^[A-Z0-9]{3}$")
+_WEB_ACL = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[^/]+/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ class StackConfig:
     location_max_removal_fraction: float = 0.5  # a full pull never removes more of the cache at once
     support_log_hours: int = 48  # default window of the support bundle's log search
     retain_data: bool = True  # tables and secret survive `cdk destroy`
+    # API Gateway throttling of every OCPI route (stage method settings; admin routes are IAM):
+    # steady requests per second and burst, well above Plugsurfing's own 3,000 per minute (50/s).
+    ocpi_throttle_rate_per_second: float = 200.0
+    ocpi_throttle_burst: int = 400
+    waf_web_acl_arn: str = ""  # an existing WAFv2 web ACL (REGIONAL) to attach to the stage; "" = none
 
     @classmethod
     def from_context(cls, node: Node) -> StackConfig:
@@ -119,6 +125,12 @@ class StackConfig:
             raise ValueError("location_max_removal_fraction must be in (0, 1]")
         if not 1 <= self.support_log_hours <= 744:
             raise ValueError("support_log_hours must be 1..744 (a month)")
+        if not (self.ocpi_throttle_rate_per_second > 0 and self.ocpi_throttle_burst >= 1):
+            raise ValueError("ocpi_throttle_rate_per_second must be > 0 and ocpi_throttle_burst >= 1")
+        if self.waf_web_acl_arn and not _WEB_ACL.match(self.waf_web_acl_arn):
+            raise ValueError(
+                f"waf_web_acl_arn must be a regional WAFv2 web ACL ARN, got {self.waf_web_acl_arn!r}"
+            )
 
     def schedule_expression(self, setting: str) -> str:
         """A topology Schedule's expression: an int setting is a rate in minutes."""

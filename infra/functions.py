@@ -171,15 +171,15 @@ class Functions(Construct):
         secrets: dict[str, secretsmanager.Secret],
         messaging: Messaging,
     ) -> None:
-        table_access = dict(spec.tables)
-        if spec.calls_hub:
-            # The shared rate limiter's counters live in the state table (hub/rate_limit.py).
-            table_access[topology.STATE_TABLE.key] = topology.Access.WRITE
-        for key, access in table_access.items():
-            if access is topology.Access.WRITE:
-                tables[key].grant_read_write_data(function)
-            else:
-                tables[key].grant_read_data(function)
+        # Exactly the DynamoDB actions the function's code calls (topology.table_actions), on the
+        # table and, where it has any, its indexes: not CDK's grant_read_write_data.
+        indexed = {spec.key for spec in topology.TABLES if spec.indexes}
+        for key, actions in topology.table_actions(spec).items():
+            table = tables[key]
+            resources = [table.table_arn]
+            if key in indexed and actions & {topology.QUERY, topology.SCAN}:
+                resources.append(f"{table.table_arn}/index/*")
+            function.add_to_role_policy(iam.PolicyStatement(actions=sorted(actions), resources=resources))
         for key, access in spec.secrets.items():
             secrets[key].grant_read(function)
             if access is topology.Access.WRITE:

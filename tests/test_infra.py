@@ -373,3 +373,129 @@ def test_every_alarm_links_its_runbook_section(synth: tuple[Any, Template, Path]
         description = alarm["Properties"]["AlarmDescription"]
         assert "Runbook: docs/runbook.md#" in description, description
         assert description.rsplit("#", 1)[1] in headings, description
+
+
+def _role_statements(template: Template, function_name: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if f"{function_name}Role" in json.dumps(policy["Properties"]["Roles"]):
+            found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    acts = statement["Action"]
+    return set(acts if isinstance(acts, list) else [acts])
+
+
+def test_table_grants_are_exactly_what_each_function_calls(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    for function in topology.FUNCTIONS:
+        statements = _role_statements(template, function.name)
+        granted = {a for s in statements for a in _actions(s) if a.startswith("dynamodb:")}
+        wanted = set().union(*topology.table_actions(function).values()) if function.tables else set()
+        assert granted == wanted, function.name
+    sessions = {a for s in _role_statements(template, "OcpiSessions") for a in _actions(s)}
+    assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= sessions
+    assert (
+        not {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
+        & sessions
+    )
+    # Only the Location pull deletes, scans or writes in batches (its cache and checkpoints).
+    for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem"):
+        holders = [
+            f.name
+            for f in topology.FUNCTIONS
+            if action in {a for s in _role_statements(template, f.name) for a in _actions(s)}
+        ]
+        assert holders == ["LocationPull"], action
+    # OcpiSessions' DynamoDB statements name the sessions table only.
+    for statement in _role_statements(template, "OcpiSessions"):
+        if any(a.startswith("dynamodb:") for a in _actions(statement)):
+            resources = json.dumps(statement["Resource"])
+            assert "SessionsTable" in resources or "sessions" in resources.lower(), resources
+            for other in ("Cdrs", "Tokens", "State", "Locations", "Commands", "Authorizations"):
+                assert f"{other}Table" not in resources, resources
+
+
+def test_ocpi_routes_are_throttled_admin_routes_are_not(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]["roam_emp"]
+    stage = next(iter(template.find_resources("AWS::ApiGateway::Stage").values()))
+    settings = stage["Properties"]["MethodSettings"]
+    throttled = {
+        (s["HttpMethod"], s["ResourcePath"][1:].replace("~1", "/"))  # "/~1ocpi~1..." in CloudFormation
+        for s in settings
+        if s.get("ThrottlingRateLimit") == context["ocpi_throttle_rate_per_second"]
+        and s.get("ThrottlingBurstLimit") == context["ocpi_throttle_burst"]
+    }
+    ocpi = {(r.method, r.path) for f in topology.FUNCTIONS for r in f.routes if r.auth is topology.Auth.OCPI}
+    assert throttled == ocpi
+    assert context["ocpi_throttle_rate_per_second"] * 60 > 3000  # above Plugsurfing's own limit
+    assert not [s for s in settings if "/admin" in s["ResourcePath"].replace("~1", "/")]
+    template.resource_count_is("AWS::WAFv2::WebACLAssociation", 0)  # off by default
+
+
+def test_gateway_answers_ocpi_envelopes_echoing_request_ids(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in template.find_resources("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert {
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "THROTTLED",
+        "ACCESS_DENIED",
+        "REQUEST_TOO_LARGE",
+        "BAD_REQUEST_BODY",
+        "INTEGRATION_TIMEOUT",
+    } <= set(responses)
+    for kind, props in responses.items():
+        body = props["ResponseTemplates"]["application/json"]
+        rendered = json.loads(body.replace("$context.error.messageString", '"API Gateway says"'))
+        assert set(rendered) == {"status_code", "status_message", "timestamp"}, kind
+        assert rendered["status_code"] in (2000, 2001, 3000)
+        headers = props["ResponseParameters"]
+        assert headers["gatewayresponse.header.X-Request-ID"] == "method.request.header.X-Request-ID"
+        assert headers["gatewayresponse.header.X-Correlation-ID"] == "method.request.header.X-Correlation-ID"
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"  # unknown route or method
+    assert responses["THROTTLED"]["StatusCode"] == "429"
+    assert (
+        json.loads(
+            responses["DEFAULT_5XX"]["ResponseTemplates"]["application/json"].replace(
+                "$context.error.messageString", '""'
+            )
+        )["status_code"]
+        == 3000
+    )
+    assert "StatusCode" not in responses["DEFAULT_4XX"]  # keeps API Gateway's own 4xx
+
+
+def test_an_operator_web_acl_is_attached_to_the_stage() -> None:
+    from aws_cdk import Stack
+    from aws_cdk import aws_lambda as lambda_
+
+    from infra.api import Api
+    from infra.config import StackConfig
+
+    arn = "arn:aws:wafv2:eu-central-1:123456789012:regional/webacl/emp/0f6a1b2c-3d4e"
+    app = App(context={"roam_emp": {"waf_web_acl_arn": arn}})
+    stack = Stack(app, "ApiOnly")
+    functions = {
+        f.name: lambda_.Function(
+            stack,
+            f.name,
+            runtime=lambda_.Runtime.PYTHON_3_11,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        )
+        for f in topology.FUNCTIONS
+    }
+    Api(stack, "Api", functions=functions, config=StackConfig.from_context(app.node))
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::WAFv2::WebACLAssociation",
+        {"WebACLArn": arn, "ResourceArn": Match.object_like({})},
+    )

@@ -62,3 +62,12 @@ def test_operator_settings_are_passed_exactly() -> None:
 def test_bad_settings_are_refused_at_synth(context: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         config(**context)
+
+
+def test_throttling_and_web_acl_settings_are_checked() -> None:
+    assert config().ocpi_throttle_rate_per_second * 60 > 3000  # above Plugsurfing's 3,000/min
+    assert config().waf_web_acl_arn == ""
+    with pytest.raises(ValueError, match="ocpi_throttle"):
+        config(ocpi_throttle_burst=0)
+    with pytest.raises(ValueError, match="waf_web_acl_arn"):
+        config(waf_web_acl_arn="arn:aws:wafv2:eu-central-1:123456789012:global/webacl/x/y")

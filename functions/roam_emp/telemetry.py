@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from .ocpi.jsondoc import escape_lone_surrogates
 from .ocpi.leniency import DeviationLog
 
 logger = Logger(child=True)
@@ -38,7 +39,11 @@ def support_keys(raw: Any) -> dict[str, Any]:
         "location_id": raw.get("location_id") or where.get("id"),
         "evse_uid": raw.get("evse_uid") or where.get("evse_uid"),
     }
-    return {k: v for k, v in keys.items() if v is not None}
+    # Powertools writes log lines as UTF-8 (ensure_ascii=False): a lone surrogate would make the
+    # line unwritable and lost, so it goes in as its JSON escape (ocpi/jsondoc.py).
+    return {
+        k: escape_lone_surrogates(v) if isinstance(v, str) else v for k, v in keys.items() if v is not None
+    }
 
 
 def report_deviations(

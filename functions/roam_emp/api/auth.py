@@ -41,8 +41,8 @@ def authenticate(presented: str | None, scope: Scope) -> None:
     store = vault()
     if _accepted(store.get(), presented, scope):
         return
-    # One fresh read: the token may have been rotated since our cached copy.
-    if _accepted(store.get(fresh=True), presented, scope):
+    # The token may have been rotated since our cached copy: a fresh read, bounded per process.
+    if _accepted(store.recheck(), presented, scope):
         return
     raise Unauthorized("invalid credentials token")
 

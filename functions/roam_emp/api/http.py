@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from ..config import settings
+from ..ocpi import jsondoc
 from ..ocpi.envelope import envelope
 from ..ocpi.leniency import describe_validation_error
 from ..ocpi.status import OcpiError, StatusCode
@@ -76,15 +77,15 @@ def respond(
 
 
 def json_body(app: APIGatewayRestResolver) -> Any:
+    """The request body as a JSON document: the one place inbound bodies are parsed (RFC 8259
+    strictly, depth-bounded: ocpi/jsondoc.py); anything else is 400 + 2001."""
     raw = app.current_event.body
     if raw is None or not raw.strip():
         raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, "request body is missing")
     try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise OcpiError(
-            StatusCode.INVALID_OR_MISSING_PARAMETERS, f"request body is not valid JSON: {error}"
-        ) from error
+        return jsondoc.parse(raw)
+    except jsondoc.JsonRefused as error:
+        raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, f"request body: {error}") from error
 
 
 def base_url(app: APIGatewayRestResolver) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from ..config import Settings
+from ..ocpi import jsondoc
 from ..ocpi.enums import AllowedType
 from ..ocpi.leniency import parse_inbound
 from ..ocpi.status import OcpiError, StatusCode
@@ -57,7 +58,7 @@ def location_references(body: str | bytes | None) -> tuple[LocationReferences | 
     if body is None or not body.strip():
         return None, None
     try:
-        data = json.loads(body)
+        data = jsondoc.parse(body)  # the one strict parser: no NaN, bounded depth
     except ValueError:
         return None, "body is not JSON"
     if not isinstance(data, dict):

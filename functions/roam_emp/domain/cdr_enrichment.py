@@ -1,13 +1,13 @@
 """What we learn about a CDR after acknowledging it (facts), written back to the CDR item.
 
-Each CDR is matched to our token: by uid, else by contract_id in any form and, as Plugsurfing
-itself does, the first token with that contract_id; such a match is ambiguous when
-``X-Original-Protocol`` says an older upstream protocol could not name the key (FAQ "What is
-X-Original-Protocol?"). ``session_linked`` says whether we hold its session (FAQ: a CDR can arrive
-before its session; the session's arrival asks for a new round). Credit CDRs are not supported by
-Roam OCPI: flagged. The cost is recomputed from the CDR's tariffs and charging periods in the
-location's local time (tariff_engine.py); an engine failure is an UNCHECKABLE verdict with the
-reason, never a lost or failed CDR.
+Each CDR is matched to our token (domain/token_match.py): by uid, else by contract_id in any form
+and, as Plugsurfing itself does, the first token with that contract_id; ambiguous when several of
+our tokens share it and ``X-Original-Protocol`` says an older upstream protocol could not name the
+key (FAQ "What is X-Original-Protocol?"). ``session_linked`` says whether we hold its session
+(FAQ: a CDR can arrive before its session; the session's arrival asks for a new round). Credit CDRs
+are not supported by Roam OCPI: flagged. The cost is recomputed from the CDR's tariffs and charging
+periods in the location's local time (domain/pricing/); an engine failure is an UNCHECKABLE verdict
+with the reason, never a lost or failed CDR.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from ..ocpi.leniency import describe_validation_error, parse_inbound
 from ..store.locations import LocationCache
 from ..store.sessions import SessionStore
 from ..store.tokens import TokenStore
-from .tariff_engine import recompute
+from .pricing import recompute
+from .token_match import match_token
 
 logger = Logger(child=True)
 
@@ -55,7 +56,7 @@ class CdrEnricher:
             return {"valid": False, "invalid_reason": describe_validation_error(error)}
         return {
             "valid": True,
-            "token_match": self.match_token(cdr, original_protocol),
+            "token_match": match_token(self.tokens, cdr.cdr_token, original_protocol),
             "session_linked": self.sessions.exists(cdr.country_code, cdr.party_id, cdr.session_id or cdr.id),
             "credit": bool(cdr.credit),
             "x_original_protocol": original_protocol,
@@ -65,25 +66,10 @@ class CdrEnricher:
 
     def cost_check(self, cdr: Cdr) -> dict[str, Any]:
         try:
-            return recompute(cdr, self.cost_tolerance).as_dict()
+            # Restrictions are in the location's local time (mod_tariffs): the cached location's
+            # time_zone; without one the engine says UNCHECKABLE wherever time changes the price.
+            time_zone = self.locations.time_zone_of(cdr.cdr_location.id)
+            return recompute(cdr, self.cost_tolerance, time_zone=time_zone).as_dict()
         except Exception as error:  # the check informs a human; it never fails a CDR
             logger.exception("cost check failed", extra={"cdr_id": cdr.id})
             return {"status": "UNCHECKABLE", "reason": f"cost engine failed: {type(error).__name__}"}
-
-    def match_token(self, cdr: Cdr, original_protocol: str | None) -> dict[str, Any]:
-        token = cdr.cdr_token
-        stored = self.tokens.get(token.type, token.uid, consistent=False)
-        if stored is not None:
-            return {"method": "uid", "token_uid": token.uid, "token_type": token.type, "ambiguous": False}
-        sharing = self.tokens.count_for_contract(token.contract_id)
-        first = self.tokens.first_for_contract(token.contract_id) if sharing else None
-        if first is None:
-            return {"method": "none", "token_uid": None, "token_type": None, "ambiguous": False}
-        return {
-            "method": "contract_id",
-            "token_uid": first.token["uid"],
-            "token_type": first.token["type"],
-            # Several tokens share the contract_id and an older upstream protocol only gave it:
-            # like Plugsurfing, we take the first; the exact key is not certain.
-            "ambiguous": len(sharing) > 1 and original_protocol is not None,
-        }

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools import Logger
 
 from ..config import Settings
+from ..ocpi import jsondoc
 from ..ocpi.cdrs import Cdr
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.status import OcpiError, StatusCode
@@ -44,10 +45,9 @@ class CdrResult:
 
 
 def body_digest(raw: dict[str, Any]) -> str:
-    """Identical content gives an identical digest, whatever the JSON formatting of a resend.
-    ASCII escapes keep it defined for any string Plugsurfing may send (even lone surrogates)."""
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """Identical content gives an identical digest, whatever the JSON formatting of a resend;
+    defined for any string Plugsurfing may send, lone surrogates included (jsondoc)."""
+    return hashlib.sha256(jsondoc.canonical_bytes(raw)).hexdigest()
 
 
 @dataclass

@@ -17,8 +17,7 @@ from ..config import Settings
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.sessions import Session
 from ..ocpi.status import OcpiError, StatusCode
-from ..ocpi.timestamps import format_timestamp
-from ..store.sessions import SessionStore
+from ..store.sessions import SessionStore, StorageLimitExceeded
 from ..store.stamps import epoch_us
 
 
@@ -111,7 +110,10 @@ class SessionService:
         self, raw: dict[str, Any], session: Session, deviations: DeviationLog, original_protocol: str | None
     ) -> SessionResult:
         # SessionUpdated comes from the table's stream (domain/outbox.py), not from here.
-        applied = self.store.save(raw, session.last_updated, original_protocol)
+        try:
+            applied = self.store.save(raw, session.last_updated, original_protocol)
+        except StorageLimitExceeded as error:  # a retry cannot help: 4xx, not 5xx
+            raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, str(error)) from error
         return SessionResult(raw, applied, deviations)
 
     def get(self, country_code: str, party_id: str, session_id: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from werkzeug.datastructures import Headers
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -61,9 +62,16 @@ def proxy_event(request: Request, route: topology.Route, params: dict[str, str])
     }
 
 
-def _envelope_error(status: int, message: str, code: int = 2000) -> Response:
+def _envelope_error(request: Request, status: int, message: str, code: int = 2000) -> Response:
+    """What API Gateway answers itself (infra/api.py gateway responses): an OCPI envelope with the
+    caller's request ids (made up here when missing, as our handlers do)."""
     body = {"status_code": code, "status_message": message, "timestamp": "1970-01-01T00:00:00Z"}
-    return Response(json.dumps(body), status=status, content_type="application/json")
+    request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+    ids = {
+        "X-Request-ID": request_id,
+        "X-Correlation-ID": request.headers.get("X-Correlation-ID") or request_id,
+    }
+    return Response(json.dumps(body), status=status, content_type="application/json", headers=ids)
 
 
 class LocalGateway:
@@ -79,8 +87,8 @@ class LocalGateway:
         found = topology.function_for(request.method, request.path)
         if found is None:
             if topology.path_exists(request.path):
-                return _envelope_error(405, f"method {request.method} not allowed")
-            return _envelope_error(404, "no such endpoint")
+                return _envelope_error(request, 405, f"method {request.method} not allowed")
+            return _envelope_error(request, 404, "no such endpoint")
         function, route, params = found
         result = self.invoker.invoke(function, proxy_event(request, route, params))
         return _to_response(result)
@@ -89,13 +97,14 @@ class LocalGateway:
 def _to_response(result: dict[str, Any]) -> Response:
     body = result.get("body") or ""
     payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
-    response = Response(payload, status=int(result.get("statusCode", 502)))
+    headers = Headers()
     for name, values in (result.get("multiValueHeaders") or {}).items():
         for value in values:
-            response.headers.add(name, value)
+            headers.add(name, value)
     for name, value in (result.get("headers") or {}).items():
-        response.headers[name] = value
-    return response
+        headers[name] = value  # replaces: API Gateway merges both maps, one value per name
+    # Given to the constructor, so werkzeug adds no default text/plain Content-Type beside ours.
+    return Response(payload, status=int(result.get("statusCode", 502)), headers=headers)
 
 
 class GatewayServer:

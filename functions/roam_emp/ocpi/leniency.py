@@ -23,6 +23,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 
+from .jsondoc import has_lone_surrogate
+
 STRICT_KEY = "ocpi_strict"
 DEVIATIONS_KEY = "ocpi_deviations"
 
@@ -32,7 +34,7 @@ class Deviation:
     """One place where an inbound object departs from the OCPI 2.2.1 specification."""
 
     where: str  # "Model.field"
-    kind: str  # "long_string" | "unknown_enum" | "extra_field"
+    kind: str  # "long_string" | "unknown_enum" | "extra_field" | "lone_surrogate"
     detail: str
 
 
@@ -73,6 +75,9 @@ def _max_length(limit: int) -> Callable[[str, ValidationInfo], str]:
     def check(value: str, info: ValidationInfo) -> str:
         if len(value) > limit:
             _deviate(info, "long_string", f"{len(value)} characters, the spec allows {limit}")
+        if has_lone_surrogate(value):
+            # Kept as received (stored as its JSON escape, ocpi/jsondoc.py), never sent.
+            _deviate(info, "lone_surrogate", "a lone UTF-16 surrogate is not a character (RFC 8259 8.2)")
         return value
 
     return check

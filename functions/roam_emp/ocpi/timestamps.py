@@ -3,7 +3,8 @@
 Accepted: RFC 3339 with ``Z``, ``+00:00`` (or any offset, converted to UTC), or no zone at all
 (which the spec defines as UTC), with 0 to 9 fractional digits (Python keeps microseconds, so
 nanoseconds are truncated). Sent: always UTC with ``Z``, milliseconds only when non-zero, so the
-result always fits the spec's string(25).
+result always fits the spec's string(25). Every failure is a ValueError (pydantic and the query
+parameter checks turn it into 400 + 2001 naming the field).
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ def parse_timestamp(value: str | datetime) -> datetime:
         zone = "+00:00"
     elif ":" not in zone:
         zone = f"{zone[:3]}:{zone[3:]}"
-    parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}.{frac}{zone}")
-    return parsed.astimezone(UTC)
+    try:
+        parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}.{frac}{zone}")
+        # An offset can carry a valid local time out of the representable years (0001-9999):
+        # 9999-12-31T23:59:59-23:59 or 0001-01-01T00:00:00+01:00 (OverflowError, issue 13).
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"not a valid UTC instant: {value[:40]!r} ({error})") from None
 
 
 def format_timestamp(value: datetime) -> str:

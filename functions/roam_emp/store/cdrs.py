@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, utcnow
 from . import aws
 from .dynamo import is_conditional_failure, query_index
@@ -39,6 +40,7 @@ REJECTED_PREFIX = "rejected/"
 # DynamoDB items are at most 400 KB; a compressed CDR above this stays in the archive alone and
 # the item points at it (a real CDR is never refused for its size).
 INLINE_DOC_MAX = 300_000
+MAX_KEY_BYTES = 1000  # below both DynamoDB key limits, with room for the "CDR#" prefix
 _PLAIN_KEY_PART = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
@@ -48,8 +50,19 @@ class StoreOutcome(StrEnum):
     CONFLICT = "conflict"
 
 
+def storage_id(value: str) -> str:
+    """An id as a DynamoDB key attribute: lone surrogates as JSON escapes (DynamoDB takes UTF-8
+    only), and an id beyond DynamoDB's key limits (2,048 bytes for a partition key, 1,024 for an
+    index's) as a digest. OCPI ids are CiString(36/39); a longer one is kept in the document as
+    received (lenient), so a real CDR is never refused for the length of its id."""
+    text = escape_lone_surrogates(value)
+    if len(text.encode()) <= MAX_KEY_BYTES:
+        return text
+    return "h-" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def cdr_key(cdr_id: str, sk: str = CDR_SK) -> dict[str, Any]:
-    return {"pk": {"S": f"CDR#{cdr_id}"}, "sk": {"S": sk}}
+    return {"pk": {"S": f"CDR#{storage_id(cdr_id)}"}, "sk": {"S": sk}}
 
 
 def _key_part(value: Any) -> str:
@@ -126,9 +139,10 @@ class CdrStore:
         if len(packed) <= INLINE_DOC_MAX:
             item["doc"] = {"B": packed}
         if isinstance(cdr.get("session_id"), str) and cdr["session_id"]:
-            item["session_id"] = {"S": cdr["session_id"]}  # index by_session_id (support, linking)
+            # index by_session_id (support, linking)
+            item["session_id"] = {"S": storage_id(cdr["session_id"])}
         if original_protocol:
-            item["x_original_protocol"] = {"S": original_protocol}
+            item["x_original_protocol"] = {"S": escape_lone_surrogates(original_protocol)}
         return item
 
     def doc_inline(self, item: dict[str, Any]) -> bool:
@@ -201,13 +215,13 @@ class CdrStore:
         return None
 
     def keys_for_session(self, session_id: str) -> list[dict[str, Any]]:
-        return query_index(self.table, "by_session_id", "session_id", session_id)
+        return query_index(self.table, "by_session_id", "session_id", storage_id(session_id))
 
     def conflicts(self, cdr_id: str) -> list[str]:
         page = aws.dynamodb().query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
-            ExpressionAttributeValues={":pk": {"S": f"CDR#{cdr_id}"}, ":c": {"S": CONFLICT_SK}},
+            ExpressionAttributeValues={":pk": cdr_key(cdr_id)["pk"], ":c": {"S": CONFLICT_SK}},
             ProjectionExpression="digest",
         )
         return [i["digest"]["S"] for i in page.get("Items", [])]

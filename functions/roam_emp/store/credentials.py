@@ -7,14 +7,19 @@ One secret (JSON) holds the three tokens of the connection with Plugsurfing:
 - ``outbound``: the token we present to Plugsurfing (its token A, then C; or its token B).
 
 Reads are cached with Powertools parameters for ``secret_cache_s`` seconds. A token that does not
-match the cached copy triggers one fresh read, so a rotated token works at once; an *old* token can
-be accepted by another warm Lambda for at most that cache age (documented in README, Security).
+match the cached copy triggers a fresh read, so a rotated token works within
+``FRESH_READ_INTERVAL_S``; an *old* token can be accepted by another warm Lambda for at most the
+cache age (documented in README, Security). Fresh reads for a mismatch are bounded per process
+(:meth:`CredentialsVault.recheck`): each wrong-token request used to cost one GetSecretValue call,
+a cost and denial-of-service lever (issue 13).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,6 +43,13 @@ class HubTokens:
 
 
 _shared: tuple[Any, parameters.SecretsProvider] | None = None
+
+# At most one fresh read per secret per this many seconds for mismatching tokens (per process, so
+# per warm Lambda): a rotated token waits at most this long, a flood of wrong tokens costs nothing.
+FRESH_READ_INTERVAL_S = 5.0
+_now = time.monotonic
+_fresh_reads: dict[str, float] = {}
+_fresh_lock = threading.Lock()
 
 
 def _provider() -> parameters.SecretsProvider:
@@ -67,6 +79,16 @@ class CredentialsVault:
         return HubTokens(
             inbound=data.get("inbound"), token_a=data.get("token_a"), outbound=data.get("outbound")
         )
+
+    def recheck(self) -> HubTokens:
+        """The tokens after a presented token did not match the cached copy: a fresh read, unless
+        this process made one less than ``FRESH_READ_INTERVAL_S`` ago (then the cached copy)."""
+        with _fresh_lock:
+            last = _fresh_reads.get(self.secret_name)
+            due = last is None or _now() - last >= FRESH_READ_INTERVAL_S
+            if due:
+                _fresh_reads[self.secret_name] = _now()
+        return self.get(fresh=due)
 
     def put(self, tokens: HubTokens) -> None:
         aws.secretsmanager().put_secret_value(

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.locations import Location
 from ..ocpi.timestamps import format_timestamp
 from . import aws
@@ -44,7 +45,9 @@ def _unpack(blob: Any) -> dict[str, Any]:
 
 
 def location_key(location_id: str) -> Item:
-    return {"pk": {"S": f"LOC#{location_id}"}, "sk": {"S": LOCATION_SK}}
+    # Any id can be looked up (authorize takes it from Plugsurfing's request): a lone surrogate
+    # goes to DynamoDB as its JSON escape, which takes UTF-8 only (issue 13).
+    return {"pk": {"S": escape_lone_surrogates(f"LOC#{location_id}")}, "sk": {"S": LOCATION_SK}}
 
 
 def tariff_key(tariff_id: str) -> Item:
@@ -229,6 +232,18 @@ class LocationCache:
                 if "_tariff_refs" in connector:
                     connector["tariffs"] = [tariffs[r] for r in connector.pop("_tariff_refs") if r in tariffs]
         return doc
+
+    def time_zone_of(self, location_id: str) -> str | None:
+        """The cached location's IANA ``time_zone`` (tariff restrictions are in local time)."""
+        item = (
+            aws.dynamodb()
+            .get_item(TableName=self.table, Key=location_key(location_id), ProjectionExpression="doc")
+            .get("Item")
+        )
+        if not item:
+            return None
+        zone = _unpack(item["doc"]["B"]).get("time_zone")
+        return zone if isinstance(zone, str) and zone else None
 
     def country_of(self, location_id: str) -> str | None:
         """The location's country if it is in the cache (one small read: the authorize path)."""

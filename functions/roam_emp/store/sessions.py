@@ -4,7 +4,9 @@ can never roll a session back (conditional write, safe under concurrent Lambdas)
 
 The condition compares ``updated_us``, microseconds since the epoch as a number, never the OCPI
 string: ``…:00Z`` and ``…:00.500Z`` are one second apart by string order the wrong way round.
-``last_updated`` (the by_token index's sort key, a string) is kept in the fixed-width form.
+``last_updated`` (the by_token index's sort key, a string) is kept in the fixed-width form. String
+attributes carry lone surrogates (kept in the document as received) as their JSON escapes: DynamoDB
+takes UTF-8 only.
 """
 
 from __future__ import annotations
@@ -13,16 +15,38 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import query_index
 from .stamps import epoch_us, sortable
 
 _SK = "S"
+# DynamoDB's limits (table and index keys, whole item), checked before AWS refuses with a
+# ValidationException that would be a 503: a session beyond them can never be stored (issue 13).
+KEY_MAX_BYTES = 2048
+ITEM_MAX_BYTES = 400 * 1024
+
+
+class StorageLimitExceeded(ValueError):
+    """The session cannot be stored as sent; the message names the limit."""
+
+
+def _check_limits(item: dict[str, Any]) -> None:
+    for name in ("pk", "session_id", "token_key"):
+        if name in item and len(item[name]["S"].encode()) > KEY_MAX_BYTES:
+            raise StorageLimitExceeded(
+                f"{'the session key' if name == 'pk' else name} exceeds DynamoDB's key limit of "
+                f"{KEY_MAX_BYTES} bytes"
+            )
+    size = sum(len(name) + len(str(next(iter(value.values()))).encode()) for name, value in item.items())
+    if size > ITEM_MAX_BYTES:
+        raise StorageLimitExceeded(f"the session is {size} bytes, DynamoDB's item limit is {ITEM_MAX_BYTES}")
 
 
 def _key(country_code: str, party_id: str, session_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"SESSION#{country_code}#{party_id}#{session_id}"}, "sk": {"S": _SK}}
+    pk = escape_lone_surrogates(f"SESSION#{country_code}#{party_id}#{session_id}")
+    return {"pk": {"S": pk}, "sk": {"S": _SK}}
 
 
 class SessionStore:
@@ -39,21 +63,23 @@ class SessionStore:
 
     def save(self, session: dict[str, Any], last_updated: datetime, original_protocol: str | None) -> bool:
         """Store unless what we hold is newer; False when the update was older (ignored). An
-        update stamped exactly as the stored one lands (a resent PUT/PATCH is idempotent)."""
+        update stamped exactly as the stored one lands (a resent PUT/PATCH is idempotent).
+        Raises StorageLimitExceeded for a session DynamoDB cannot hold."""
         item: dict[str, Any] = {
             **_key(session["country_code"], session["party_id"], session["id"]),
             "doc": {"S": json.dumps(session, separators=(",", ":"))},
             "last_updated": {"S": sortable(last_updated)},
             "updated_us": {"N": str(epoch_us(last_updated))},
-            "status": {"S": str(session.get("status", ""))},
-            "session_id": {"S": session["id"]},
+            "status": {"S": escape_lone_surrogates(str(session.get("status", "")))},
+            "session_id": {"S": escape_lone_surrogates(session["id"])},
         }
         token = session.get("cdr_token")
         if isinstance(token, dict) and token.get("uid"):
             # index by_token: a token's recent sessions (support bundle, stage test evidence)
-            item["token_key"] = {"S": f"{token.get('type', 'RFID')}#{token['uid']}"}
+            item["token_key"] = {"S": escape_lone_surrogates(f"{token.get('type', 'RFID')}#{token['uid']}")}
         if original_protocol:
-            item["x_original_protocol"] = {"S": original_protocol}
+            item["x_original_protocol"] = {"S": escape_lone_surrogates(original_protocol)}
+        _check_limits(item)
         try:
             aws.dynamodb().put_item(
                 TableName=self.table,
