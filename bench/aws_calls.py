@@ -15,9 +15,10 @@ from botocore.endpoint import Endpoint
 
 
 @contextmanager
-def counting(*, this_thread_only: bool = False) -> Iterator[Counter[str]]:
+def counting(*, this_thread_only: bool = False, skip_threads: tuple[str, ...] = ()) -> Iterator[Counter[str]]:
     """``this_thread_only``: only the calls of the thread that counts (an operation run in-process),
-    not those of local mode's pollers and stream consumer running beside it."""
+    not those of local mode's pollers and stream consumer running beside it; ``skip_threads``:
+    not the calls of threads whose names start so (e.g. ``stream-``: the outbox relay)."""
     counts: Counter[str] = Counter()
     original = Endpoint.make_request
     me = threading.get_ident()
@@ -27,7 +28,8 @@ def counting(*, this_thread_only: bool = False) -> Iterator[Counter[str]]:
         # Local mode's trigger pollers long-poll SQS and DynamoDB Streams in the background: not
         # part of any operation (Lambda's pollers, in AWS).
         polling = name == "sqs:ReceiveMessage" or name.startswith("dynamodbstreams:")
-        if not polling and (not this_thread_only or threading.get_ident() == me):
+        skipped = threading.current_thread().name.startswith(skip_threads) if skip_threads else False
+        if not polling and not skipped and (not this_thread_only or threading.get_ident() == me):
             counts[name] += 1
         return original(self, operation_model, request_dict)
 

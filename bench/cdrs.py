@@ -1,10 +1,14 @@
-"""CDR ingest benchmarks (issue 5): CDRs per second through the local gateway and AWS calls per
-CDR; a burst of 1,000 posts (500 CDRs, each sent twice, concurrently) stored exactly once each."""
+"""CDR ingest benchmarks: CDRs per second through the local gateway and AWS calls on the
+acknowledgement path per CDR, side by side with the previous design's work done in the request
+(token match, session link, cost check and the event before the 200, replayed here in the same
+run); how long until every CdrReceived is on the bus; a burst of 1,000 posts (500 CDRs, each sent
+twice, concurrently) stored exactly once each."""
 
 from __future__ import annotations
 
 import copy
 import json
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,8 +30,11 @@ def run() -> dict[str, Any]:
     from roam_emp.store.dynamo import paginate
 
     template = json.loads((EXAMPLES / "cdr_example.json").read_text())
+    events_file = Path(tempfile.mkdtemp()) / "events.jsonl"
     with (
-        LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False) as runtime,
+        LocalRuntime(
+            log_level="ERROR", schedules=False, ship_logs=False, events_out=str(events_file)
+        ) as runtime,
         RoamSimulator(network_size=10) as simulator,
     ):
         runtime.admin(
@@ -49,12 +56,16 @@ def run() -> dict[str, Any]:
         for i in range(20):
             http.post("/ocpi/2.2.1/cdrs", json=cdr(f"WARM{i}")).raise_for_status()
         n = 500
-        with counting() as calls:
+        # The acknowledgement path: the request's own calls, not the outbox relay's (stream-*).
+        with counting(skip_threads=("stream-",)) as calls:
             started = time.perf_counter()
             for i in range(n):
                 http.post("/ocpi/2.2.1/cdrs", json=cdr(f"SEQ{i:05d}")).raise_for_status()
             sequential_s = time.perf_counter() - started
         per_cdr = {k: round(v / n, 2) for k, v in calls.items()}
+        announced = _wait_for_events(runtime.events_out, {f"SEQ{i:05d}" for i in range(n)})
+        drained_s = time.perf_counter() - started
+        previous = _previous_design(http, cdr, n)
 
         burst = [cdr(f"BURST{i:05d}") for i in range(500)] * 2
 
@@ -83,7 +94,11 @@ def run() -> dict[str, Any]:
                 "seconds": round(sequential_s, 1),
                 "cdrs_per_s": round(n / sequential_s, 1),
                 "aws_calls_per_cdr": per_cdr,
+                "aws_calls_on_acknowledgement_path": round(sum(per_cdr.values()), 2),
+                "all_cdr_received_on_the_bus_after_s": round(drained_s, 1),
+                "cdr_received_events": announced,
             },
+            "previous_design_same_run": previous,
             "burst_with_duplicates": {
                 "posts": len(burst),
                 "distinct_cdrs": 500,
@@ -94,3 +109,45 @@ def run() -> dict[str, Any]:
                 "archive_objects": archived,
             },
         }
+
+
+def _wait_for_events(path: str | None, ids: set[str], seconds: float = 600) -> int:
+    from roam_emp.polling import wait_for
+
+    def seen() -> int | None:
+        lines = Path(path).read_text().splitlines() if path and Path(path).exists() else []
+        found = {
+            e["detail"]["cdr_id"]
+            for e in map(json.loads, lines)
+            if e["detail-type"] == "CdrReceived" and e["detail"].get("cdr_id") in ids
+        }
+        return len(found) if found >= ids else None
+
+    return wait_for(seen, seconds, interval=0.5)
+
+
+def _previous_design(http: httpx.Client, cdr: Any, n: int) -> dict[str, Any]:
+    """What the request did before the outbox: after the two writes, token match, session link,
+    cost check and the event, all before the 200. Replayed per CDR right after its POST in this
+    thread, so the rate compares the two designs on the same machine in the same run."""
+    from roam_emp.config import settings
+    from roam_emp.domain.cdr_enrichment import CdrEnricher
+    from roam_emp.store.bus import EventPublisher
+
+    enricher, events = CdrEnricher.from_settings(settings()), EventPublisher(settings().event_bus_name)
+    with counting(skip_threads=("stream-",)) as calls:
+        started = time.perf_counter()
+        for i in range(n):
+            body = cdr(f"OLD{i:05d}")
+            http.post("/ocpi/2.2.1/cdrs", json=body).raise_for_status()
+            facts = enricher.facts(body, None)
+            events.publish("CdrReceivedPreviousDesign", {"cdr_id": body["id"], **facts})
+        elapsed = time.perf_counter() - started
+    per_cdr = {k: round(v / n, 2) for k, v in calls.items()}
+    return {
+        "cdrs": n,
+        "seconds": round(elapsed, 1),
+        "cdrs_per_s": round(n / elapsed, 1),
+        "aws_calls_per_cdr": per_cdr,
+        "aws_calls_before_the_200": round(sum(per_cdr.values()), 2),
+    }

@@ -21,41 +21,11 @@ class Messaging(Construct):
             name = "".join(p.capitalize() for p in spec.key.split("_"))
             if not spec.dead_letter:
                 # Itself where failures land (an on-failure destination): alarmed on its depth.
-                failures = sqs.Queue(
-                    self,
-                    name,
-                    encryption=sqs.QueueEncryption.SQS_MANAGED,
-                    enforce_ssl=True,
-                    retention_period=Duration.days(14),
-                )
-                NagSuppressions.add_resource_suppressions(
-                    failures,
-                    [
-                        NagPackSuppression(
-                            id="AwsSolutions-SQS3",
-                            reason="An on-failure destination is itself the dead-letter queue.",
-                        )
-                    ],
-                )
+                failures = self._dead_letters(name, fifo=spec.fifo)
                 self.queues[spec.key] = failures
                 self.dead_letter_queues[spec.key] = failures
                 continue
-            dlq = sqs.Queue(
-                self,
-                f"{name}DeadLetters",
-                fifo=spec.fifo or None,
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=Duration.days(14),
-            )
-            NagSuppressions.add_resource_suppressions(
-                dlq,
-                [
-                    NagPackSuppression(
-                        id="AwsSolutions-SQS3", reason="This queue is itself the dead-letter queue."
-                    )
-                ],
-            )
+            dlq = self._dead_letters(f"{name}DeadLetters", fifo=spec.fifo)
             queue = sqs.Queue(
                 self,
                 name,
@@ -68,3 +38,23 @@ class Messaging(Construct):
             )
             self.queues[spec.key] = queue
             self.dead_letter_queues[spec.key] = dlq
+
+    def _dead_letters(self, construct_id: str, *, fifo: bool) -> sqs.Queue:
+        """A queue where what failed every retry waits for an operator (14 days, alarmed)."""
+        queue = sqs.Queue(
+            self,
+            construct_id,
+            fifo=fifo or None,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        NagSuppressions.add_resource_suppressions(
+            queue,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SQS3", reason="This queue is itself the dead-letter queue."
+                )
+            ],
+        )
+        return queue

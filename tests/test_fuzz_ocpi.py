@@ -284,7 +284,8 @@ def target(local: Local) -> Iterator[Target]:
     canaries["cdr"] = (f"{base}/cdrs/CANARYCDR", None)
     commands = CommandStore(rt.env[topology.COMMANDS_TABLE.env_var])
     for command_id in ("CANARYCMD", "FUZZCMD"):
-        commands.put({"command_id": command_id, "command": "STOP_SESSION", "state": "ACCEPTED"})
+        commands.create({"command_id": command_id, "command": "STOP_SESSION"}, "SENDING")
+        commands.save_response(command_id, "ACCEPTED", response={"result": "ACCEPTED", "timeout": 30})
     canaries["credentials"] = (f"{base}/credentials", None)
     fuzz = Target(
         rt, sim, token, pushed_token(rt, sim, "FUZZ"), canaries, canaries.pop("patch")[0], "FUZZCMD"
@@ -501,4 +502,4 @@ def test_canaries_unchanged_after_the_fuzzing(target: Target) -> None:
     for name, (url, before) in target.canaries.items():
         assert target.read(url) == before, f"canary {name} changed"
     stored = CommandStore(target.rt.env[topology.COMMANDS_TABLE.env_var]).get("CANARYCMD")
-    assert stored == {"command_id": "CANARYCMD", "command": "STOP_SESSION", "state": "ACCEPTED"}
+    assert stored is not None and stored["state"] == "ACCEPTED" and "result" not in stored

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -124,7 +125,6 @@ def _routes(rt_url: str) -> dict[str, tuple[str, str]]:
     return {
         "session PUT": ("PUT", f"{base}/sessions/NL/STK/{unique('H')}"),
         "session PATCH": ("PATCH", f"{base}/sessions/NL/STK/{unique('H')}"),
-        "authorize": ("POST", f"{base}/tokens/{unique('T')}/authorize?type=RFID"),
         "commands": ("POST", f"{base}/commands/STOP_SESSION/{unique('C')}"),
         "credentials PUT": ("PUT", f"{base}/credentials"),
         "cdrs": ("POST", f"{base}/cdrs"),
@@ -154,6 +154,12 @@ def test_every_json_route_refuses_what_is_not_json(fresh: Local, body: str, word
         response = client.request(method, url, content=body, headers=JSON)
         assert response.status_code == 400, (name, response.text)
         _refused(response, *words)
+    # Authorization is the exception (issue 10, "full control"): its LocationReferences are
+    # optional, so a body that is not JSON counts as no reference and the policy answers.
+    unknown = client.post(
+        f"{rt.url}/ocpi/2.2.1/tokens/{unique('T')}/authorize?type=RFID", content=body, headers=JSON
+    )
+    assert (unknown.status_code, unknown.json()["status_code"]) == (404, 2004), unknown.text
 
 
 def test_nan_is_never_stored_nor_echoed(fresh: Local) -> None:
@@ -250,7 +256,13 @@ def test_a_session_beyond_dynamodb_limits_is_refused_naming_the_limit(fresh: Loc
     session_id = unique("BIG")
     url = f"{rt.url}/ocpi/2.2.1/sessions/NL/STK/{session_id}"
     assert client.put(url, json=_session_body(session_id)).json()["status_code"] == 1000
-    periods = example("session_patch_example_charging_period.json")["charging_periods"] * 5000
+    # distinct start times: a period is identified by its start_date_time (a resend adds nothing)
+    template = example("session_patch_example_charging_period.json")["charging_periods"][0]
+    start = datetime(2029, 1, 1, tzinfo=UTC)
+    periods = [
+        {**template, "start_date_time": (start + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        for n in range(5000)
+    ]
     big = client.patch(url, json={"charging_periods": periods, "last_updated": "2030-01-01T00:00:00Z"})
     _refused(big, "item limit")
     assert "charging_periods" not in client.get(url).json()["data"]  # nothing half-stored

@@ -104,6 +104,29 @@ def pull_until_done(p: LocationPuller, mode: PullMode, attempts: int = 30) -> li
     raise AssertionError(f"pull never completed: {[o.summary() for o in outcomes]}")
 
 
+def test_events_announce_upserts_and_removals(fresh: Local) -> None:
+    """Location events come from the cache's stream (the outbox), once per stored change. First in
+    the module: later tests' pulls leave the local relay a backlog of thousands of records."""
+    rt, sim = fresh
+    sim_post(sim, "locations/reset", {"size": 40, "pull_min_interval_s": 0})
+    ids = set(sim.state.network.ids())
+    mark = events_seen(rt.events_out)
+    pull_until_done(puller(), PullMode.FULL)
+    gone = set(sim_post(sim, "locations/mutate", {"removed": 2})["removed"])
+    pull_until_done(puller(), PullMode.FULL)
+
+    def announced(kind: str) -> list[dict[str, Any]]:
+        # Events of earlier tests' pulls may still be arriving: only this network's locations.
+        return [e for e in events_in(rt.events_out, kind, since=mark) if e.get("location_id") in ids]
+
+    wait_for(lambda: {e["location_id"] for e in announced("LocationRemoved")} == gone, 300)
+    upserted = announced("LocationUpserted")
+    assert {e["location_id"] for e in upserted} == ids
+    assert len({e["idempotency_key"] for e in upserted}) == 40  # one stored change each
+    assert len(events_in(rt.events_out, "TariffAdded", since=mark)) >= 1
+    assert "publish" in upserted[0] and upserted[0]["evse_statuses"]
+
+
 def test_full_pull_follows_the_link_header_exactly(fresh: Local) -> None:
     rt, sim = fresh
     before = len(location_requests(sim))
@@ -299,26 +322,3 @@ def test_admin_api_starts_pulls_and_reads_the_cache(fresh: Local) -> None:
     assert summaries and all(s["operator"] == "EnBW ODR" and s["party"] == "DE*EBW" for s in summaries)
     assert rt.admin("GET", "/admin/locations/NOPE").status_code == 404
     assert rt.admin("GET", "/admin/locations").status_code == 400
-
-
-def test_events_announce_upserts_and_removals(fresh: Local) -> None:
-    """Location events come from the cache's stream (the outbox), once per stored change."""
-    rt, sim = fresh
-    sim_post(sim, "locations/reset", {"size": 40, "pull_min_interval_s": 0})
-    ids = set(sim.state.network.ids())
-    mark = events_seen(rt.events_out)
-    pull_until_done(puller(), PullMode.FULL)
-    gone = set(sim_post(sim, "locations/mutate", {"removed": 2})["removed"])
-    pull_until_done(puller(), PullMode.FULL)
-
-    def announced(kind: str) -> list[dict[str, Any]]:
-        # Events of earlier tests' pulls may still be arriving: only this network's locations.
-        return [e for e in events_in(rt.events_out, kind, since=mark) if e.get("location_id") in ids]
-
-    # generous: the relay may still be working through the stream of earlier tests' pulls
-    wait_for(lambda: {e["location_id"] for e in announced("LocationRemoved")} == gone, 300)
-    upserted = announced("LocationUpserted")
-    assert {e["location_id"] for e in upserted} == ids
-    assert len({e["idempotency_key"] for e in upserted}) == 40  # one stored change each
-    assert len(events_in(rt.events_out, "TariffAdded", since=mark)) >= 1
-    assert "publish" in upserted[0] and upserted[0]["evse_statuses"]

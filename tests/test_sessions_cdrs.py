@@ -283,7 +283,15 @@ def test_support_bundle_has_what_plugsurfing_asks_for(
         json={"token_uid": uid, "patches": 1, "original_protocol": "OICP-2.3"},
         timeout=60,
     ).json()
-    answer = rt.admin("GET", f"/admin/support?session_id={run['session_id']}").json()["data"]
+
+    # the CDR's facts come after its acknowledgement (the outbox relay)
+    def enriched() -> dict[str, Any] | None:
+        data: dict[str, Any] = rt.admin("GET", f"/admin/support?session_id={run['session_id']}").json()[
+            "data"
+        ]
+        return data if data["fields"].get("cdr_enrichment") == "done" else None
+
+    answer = wait_for(enriched, 60)
     fields = answer["fields"]
     for key in (
         "environment",

@@ -157,7 +157,7 @@ def lambda_entry(app: APIGatewayRestResolver, root_logger: Logger) -> Handler:
         correlation_id = headers.get("x-correlation-id") or request_id
         event["_roam_ids"] = {REQUEST_ID: request_id, CORRELATION_ID: correlation_id}
         path = str(event.get("path") or "")
-        root_logger.append_keys(
+        root_logger.thread_safe_append_keys(
             x_request_id=request_id,
             x_correlation_id=correlation_id,
             request_method=event.get("httpMethod"),

@@ -49,7 +49,11 @@ def with_fresh_log_keys(handler: Callable[[Any, Any], Any]) -> Callable[[Any, An
     @logger.inject_lambda_context(clear_state=True)
     @functools.wraps(handler)
     def bound(event: Any, context: Any) -> Any:
-        logger.append_keys(environment=settings().environment)
+        # Per-invocation keys are context-local (thread-safe keys): in Lambda one invocation runs
+        # at a time anyway; in local mode several functions share this logger in one process, and
+        # one invocation's clear_state must not wipe another's session or CDR ids.
+        logger.thread_safe_clear_keys()
+        logger.thread_safe_append_keys(environment=settings().environment)
         return handler(event, context)
 
     return bound

@@ -21,7 +21,7 @@ def authorize(token_uid: str) -> Response[str]:
     # LocationReferences are optional, and many requests come without a usable one (FAQ "Why
     # would a Location reference be missing in authorization?"): unusable counts as missing.
     location, unusable = location_references(app.current_event.body)
-    logger.append_keys(
+    logger.thread_safe_append_keys(
         token_uid=token_uid, token_type=token_type, location_id=location.location_id if location else None
     )
     if unusable:

@@ -5,6 +5,8 @@ archived before the 400 (domain/cdrs.py), so it can be reprocessed after a fix."
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aws_lambda_powertools.event_handler import Response
 from pydantic import ValidationError
 
@@ -29,7 +31,9 @@ def post_cdr() -> Response[str]:
         raw = json_body(app)
         if not isinstance(raw, dict):
             raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, "body must be a CDR object")
-        logger.append_keys(cdr_id=raw.get("id"), session_id=raw.get("session_id"), **support_keys(raw))
+        logger.thread_safe_append_keys(
+            cdr_id=raw.get("id"), session_id=raw.get("session_id"), **support_keys(raw)
+        )
         result = service().receive(raw, body, protocol)
     except (OcpiError, ValidationError) as refusal:  # the sender's problem, answered 400 + 2001
         reason = refusal.message if isinstance(refusal, OcpiError) else describe_validation_error(refusal)
@@ -42,7 +46,8 @@ def post_cdr() -> Response[str]:
         raise
     metrics.add_metric(name=f"Cdr_{result.outcome.value}", unit="Count", value=1)
     report_deviations(metrics, result.deviations, object_type="Cdr", object_id=result.cdr.id)
-    location = f"{base_url(app)}/ocpi/2.2.1/cdrs/{result.cdr.id}"
+    # the id as a path segment: whatever it holds (CR/LF, /) cannot break the header
+    location = f"{base_url(app)}/ocpi/2.2.1/cdrs/{quote(result.cdr.id, safe='')}"
     return respond(app, headers={"Location": location}, http_status=200)
 
 

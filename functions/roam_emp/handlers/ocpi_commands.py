@@ -17,7 +17,7 @@ service = per_settings(CommandService.from_settings)
 
 @app.post("/ocpi/2.2.1/commands/<command>/<command_id>", middlewares=[require(Scope.CONNECTED)])
 def command_result(command: str, command_id: str) -> Response[str]:
-    logger.append_keys(command=command, command_id=command_id)
+    logger.thread_safe_append_keys(command=command, command_id=command_id)
     if not service().receive_result(command, command_id, json_body(app)):
         logger.info("CommandResult resent; the first one stands")
     return respond(app)

@@ -29,7 +29,9 @@ def _answer(result: SessionResult, session_id: str) -> Response[str]:
 @app.route(PATH, method=["PUT", "PATCH"], middlewares=_auth)
 def put_or_patch_session(country_code: str, party_id: str, session_id: str) -> Response[str]:
     body = json_body(app)
-    logger.append_keys(**support_keys(body) | {"session_id": session_id, "cpo": f"{country_code}*{party_id}"})
+    logger.thread_safe_append_keys(
+        **support_keys(body) | {"session_id": session_id, "cpo": f"{country_code}*{party_id}"}
+    )
     apply = service().put if app.current_event.http_method == "PUT" else service().patch
     result = apply(country_code, party_id, session_id, body, header(app, "X-Original-Protocol"))
     return _answer(result, session_id)
