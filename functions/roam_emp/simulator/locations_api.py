@@ -106,6 +106,12 @@ def register_locations(app: Flask, state: SimulatorState, base_url: str) -> None
                 location["last_updated"] = format_timestamp(state.network.now)
         return Response(json.dumps({"ok": True}), mimetype="application/json")
 
+    @app.post("/_sim/locations/defects")
+    def defects() -> Response:
+        body = request.get_json(silent=True) or {}
+        injected = state.network.inject_defects(list(body.get("ids", [])))
+        return Response(json.dumps(injected), mimetype="application/json")
+
     @app.get("/_sim/locations/ids")
     def ids() -> Response:
         return Response(json.dumps(state.network.ids()), mimetype="application/json")
