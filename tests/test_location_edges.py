@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from roam_emp.store.pull_state import PullMode
+from roam_emp import topology
+from roam_emp.domain.location_pull import MAX_FAILED_RESUMPTIONS
+from roam_emp.handlers import location_pull
+from roam_emp.handlers._runtime import metrics
+from roam_emp.local.runtime import LocalRuntime
+from roam_emp.polling import wait_for
+from roam_emp.store.pull_state import PullMode, PullStateStore, RunStatus
 
-from .test_locations import Local, cached_ids, fresh, pull_until_done, puller, sim_ids, sim_post
+from .test_locations import FOREVER, Local, cached_ids, fresh, pull_until_done, puller, sim_ids, sim_post
 
 __all__ = ["fresh"]  # the fixture, shared with test_locations
 
@@ -32,3 +38,100 @@ def test_malformed_optional_parts_keep_the_location(fresh: Local) -> None:
             assert stored["evses"][0]["connectors"] is None  # what we received, not a repaired copy
         else:
             assert stored[kind] == served[kind]
+
+
+def pending(rt: LocalRuntime) -> bool:
+    return PullStateStore(rt.env[topology.STATE_TABLE.env_var]).full_pending()
+
+
+def test_a_full_pull_refused_as_too_soon_runs_at_the_next_delta(fresh: Local) -> None:
+    rt, _ = fresh
+    pull_until_done(puller(), PullMode.FULL)
+    assert (
+        puller(location_pull_min_interval_s=3600).run(PullMode.FULL, time_left_s=FOREVER).status == "too_soon"
+    )
+    assert pending(rt)
+    outcome = puller().run(PullMode.DELTA, time_left_s=FOREVER)  # the next scheduled delta
+    assert outcome.status == "completed"
+    assert outcome.run is not None and outcome.run.mode is PullMode.FULL
+    assert not pending(rt)
+    later = puller().run(PullMode.DELTA, time_left_s=FOREVER)
+    assert later.run is not None and later.run.mode is PullMode.DELTA  # owed once, run once
+
+
+def test_a_full_pull_refused_as_busy_is_not_dropped(fresh: Local) -> None:
+    rt, _ = fresh
+    pull_until_done(puller(), PullMode.FULL)
+    store = PullStateStore(rt.env[topology.STATE_TABLE.env_var])
+    assert store.acquire("a-delta-in-flight", ttl_s=60)
+    assert puller().run(PullMode.FULL, time_left_s=FOREVER).status == "busy"
+    store.release("a-delta-in-flight")
+    outcome = puller().run(PullMode.DELTA, time_left_s=FOREVER)
+    assert outcome.run is not None and outcome.run.mode is PullMode.FULL
+
+
+def test_a_full_pull_during_a_delta_run_follows_it(fresh: Local) -> None:
+    rt, sim = fresh
+    pull_until_done(puller(), PullMode.FULL)
+    sim_post(sim, "locations/mutate", {"status_changes": 400})
+    budget = iter([900.0, 10.0])
+    paused = puller().run(PullMode.DELTA, time_left_s=lambda: next(budget))
+    assert paused.status == "paused" and paused.run is not None and paused.run.mode is PullMode.DELTA
+    resumed = puller().run(PullMode.FULL, time_left_s=FOREVER)
+    assert resumed.run is not None and resumed.run.mode is PullMode.DELTA  # the delta finishes first
+    assert pending(rt)
+    owed = puller().run(PullMode.DELTA, time_left_s=FOREVER)
+    assert owed.run is not None and owed.run.mode is PullMode.FULL and owed.status == "completed"
+
+
+def test_full_pull_age_is_published(fresh: Local) -> None:
+    _, _ = fresh
+    metrics.clear_metrics()
+    outcome = pull_until_done(puller(), PullMode.FULL)[-1]
+    location_pull.record(outcome)
+    age = metrics.metric_set["LocationFullPullAgeSeconds"]["Value"]
+    metrics.clear_metrics()
+    assert 0 <= age[0] < 600
+
+
+def test_a_dead_smart_paging_cursor_fails_the_run_and_a_fresh_one_completes(fresh: Local) -> None:
+    rt, sim = fresh
+    budget = iter([900.0, 10.0])
+    paused = puller().run(PullMode.FULL, time_left_s=lambda: next(budget))
+    assert paused.status == "paused" and paused.run is not None and paused.run.next_url
+    sim_post(sim, "locations/expire_cursors")  # Plugsurfing no longer accepts the Link URL
+    failed = puller().run(PullMode.DELTA, time_left_s=FOREVER)
+    assert failed.status == "failed", failed.summary()
+    checkpoint = PullStateStore(rt.env[topology.STATE_TABLE.env_var]).run()
+    assert checkpoint is not None and checkpoint.status is RunStatus.FAILED
+    assert pending(rt)  # the failed full pull is still owed
+    fresh_run = puller().run(PullMode.DELTA, time_left_s=FOREVER)
+    assert fresh_run.status == "completed" and fresh_run.run is not None
+    assert fresh_run.run.mode is PullMode.FULL and fresh_run.run.run_id != paused.run.run_id
+    assert cached_ids(rt) == sim_ids(sim)
+
+
+def test_repeated_failures_of_a_next_page_give_the_run_up(fresh: Local) -> None:
+    _, sim = fresh
+    budget = iter([900.0, 10.0])
+    puller().run(PullMode.FULL, time_left_s=lambda: next(budget))
+    sim_post(sim, "chaos", {"route": "GET /ocpi/cpo/2.2.1/locations", "fail_next": [503] * 200})
+    statuses = [
+        puller().run(PullMode.FULL, time_left_s=FOREVER).status for _ in range(MAX_FAILED_RESUMPTIONS)
+    ]
+    sim_post(sim, "chaos", {})
+    assert statuses == ["interrupted"] * (MAX_FAILED_RESUMPTIONS - 1) + ["failed"]
+
+
+def test_admin_reset_closes_the_run(fresh: Local) -> None:
+    """`roam-emp locations reset` (POST /admin/locations/pull/reset) closes a wedged run."""
+    from roam_emp.cli import main
+
+    rt, _ = fresh
+    budget = iter([900.0, 10.0])
+    paused = puller().run(PullMode.FULL, time_left_s=lambda: next(budget))
+    assert paused.run is not None
+    assert main(["locations", "reset", "--api", rt.url]) == 0
+    store = PullStateStore(rt.env[topology.STATE_TABLE.env_var])
+    closed = wait_for(lambda: (r := store.run()) is not None and r.status is RunStatus.FAILED and r, 60)
+    assert closed.run_id == paused.run.run_id and "reset" in (closed.last_error or "")

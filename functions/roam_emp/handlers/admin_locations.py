@@ -33,6 +33,14 @@ def start_pull() -> Response[str]:
     return respond(app, {"accepted": True, "mode": request.mode.value}, http_status=202)
 
 
+@app.post("/admin/locations/pull/reset")
+def reset_pull() -> Response[str]:
+    """Close a wedged pull run as FAILED (issue 10): the LocationPull function, which owns the
+    pull state, does it on this request; the next pull starts a fresh run."""
+    EventPublisher(settings().event_bus_name).publish(LOCATION_PULL_REQUESTED, {"reset": True})
+    return respond(app, {"accepted": True, "reset": True}, http_status=202)
+
+
 @app.get("/admin/locations/pull")
 def pull_status() -> Response[str]:
     return respond(app, LocationPuller.from_settings(settings()).status())

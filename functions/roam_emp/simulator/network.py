@@ -51,6 +51,7 @@ class Network:
     locations: dict[str, dict[str, Any]] = field(default_factory=dict)
     tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)
     corrupt: set[str] = field(default_factory=set)
+    cursor_epoch: int = 0  # smart_paging cursors of an older epoch are refused (a dead cursor)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _next_location: int = 0
     _next_tariff: int = 0
