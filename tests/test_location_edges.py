@@ -13,6 +13,7 @@ from roam_emp.local.runtime import LocalRuntime
 from roam_emp.polling import wait_for
 from roam_emp.store.pull_state import PullMode, PullStateStore, RunStatus
 
+from .helpers import events_in, events_seen
 from .test_locations import FOREVER, Local, cached_ids, fresh, pull_until_done, puller, sim_ids, sim_post
 
 __all__ = ["fresh"]  # the fixture, shared with test_locations
@@ -135,3 +136,55 @@ def test_admin_reset_closes_the_run(fresh: Local) -> None:
     store = PullStateStore(rt.env[topology.STATE_TABLE.env_var])
     closed = wait_for(lambda: (r := store.run()) is not None and r.status is RunStatus.FAILED and r, 60)
     assert closed.run_id == paused.run.run_id and "reset" in (closed.last_error or "")
+
+
+def test_unpublished_locations_are_hidden_and_removed_evses_not_counted(fresh: Local) -> None:
+    rt, sim = fresh
+    sim_post(sim, "locations/reset", {"size": 40, "pull_min_interval_s": 0})
+    network = sim.state.network
+    with network.lock:
+        hidden, reduced = network.locations["LOC0000001"], network.locations["LOC0000002"]
+        hidden["publish"] = False
+        hidden["publish_allowed_to"] = [{"visual_number": "NL-EMP-C00000001", "issuer": "EMP"}]
+        reduced["evses"][0]["status"] = "REMOVED"
+        removed_uid, evse_count = reduced["evses"][0]["uid"], len(reduced["evses"])
+        countries = {hidden["country"], reduced["country"]}
+    mark = events_seen(rt.events_out)
+    pull_until_done(puller(), PullMode.FULL)
+
+    def listed(include: bool) -> dict[str, dict[str, Any]]:
+        summaries: dict[str, dict[str, Any]] = {}
+        for country in countries:
+            query = f"/admin/locations?country={country}&limit=500" + (
+                "&include_unpublished=true" if include else ""
+            )
+            summaries.update({s["id"]: s for s in rt.admin("GET", query).json()["data"]["locations"]})
+        return summaries
+
+    assert "LOC0000001" not in listed(False)
+    everything = listed(True)
+    assert everything["LOC0000001"]["publish"] is False
+    assert everything["LOC0000001"]["publish_allowed_to"] == hidden["publish_allowed_to"]
+    assert everything["LOC0000003"]["publish"] is True
+    assert sum(everything["LOC0000002"]["evses"].values()) == evse_count - 1
+    assert "REMOVED" not in everything["LOC0000002"]["evses"]
+    assert rt.admin("GET", "/admin/locations/LOC0000001").status_code == 404
+    shown = rt.admin("GET", "/admin/locations/LOC0000001?include_unpublished=true")
+    assert shown.status_code == 200 and shown.json()["data"]["publish"] is False
+
+    def upserted(location_id: str) -> dict[str, Any]:
+        return wait_for(
+            lambda: next(
+                (
+                    e
+                    for e in events_in(rt.events_out, "LocationUpserted", since=mark)
+                    if e["location_id"] == location_id
+                ),
+                None,
+            ),
+            300,
+        )
+
+    event = upserted("LOC0000002")
+    assert event["removed_evses"] == [removed_uid] and removed_uid not in event["evse_statuses"]
+    assert upserted("LOC0000001")["publish_allowed_to"] == hidden["publish_allowed_to"]

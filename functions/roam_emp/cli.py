@@ -195,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stage.set_defaults(func=cmd_stage_test)
 
-    def admin(name: str, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
+    def admin(
+        name: str, help_text: str, parent: argparse._SubParsersAction[argparse.ArgumentParser] = sub
+    ) -> argparse.ArgumentParser:
         command = parent.add_parser(name, help=help_text)
         command.add_argument(
             "--api",

@@ -310,6 +310,7 @@ class OutboxRelay:
             return []
         location = _doc_json(new) or {}
         operator = _obj(location, "operator")
+        evses = [e for e in location.get("evses") or [] if isinstance(e, dict) and e.get("uid")]
         detail = {
             "idempotency_key": f"LocationUpserted/{location_id}/{content_hash}",
             "change": "updated" if old else "created",
@@ -322,11 +323,9 @@ class OutboxRelay:
             "publish": location.get("publish"),
             "publish_allowed_to": location.get("publish_allowed_to"),
             "last_updated": text(new, "last_updated"),
-            "evse_statuses": {
-                e.get("uid"): e.get("status")
-                for e in location.get("evses") or []
-                if isinstance(e, dict) and e.get("uid")
-            },
+            "evse_statuses": {e.get("uid"): e.get("status") for e in evses if e.get("status") != "REMOVED"},
+            # spec mod_locations, Status: REMOVED means the EVSE no longer exists.
+            "removed_evses": sorted(str(e.get("uid")) for e in evses if e.get("status") == "REMOVED"),
         }
         return [("LocationUpserted", detail)]
 

@@ -71,13 +71,23 @@ def list_locations() -> Response[str]:
         operator=args.get("operator"),
         limit=limit,
         cursor=args.get("cursor"),
+        include_unpublished=_include_unpublished(),
     )
     return respond(app, {"locations": items, "next_cursor": cursor})
+
+
+def _include_unpublished() -> bool:
+    """Unpublished locations (``publish: false``, spec mod_locations) are hidden unless
+    ``include_unpublished=true`` is given."""
+    args = app.current_event.query_string_parameters or {}
+    return args.get("include_unpublished", "").lower() in ("true", "1", "yes")
 
 
 @app.get("/admin/locations/<location_id>")
 def get_location(location_id: str) -> Response[str]:
     location = cache().get(location_id)
+    if location is not None and location.get("publish") is False and not _include_unpublished():
+        location = None
     if location is None:
         raise OcpiError(StatusCode.UNKNOWN_LOCATION, f"location {location_id} is not in the cache")
     return respond(app, location)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..ocpi.jsondoc import escape_lone_surrogates
+from ..ocpi.leniency import to_json_dict
 from ..ocpi.locations import Location
 from ..ocpi.timestamps import format_timestamp
 from . import aws
@@ -94,11 +95,18 @@ def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[
 def _summary(location: Location) -> str:
     statuses: dict[str, int] = {}
     for evse in location.evses or []:
+        if evse.status == "REMOVED":
+            continue  # spec mod_locations, Status: REMOVED is an EVSE that no longer exists
         statuses[evse.status] = statuses.get(evse.status, 0) + 1
     return json.dumps(
         {
             "id": location.id,
             "name": location.name,
+            # spec mod_locations, Location: whether (and to whom) the location may be shown.
+            "publish": location.publish,
+            "publish_allowed_to": [to_json_dict(p) for p in location.publish_allowed_to]
+            if location.publish_allowed_to
+            else None,
             "operator": location.operator.name if location.operator else None,
             "party": f"{location.country_code}*{location.party_id}",
             "country": location.country,
@@ -273,8 +281,10 @@ class LocationCache:
         operator: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        include_unpublished: bool = False,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Summaries by connection owner (and operator name) or by country, paged."""
+        """Summaries by connection owner (and operator name) or by country, paged. Locations with
+        ``publish: false`` are left out unless asked for (spec mod_locations: not to be shown)."""
         if party_key:
             index, key, value = "by_party", "party_key", party_key
         elif country:
@@ -295,6 +305,8 @@ class LocationCache:
         summaries = [json.loads(i["summary"]["S"]) for i in page.get("Items", [])]
         if operator:
             summaries = [s for s in summaries if s.get("operator") == operator]
+        if not include_unpublished:
+            summaries = [s for s in summaries if s.get("publish") is not False]
         last = page.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return summaries, next_cursor
