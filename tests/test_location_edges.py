@@ -3,6 +3,7 @@ malformed optional parts, tariff versions, publish and REMOVED EVSEs), against t
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from roam_emp import topology
@@ -10,7 +11,10 @@ from roam_emp.domain.location_pull import MAX_FAILED_RESUMPTIONS
 from roam_emp.handlers import location_pull
 from roam_emp.handlers._runtime import metrics
 from roam_emp.local.runtime import LocalRuntime
+from roam_emp.ocpi.timestamps import format_timestamp
 from roam_emp.polling import wait_for
+from roam_emp.store import aws
+from roam_emp.store.locations import canonical_hash
 from roam_emp.store.pull_state import PullMode, PullStateStore, RunStatus
 
 from .helpers import events_in, events_seen
@@ -188,3 +192,55 @@ def test_unpublished_locations_are_hidden_and_removed_evses_not_counted(fresh: L
     event = upserted("LOC0000002")
     assert event["removed_evses"] == [removed_uid] and removed_uid not in event["evse_statuses"]
     assert upserted("LOC0000001")["publish_allowed_to"] == hidden["publish_allowed_to"]
+
+
+def test_a_changed_tariff_body_is_kept_as_a_version_and_announced(fresh: Local) -> None:
+    """FAQ "How should partners treat tariff IDs?": immutable. A different body under a known id
+    is kept as a version, announced once, and an older one never replaces a newer one."""
+    rt, sim = fresh
+    sim_post(sim, "locations/reset", {"size": 40, "pull_min_interval_s": 0})
+    pull_until_done(puller(), PullMode.FULL)
+    network = sim.state.network
+    tariff_id = network.locations["LOC0000001"]["evses"][0]["connectors"][0]["tariff_ids"][0]
+    original = copy.deepcopy(network.tariffs[tariff_id])
+    mark = events_seen(rt.events_out)
+
+    def price() -> float:
+        location = rt.admin("GET", "/admin/locations/LOC0000001").json()["data"]
+        return float(
+            location["evses"][0]["connectors"][0]["tariffs"][0]["elements"][0]["price_components"][0]["price"]
+        )
+
+    def reprice(value: float, last_updated: str) -> None:
+        with network.lock:  # in place: every connector inlines this very dict
+            tariff = network.tariffs[tariff_id]
+            tariff["elements"][0]["price_components"][0]["price"] = value
+            tariff["last_updated"] = last_updated
+
+    reprice(0.99, format_timestamp(network.tick()))
+    metrics.clear_metrics()
+    newer = pull_until_done(puller(), PullMode.FULL)[-1]
+    assert newer.run is not None and newer.run.changed_tariffs == 1
+    location_pull.record(newer)
+    assert metrics.metric_set["TariffChanged"]["Value"] == [1]
+    metrics.clear_metrics()
+    assert price() == 0.99
+    reprice(0.11, original["last_updated"])  # an older body, arriving late
+    older = pull_until_done(puller(), PullMode.FULL)[-1]
+    assert older.run is not None and older.run.changed_tariffs == 1
+    assert price() == 0.99  # never replaced by an older last_updated
+    versions = aws.dynamodb().query(
+        TableName=rt.env[topology.LOCATIONS_TABLE.env_var],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+        ExpressionAttributeValues={":pk": {"S": f"TRF#{tariff_id}"}, ":v": {"S": "V#"}},
+    )["Items"]
+    assert len(versions) == 3  # original, newer, older: each kept
+
+    def announced(kind: str) -> list[dict[str, Any]]:
+        return [e for e in events_in(rt.events_out, kind, since=mark) if e["tariff_id"] == tariff_id]
+
+    wait_for(lambda: len(announced("TariffChanged")) >= 2, 300)
+    changed = announced("TariffChanged")
+    assert len({e["idempotency_key"] for e in changed}) == len(changed) == 2  # one per version
+    # The first pull's TariffAdded may still be arriving; none for the new versions.
+    assert all(e["idempotency_key"].endswith(canonical_hash(original)) for e in announced("TariffAdded"))

@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger
 from ..config import Settings
 from ..store.bus import EventPublisher
 from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
+from ..store.locations import TARIFF_VERSION_PREFIX
 from ..store.streams import Change, Item, blob, change_from_record, number, text
 from .cdr_enrichment import CdrEnricher
 
@@ -330,11 +331,14 @@ class OutboxRelay:
         return [("LocationUpserted", detail)]
 
     def _tariff_change(self, change: Change) -> list[Event]:
+        """One event per new tariff *version* (store/locations.py keeps each one): TariffAdded
+        for an id's first, TariffChanged after (FAQ: tariffs are immutable, so say so). The
+        current-version item moving between versions announces nothing more."""
         new, old = change.new, change.old
-        if new is None or text(new, "content_hash") == text(old, "content_hash"):
+        if not change.sk().startswith(TARIFF_VERSION_PREFIX) or new is None or old is not None:
             return []
         tariff = _doc_json(new) or {}
-        detail_type = "TariffChanged" if old else "TariffAdded"
+        detail_type = "TariffAdded" if new.get("first_version", {}).get("BOOL", True) else "TariffChanged"
         detail = {
             "idempotency_key": f"{detail_type}/{tariff.get('id')}/{text(new, 'content_hash')}",
             "tariff_id": tariff.get("id"),
