@@ -6,10 +6,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+from aws_lambda_powertools.metrics import Metrics
+
 from roam_emp import topology
 from roam_emp.domain.location_pull import MAX_FAILED_RESUMPTIONS
 from roam_emp.handlers import location_pull
-from roam_emp.handlers._runtime import metrics
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.ocpi.timestamps import format_timestamp
 from roam_emp.polling import wait_for
@@ -89,13 +91,19 @@ def test_a_full_pull_during_a_delta_run_follows_it(fresh: Local) -> None:
     assert owed.run is not None and owed.run.mode is PullMode.FULL and owed.status == "completed"
 
 
-def test_full_pull_age_is_published(fresh: Local) -> None:
+def own_metrics(monkeypatch: pytest.MonkeyPatch) -> Metrics:
+    """A Metrics of the test's own: local mode's scheduled pulls flush the handler's in-process."""
+    mine = Metrics(namespace="test", service="test")
+    monkeypatch.setattr(location_pull, "metrics", mine)
+    return mine
+
+
+def test_full_pull_age_is_published(fresh: Local, monkeypatch: pytest.MonkeyPatch) -> None:
     _, _ = fresh
-    metrics.clear_metrics()
+    metrics = own_metrics(monkeypatch)
     outcome = pull_until_done(puller(), PullMode.FULL)[-1]
     location_pull.record(outcome)
     age = metrics.metric_set["LocationFullPullAgeSeconds"]["Value"]
-    metrics.clear_metrics()
     assert 0 <= age[0] < 600
 
 
@@ -194,7 +202,9 @@ def test_unpublished_locations_are_hidden_and_removed_evses_not_counted(fresh: L
     assert upserted("LOC0000001")["publish_allowed_to"] == hidden["publish_allowed_to"]
 
 
-def test_a_changed_tariff_body_is_kept_as_a_version_and_announced(fresh: Local) -> None:
+def test_a_changed_tariff_body_is_kept_as_a_version_and_announced(
+    fresh: Local, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """FAQ "How should partners treat tariff IDs?": immutable. A different body under a known id
     is kept as a version, announced once, and an older one never replaces a newer one."""
     rt, sim = fresh
@@ -218,12 +228,11 @@ def test_a_changed_tariff_body_is_kept_as_a_version_and_announced(fresh: Local) 
             tariff["last_updated"] = last_updated
 
     reprice(0.99, format_timestamp(network.tick()))
-    metrics.clear_metrics()
+    metrics = own_metrics(monkeypatch)
     newer = pull_until_done(puller(), PullMode.FULL)[-1]
     assert newer.run is not None and newer.run.changed_tariffs == 1
     location_pull.record(newer)
     assert metrics.metric_set["TariffChanged"]["Value"] == [1]
-    metrics.clear_metrics()
     assert price() == 0.99
     reprice(0.11, original["last_updated"])  # an older body, arriving late
     older = pull_until_done(puller(), PullMode.FULL)[-1]
