@@ -113,6 +113,14 @@ class Observability(Construct):
         )
         stale.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms.append(stale)
+        # The nightly full pull is the only way removals reach the cache (FAQ "How are removed
+        # Locations handled?"); one missed night is tolerated, a second is not (issue 10).
+        self._alarm(
+            "LocationFullPullStale",
+            app_metric("LocationFullPullAgeSeconds", "Maximum", minutes=60),
+            threshold=26 * 3600,
+            description="No full Location pull completed in the last 26 h: removed locations stay cached",
+        )
         # A CDR we could not store was not acknowledged: Plugsurfing resends it, but find out why.
         self._alarm(
             "CdrStoreFailures",

@@ -31,6 +31,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminRegistration", "post_admin_registration_token-a.json"): (200, 1000),
     ("AdminRegistration", "delete_admin_registration.json"): (502, 3001),  # hub unreachable: kept
     ("AdminLocations", "post_admin_locations_pull.json"): (202, 1000),
+    ("AdminLocations", "post_admin_locations_pull_reset.json"): (202, 1000),
     ("AdminLocations", "get_admin_locations_pull.json"): (200, 1000),
     ("AdminLocations", "get_admin_locations.json"): (200, 1000),
     ("AdminLocations", "get_admin_locations_location_id.json"): (404, 2003),  # empty cache

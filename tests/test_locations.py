@@ -119,7 +119,8 @@ def test_events_announce_upserts_and_removals(fresh: Local) -> None:
         # Events of earlier tests' pulls may still be arriving: only this network's locations.
         return [e for e in events_in(rt.events_out, kind, since=mark) if e.get("location_id") in ids]
 
-    wait_for(lambda: {e["location_id"] for e in announced("LocationRemoved")} == gone, 300)
+    # A subset: the fixture's wipe of earlier tests' caches (same ids) may still be announced.
+    wait_for(lambda: gone <= {e["location_id"] for e in announced("LocationRemoved")}, 300)
     upserted = announced("LocationUpserted")
     assert {e["location_id"] for e in upserted} == ids
     assert len({e["idempotency_key"] for e in upserted}) == 40  # one stored change each

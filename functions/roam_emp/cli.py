@@ -145,6 +145,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_locations_reset(args: argparse.Namespace) -> int:
+    _print(AdminClient(args.api, args.region).call("POST", "/admin/locations/pull/reset"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roam-emp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,8 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stage.set_defaults(func=cmd_stage_test)
 
-    def admin(name: str, help_text: str) -> argparse.ArgumentParser:
-        command = sub.add_parser(name, help=help_text)
+    def admin(
+        name: str, help_text: str, parent: argparse._SubParsersAction[argparse.ArgumentParser] = sub
+    ) -> argparse.ArgumentParser:
+        command = parent.add_parser(name, help=help_text)
         command.add_argument(
             "--api",
             default="http://127.0.0.1:8080",
@@ -224,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--hours", type=int, help="search the logs of the last N hours (default 48)")
     bundle.add_argument("--no-logs", action="store_true", help="our store only, no log search")
     bundle.set_defaults(func=cmd_support_bundle)
+    locations = sub.add_parser("locations", help="the Locations cache and its pulls").add_subparsers(
+        dest="locations_command", required=True
+    )
+    admin("reset", "close a wedged Location pull run; the next pull starts afresh", locations).set_defaults(
+        func=cmd_locations_reset
+    )
     cdrs_check_command.add_parser(sub)
     return parser
 

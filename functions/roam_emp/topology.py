@@ -440,6 +440,7 @@ FUNCTIONS: tuple[Function, ...] = (
         description="Admin API: start a Location pull, read the Locations cache",
         routes=(
             Route("POST", "/admin/locations/pull", Auth.IAM),
+            Route("POST", "/admin/locations/pull/reset", Auth.IAM),
             Route("GET", "/admin/locations/pull", Auth.IAM),
             Route("GET", "/admin/locations", Auth.IAM),
             Route("GET", "/admin/locations/{location_id}", Auth.IAM),

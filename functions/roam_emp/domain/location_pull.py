@@ -10,7 +10,13 @@ tariff changed. Either way:
 - a checkpoint after every page (next URL, counters, and for a full pull the page's ids), so a
   pull that hits a 429 storm, crashes or runs out of Lambda time resumes where it stopped;
 - a new pull (not a next page) at most once a minute (the FAQ's soft limit);
-- one malformed location is logged with its id and counted; the rest of the page is stored.
+- one malformed location is logged with its id and counted; the rest of the page is stored;
+- a full pull that cannot start (too soon after another pull, the lease held, a delta run in
+  progress) is remembered and run by the next pull that can start (issue 10: the nightly full
+  pull must never be dropped silently);
+- a checkpointed ``smart_paging`` URL that Plugsurfing refuses (a 4xx), or that fails
+  ``MAX_FAILED_RESUMPTIONS`` times in a row, closes the run as FAILED: the next pull starts afresh
+  (a failed full pull is owed again), instead of resuming a dead cursor forever.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pydantic import ValidationError
 
 from ..config import Settings
 from ..hub.client import HubClient
-from ..hub.errors import HubError
+from ..hub.errors import HubError, HubRateLimited, HubRejected, HubUnauthorized, RateBudgetExhausted
 from ..hub.factory import hub_client
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.locations import Location
@@ -43,15 +49,19 @@ PAGE_LIMIT = 250  # Roam OCPI's maximum page size (FAQ)
 LEASE_TTL_S = 120.0
 # Stop taking new pages when less than this is left of the invocation (a page with retries).
 SAFETY_MARGIN_S = 45.0
+# Consecutive failures of one next-page URL before the run is given up (each already retried).
+MAX_FAILED_RESUMPTIONS = 5
 
 
 @dataclass
 class PullOutcome:
-    status: str  # completed | paused | interrupted | busy | too_soon | not_registered | refused
+    # completed | paused | interrupted | failed | busy | too_soon | not_registered | refused
+    status: str
     run: PullRun | None = None
     detail: str = ""
     deviations: DeviationLog = field(default_factory=DeviationLog)
     pages_this_invocation: int = 0
+    changed_tariffs: int = 0  # this invocation's new versions of known tariff ids
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
@@ -96,6 +106,8 @@ class LocationPuller:
         started = time.monotonic()
         holder = str(uuid.uuid4())
         if not self.state.acquire(holder, self.lease_ttl_s):
+            if requested is PullMode.FULL:
+                self.state.request_full("busy: another pull held the lease")
             return PullOutcome("busy", self.state.run(), "another pull holds the lease")
         try:
             outcome = self._run_locked(requested, holder, time_left_s)
@@ -111,20 +123,27 @@ class LocationPuller:
         run = self.state.run()
         if run is not None and run.status is RunStatus.RUNNING:
             run.invocations += 1  # resume at the checkpoint, whatever was requested
+            if requested is PullMode.FULL and run.mode is PullMode.DELTA:
+                self.state.request_full(f"a delta run was in progress: {run.run_id}")
         else:
             sync = self.state.sync()
             since_last = time.time() - sync.last_pull_started_epoch
             if since_last < self.config.location_pull_min_interval_s:
+                if requested is PullMode.FULL:
+                    self.state.request_full("too soon after the previous pull (soft limit)")
                 return PullOutcome(
                     "too_soon",
                     run,
                     f"last pull started {since_last:.0f} s ago "
                     f"(at most one new pull per {self.config.location_pull_min_interval_s:.0f} s)",
                 )
-            run = self._new_run(requested, sync)
+            pending = self.state.full_pending()
+            run = self._new_run(PullMode.FULL if pending else requested, sync)
             sync.last_pull_started_epoch = time.time()
             self.state.save_sync(sync)
             self.state.save_run(run, holder, self.lease_ttl_s)
+            if pending and run.mode is PullMode.FULL:
+                self.state.clear_full_pending()  # the run is checkpointed: it resumes if we crash
             logger.info(
                 "location pull started",
                 extra={"run_id": run.run_id, "mode": run.mode, "date_from": run.date_from},
@@ -142,6 +161,10 @@ class LocationPuller:
                 except HubError as error:
                     run.interruptions += 1
                     run.last_error = str(error)
+                    if run.next_url and self._cursor_is_dead(run, error):
+                        self._fail(run, holder, f"smart_paging URL given up: {error}")
+                        outcome.status, outcome.detail = "failed", run.last_error or ""
+                        return outcome
                     self.state.save_run(run, holder, self.lease_ttl_s)
                     logger.warning(
                         "location pull interrupted; it resumes at the checkpoint",
@@ -158,8 +181,11 @@ class LocationPuller:
                 run.unchanged += result.upsert.unchanged
                 run.rejected += result.rejected
                 run.new_tariffs += len(result.upsert.new_tariffs)
+                run.changed_tariffs += len(result.upsert.changed_tariffs)
+                outcome.changed_tariffs += len(result.upsert.changed_tariffs)
                 run.next_url = page.next_url
                 run.last_error = None
+                run.failed_resumptions = 0
                 seen = result.ids if run.mode is PullMode.FULL else None
                 self.state.save_run(run, holder, self.lease_ttl_s, seen=seen)
                 if run.next_url:
@@ -169,6 +195,43 @@ class LocationPuller:
                 return outcome
         finally:
             client.close()
+
+    @staticmethod
+    def _cursor_is_dead(run: PullRun, error: HubError) -> bool:
+        """A next-page URL Plugsurfing refuses (4xx, or an OCPI error) will never work again; one
+        that keeps failing is given up after a few tries. Rate limits and our credentials are not
+        the cursor's fault and never count (FAQ: 429 without Retry-After; issue 10)."""
+        if isinstance(error, HubRateLimited | RateBudgetExhausted | HubUnauthorized):
+            return False
+        if isinstance(error, HubRejected):
+            return True
+        run.failed_resumptions += 1
+        return run.failed_resumptions >= MAX_FAILED_RESUMPTIONS
+
+    def _fail(self, run: PullRun, holder: str | None, reason: str) -> None:
+        run.status, run.finished_at, run.last_error = RunStatus.FAILED, self.clock(), reason
+        if holder is None:
+            self.state.close_run(run)
+        else:
+            self.state.save_run(run, holder, self.lease_ttl_s)
+        if run.mode is PullMode.FULL:
+            self.state.request_full(f"full pull {run.run_id} failed")  # still owed
+        sync = self.state.sync()
+        sync.completed_runs = [run.model_dump(mode="json"), *sync.completed_runs][:10]
+        self.state.save_sync(sync)
+        logger.error(
+            "location pull failed; the next pull starts afresh",
+            extra={"run_id": run.run_id, "reason": reason},
+        )
+
+    def reset(self, reason: str = "reset by an operator") -> PullRun | None:
+        """Close the current run as FAILED (an operator's way out of a wedged pull): the next pull
+        starts a fresh run. Returns the closed run, or None when no run was in progress."""
+        run = self.state.run()
+        if run is None or run.status is not RunStatus.RUNNING:
+            return None
+        self._fail(run, None, reason)
+        return run
 
     def _new_run(self, requested: PullMode, sync: SyncState) -> PullRun:
         now = self.clock()
@@ -267,8 +330,15 @@ class LocationPuller:
         sync = self.state.sync()
         run = self.state.run()
         age = (self.clock() - sync.synced_since).total_seconds() if sync.synced_since else None
+        full_age = (
+            (self.clock() - sync.last_full_completed_at).total_seconds()
+            if sync.last_full_completed_at
+            else None
+        )
         return {
             "current_run": run.model_dump(mode="json") if run else None,
             "sync": sync.model_dump(mode="json"),
             "cache_age_s": age,
+            "full_pull_age_s": full_age,
+            "full_pull_pending": self.state.full_pending(),
         }

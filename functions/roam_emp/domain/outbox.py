@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger
 from ..config import Settings
 from ..store.bus import EventPublisher
 from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
+from ..store.locations import TARIFF_VERSION_PREFIX
 from ..store.streams import Change, Item, blob, change_from_record, number, text
 from .cdr_enrichment import CdrEnricher
 
@@ -310,6 +311,7 @@ class OutboxRelay:
             return []
         location = _doc_json(new) or {}
         operator = _obj(location, "operator")
+        evses = [e for e in location.get("evses") or [] if isinstance(e, dict) and e.get("uid")]
         detail = {
             "idempotency_key": f"LocationUpserted/{location_id}/{content_hash}",
             "change": "updated" if old else "created",
@@ -322,20 +324,21 @@ class OutboxRelay:
             "publish": location.get("publish"),
             "publish_allowed_to": location.get("publish_allowed_to"),
             "last_updated": text(new, "last_updated"),
-            "evse_statuses": {
-                e.get("uid"): e.get("status")
-                for e in location.get("evses") or []
-                if isinstance(e, dict) and e.get("uid")
-            },
+            "evse_statuses": {e.get("uid"): e.get("status") for e in evses if e.get("status") != "REMOVED"},
+            # spec mod_locations, Status: REMOVED means the EVSE no longer exists.
+            "removed_evses": sorted(str(e.get("uid")) for e in evses if e.get("status") == "REMOVED"),
         }
         return [("LocationUpserted", detail)]
 
     def _tariff_change(self, change: Change) -> list[Event]:
+        """One event per new tariff *version* (store/locations.py keeps each one): TariffAdded
+        for an id's first, TariffChanged after (FAQ: tariffs are immutable, so say so). The
+        current-version item moving between versions announces nothing more."""
         new, old = change.new, change.old
-        if new is None or text(new, "content_hash") == text(old, "content_hash"):
+        if not change.sk().startswith(TARIFF_VERSION_PREFIX) or new is None or old is not None:
             return []
         tariff = _doc_json(new) or {}
-        detail_type = "TariffChanged" if old else "TariffAdded"
+        detail_type = "TariffAdded" if new.get("first_version", {}).get("BOOL", True) else "TariffChanged"
         detail = {
             "idempotency_key": f"{detail_type}/{tariff.get('id')}/{text(new, 'content_hash')}",
             "tariff_id": tariff.get("id"),

@@ -33,6 +33,14 @@ def start_pull() -> Response[str]:
     return respond(app, {"accepted": True, "mode": request.mode.value}, http_status=202)
 
 
+@app.post("/admin/locations/pull/reset")
+def reset_pull() -> Response[str]:
+    """Close a wedged pull run as FAILED (issue 10): the LocationPull function, which owns the
+    pull state, does it on this request; the next pull starts a fresh run."""
+    EventPublisher(settings().event_bus_name).publish(LOCATION_PULL_REQUESTED, {"reset": True})
+    return respond(app, {"accepted": True, "reset": True}, http_status=202)
+
+
 @app.get("/admin/locations/pull")
 def pull_status() -> Response[str]:
     return respond(app, LocationPuller.from_settings(settings()).status())
@@ -63,13 +71,23 @@ def list_locations() -> Response[str]:
         operator=args.get("operator"),
         limit=limit,
         cursor=args.get("cursor"),
+        include_unpublished=_include_unpublished(),
     )
     return respond(app, {"locations": items, "next_cursor": cursor})
+
+
+def _include_unpublished() -> bool:
+    """Unpublished locations (``publish: false``, spec mod_locations) are hidden unless
+    ``include_unpublished=true`` is given."""
+    args = app.current_event.query_string_parameters or {}
+    return args.get("include_unpublished", "").lower() in ("true", "1", "yes")
 
 
 @app.get("/admin/locations/<location_id>")
 def get_location(location_id: str) -> Response[str]:
     location = cache().get(location_id)
+    if location is not None and location.get("publish") is False and not _include_unpublished():
+        location = None
     if location is None:
         raise OcpiError(StatusCode.UNKNOWN_LOCATION, f"location {location_id} is not in the cache")
     return respond(app, location)

@@ -19,9 +19,13 @@ from ._runtime import event_entry, logger, metrics
 puller = per_settings(LocationPuller.from_settings)
 
 
-def requested_mode(event: dict[str, Any]) -> PullMode:
+def _detail(event: dict[str, Any]) -> dict[str, Any]:
     detail = event.get("detail") if isinstance(event.get("detail"), dict) else event
-    return PullMode(str((detail or {}).get("mode", "delta")))
+    return detail or {}
+
+
+def requested_mode(event: dict[str, Any]) -> PullMode:
+    return PullMode(str(_detail(event).get("mode", "delta")))
 
 
 def record(outcome: PullOutcome) -> None:
@@ -40,19 +44,35 @@ def record(outcome: PullOutcome) -> None:
             metrics.add_metric(name=f"Locations{name}", unit=MetricUnit.Count, value=value)
     if run is not None:
         report_deviations(metrics, outcome.deviations, object_type="Location", object_id=run.run_id)
-    age = puller().status()["cache_age_s"]
-    if age is not None:
-        metrics.add_metric(name="LocationCacheAgeSeconds", unit=MetricUnit.Seconds, value=age)
+    if outcome.changed_tariffs:
+        # FAQ "How should partners treat tariff IDs?": immutable, so a changed body is news.
+        metrics.add_metric(name="TariffChanged", unit=MetricUnit.Count, value=outcome.changed_tariffs)
+    status = puller().status()
+    if status["cache_age_s"] is not None:
+        metrics.add_metric(
+            name="LocationCacheAgeSeconds", unit=MetricUnit.Seconds, value=status["cache_age_s"]
+        )
+    if status["full_pull_age_s"] is not None:
+        # Alarmed above 26 h (infra/observability.py): the nightly full pull was missed (issue 10).
+        metrics.add_metric(
+            name="LocationFullPullAgeSeconds", unit=MetricUnit.Seconds, value=status["full_pull_age_s"]
+        )
 
 
 @event_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if _detail(event).get("reset"):
+        # An operator's reset (POST /admin/locations/pull/reset, `roam-emp locations reset`).
+        closed = puller().reset()
+        logger.warning("location pull reset", extra={"closed_run": closed.run_id if closed else None})
+        return {"status": "reset", "run": closed.model_dump(mode="json") if closed else None}
     mode = requested_mode(event)
     outcome = puller().run(mode, time_left_s=lambda: context.get_remaining_time_in_millis() / 1000)
     record(outcome)
     logger.info("location pull invocation", extra={"requested": mode, **outcome.summary()})
-    if outcome.status == "paused" and outcome.run is not None:
-        # Out of invocation time mid-pull: continue in a fresh invocation right away.
+    if outcome.status in ("paused", "failed") and outcome.run is not None:
+        # Out of invocation time mid-pull: continue in a fresh invocation right away. A failed run:
+        # start a fresh one (a failed full pull is pending, so the fresh one is full).
         EventPublisher(settings().event_bus_name).publish(
             LOCATION_PULL_REQUESTED, {"mode": outcome.run.mode.value, "resume": outcome.run.run_id}
         )

@@ -16,12 +16,22 @@ records nothing.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 from .jsondoc import has_lone_surrogate
 
@@ -34,7 +44,7 @@ class Deviation:
     """One place where an inbound object departs from the OCPI 2.2.1 specification."""
 
     where: str  # "Model.field"
-    kind: str  # "long_string" | "unknown_enum" | "extra_field" | "lone_surrogate"
+    kind: str  # "long_string" | "unknown_enum" | "extra_field" | "lone_surrogate" | "malformed_optional"
     detail: str
 
 
@@ -107,6 +117,42 @@ def limited(limit: int) -> AfterValidator:
 def member_of(enum_type: type[enum.Enum]) -> AfterValidator:
     """Annotated metadata for an enum field that keeps unknown values when lenient."""
     return AfterValidator(_member_of(enum_type))
+
+
+def _drop_malformed(fallback: Any) -> Callable[[Any, ValidatorFunctionWrapHandler, ValidationInfo], Any]:
+    def check(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as error:
+            if info.context and info.context.get(STRICT_KEY):
+                raise
+            problems = error.errors()
+            bad = {p["loc"][0] for p in problems if p["loc"] and isinstance(p["loc"][0], int)}
+            if isinstance(value, list) and bad and len(bad) < len(value):
+                # A list of parts: drop only the malformed items, keep the others.
+                kept = [item for index, item in enumerate(value) if index not in bad]
+                try:
+                    result = handler(kept)
+                except ValidationError:
+                    result = None
+                else:
+                    _deviate(info, "malformed_optional", f"{len(bad)} malformed item(s) left out")
+                    return result
+            first = problems[0]
+            where = ".".join(str(p) for p in first["loc"]) or "value"
+            _deviate(info, "malformed_optional", f"left out: {where}: {first['msg']}"[:200])
+            return copy.copy(fallback)  # never share a mutable fallback between objects
+
+    return check
+
+
+def dropped_if_malformed(fallback: Any = None) -> WrapValidator:
+    """Annotated metadata for an *optional part* of an inbound object (e.g. a location's
+    ``opening_times``): when malformed, the validated model leaves it out (``fallback``) and a
+    ``malformed_optional`` deviation is recorded, instead of refusing the whole object. The raw JSON
+    is stored as received by the caller. Lists lose only their malformed items. Strict mode (what
+    we send) still refuses it. Never use it on what keys an object (ids) or orders it (dates)."""
+    return WrapValidator(_drop_malformed(fallback))
 
 
 # The spec's string lengths, named once (types.asciidoc: string(n) and CiString(n)).

@@ -1,7 +1,16 @@
 """Locations module objects (mod_locations.asciidoc), with Roam OCPI's tariffs inlined on
-connectors (FAQ "How are tariffs represented?")."""
+connectors (FAQ "How are tariffs represented?").
+
+Lenient per location, not per page (issue 10; FAQ on Plugsurfing's relaxed validation): an optional
+part that is malformed (``opening_times`` without ``twentyfourseven``, a ``related_locations`` name
+that is a list, an EVSE with ``connectors: null``...) is left out of the validated model and counted
+as a ``malformed_optional`` deviation; the location is kept and its raw JSON stored as received.
+What keys or orders a location (ids, ``last_updated``) and what indexes it (country, party) is
+still required."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from .common import BusinessDetails, DateTime, DisplayText, Image
 from .enums import (
@@ -31,6 +40,7 @@ from .leniency import (
     String64,
     String255,
     Url,
+    dropped_if_malformed,
 )
 from .tariffs import EnergyMix, Tariff
 
@@ -43,7 +53,7 @@ class GeoLocation(OcpiModel):
 class AdditionalGeoLocation(OcpiModel):
     latitude: String10
     longitude: String11
-    name: DisplayText | None = None
+    name: Annotated[DisplayText | None, dropped_if_malformed()] = None
 
 
 class RegularHours(OcpiModel):
@@ -59,9 +69,9 @@ class ExceptionalPeriod(OcpiModel):
 
 class Hours(OcpiModel):
     twentyfourseven: bool
-    regular_hours: list[RegularHours] | None = None
-    exceptional_openings: list[ExceptionalPeriod] | None = None
-    exceptional_closings: list[ExceptionalPeriod] | None = None
+    regular_hours: Annotated[list[RegularHours] | None, dropped_if_malformed()] = None
+    exceptional_openings: Annotated[list[ExceptionalPeriod] | None, dropped_if_malformed()] = None
+    exceptional_closings: Annotated[list[ExceptionalPeriod] | None, dropped_if_malformed()] = None
 
 
 class PublishTokenType(OcpiModel):
@@ -85,27 +95,28 @@ class Connector(OcpiModel):
     power_type: OpenPowerType
     max_voltage: int
     max_amperage: int
-    max_electric_power: int | None = None
-    tariff_ids: list[String36] | None = None
-    terms_and_conditions: Url | None = None
+    max_electric_power: Annotated[int | None, dropped_if_malformed()] = None
+    tariff_ids: Annotated[list[String36] | None, dropped_if_malformed()] = None
+    terms_and_conditions: Annotated[Url | None, dropped_if_malformed()] = None
     # Roam OCPI extension: the connector's tariffs, inlined (each keeps its own last_updated).
-    tariffs: list[Tariff] | None = None
+    tariffs: Annotated[list[Tariff] | None, dropped_if_malformed()] = None
     last_updated: DateTime
 
 
 class EVSE(OcpiModel):
     uid: String36
-    evse_id: String48 | None = None
+    evse_id: Annotated[String48 | None, dropped_if_malformed()] = None
     status: OpenStatus
-    status_schedule: list[StatusSchedule] | None = None
-    capabilities: list[OpenCapability] | None = None
-    connectors: list[Connector]
-    floor_level: String4 | None = None
-    coordinates: GeoLocation | None = None
-    physical_reference: String16 | None = None
-    directions: list[DisplayText] | None = None
-    parking_restrictions: list[OpenParkingRestriction] | None = None
-    images: list[Image] | None = None
+    status_schedule: Annotated[list[StatusSchedule] | None, dropped_if_malformed()] = None
+    capabilities: Annotated[list[OpenCapability] | None, dropped_if_malformed()] = None
+    # list(1..*) in the spec, but `connectors: null` must not lose the location (issue 10).
+    connectors: Annotated[list[Connector], dropped_if_malformed([])]
+    floor_level: Annotated[String4 | None, dropped_if_malformed()] = None
+    coordinates: Annotated[GeoLocation | None, dropped_if_malformed()] = None
+    physical_reference: Annotated[String16 | None, dropped_if_malformed()] = None
+    directions: Annotated[list[DisplayText] | None, dropped_if_malformed()] = None
+    parking_restrictions: Annotated[list[OpenParkingRestriction] | None, dropped_if_malformed()] = None
+    images: Annotated[list[Image] | None, dropped_if_malformed()] = None
     last_updated: DateTime
 
 
@@ -114,26 +125,26 @@ class Location(OcpiModel):
     party_id: String3
     id: String36
     publish: bool
-    publish_allowed_to: list[PublishTokenType] | None = None
+    publish_allowed_to: Annotated[list[PublishTokenType] | None, dropped_if_malformed()] = None
     # Optional in OCPI 2.2.1; Roam OCPI delivers some locations without it (FAQ).
-    name: String255 | None = None
+    name: Annotated[String255 | None, dropped_if_malformed()] = None
     address: String45
     city: String45
-    postal_code: String10 | None = None
-    state: String20 | None = None
+    postal_code: Annotated[String10 | None, dropped_if_malformed()] = None
+    state: Annotated[String20 | None, dropped_if_malformed()] = None
     country: String3
     coordinates: GeoLocation
-    related_locations: list[AdditionalGeoLocation] | None = None
-    parking_type: OpenParkingType | None = None
-    evses: list[EVSE] | None = None
-    directions: list[DisplayText] | None = None
-    operator: BusinessDetails | None = None
-    suboperator: BusinessDetails | None = None
-    owner: BusinessDetails | None = None
-    facilities: list[OpenFacility] | None = None
+    related_locations: Annotated[list[AdditionalGeoLocation] | None, dropped_if_malformed()] = None
+    parking_type: Annotated[OpenParkingType | None, dropped_if_malformed()] = None
+    evses: Annotated[list[EVSE] | None, dropped_if_malformed()] = None
+    directions: Annotated[list[DisplayText] | None, dropped_if_malformed()] = None
+    operator: Annotated[BusinessDetails | None, dropped_if_malformed()] = None
+    suboperator: Annotated[BusinessDetails | None, dropped_if_malformed()] = None
+    owner: Annotated[BusinessDetails | None, dropped_if_malformed()] = None
+    facilities: Annotated[list[OpenFacility] | None, dropped_if_malformed()] = None
     time_zone: String255
-    opening_times: Hours | None = None
-    charging_when_closed: bool | None = None
-    images: list[Image] | None = None
-    energy_mix: EnergyMix | None = None
+    opening_times: Annotated[Hours | None, dropped_if_malformed()] = None
+    charging_when_closed: Annotated[bool | None, dropped_if_malformed()] = None
+    images: Annotated[list[Image] | None, dropped_if_malformed()] = None
+    energy_mix: Annotated[EnergyMix | None, dropped_if_malformed()] = None
     last_updated: DateTime

@@ -56,9 +56,12 @@ def register_locations(app: Flask, state: SimulatorState, base_url: str) -> None
         try:
             if token is not None:
                 cursor = _uncursor(token)
+                if cursor.get("epoch", 0) != state.network.cursor_epoch:
+                    return _error("smart_paging cursor expired")
             else:
                 try:
                     cursor = {
+                        "epoch": state.network.cursor_epoch,
                         "after": None,
                         "from": _normalized(request.args.get("date_from")),
                         "to": _normalized(request.args.get("date_to")),
@@ -105,6 +108,17 @@ def register_locations(app: Flask, state: SimulatorState, base_url: str) -> None
                 location = state.network.locations[location_id]
                 location["last_updated"] = format_timestamp(state.network.now)
         return Response(json.dumps({"ok": True}), mimetype="application/json")
+
+    @app.post("/_sim/locations/defects")
+    def defects() -> Response:
+        body = request.get_json(silent=True) or {}
+        injected = state.network.inject_defects(list(body.get("ids", [])))
+        return Response(json.dumps(injected), mimetype="application/json")
+
+    @app.post("/_sim/locations/expire_cursors")
+    def expire_cursors() -> Response:
+        state.network.cursor_epoch += 1  # every Link URL handed out so far stops working
+        return Response(json.dumps({"epoch": state.network.cursor_epoch}), mimetype="application/json")
 
     @app.get("/_sim/locations/ids")
     def ids() -> Response:

@@ -40,6 +40,8 @@ CITIES = {
 CAPABILITIES = ("RFID_READER", "REMOTE_START_STOP_CAPABLE", "CONTACTLESS_CARD_SUPPORT")
 STATUSES = ("AVAILABLE", "CHARGING", "AVAILABLE", "OUTOFORDER", "AVAILABLE", "BLOCKED")
 
+DEFECTS = ("opening_times", "related_locations", "connectors", "publish_allowed_to")
+
 
 @dataclass
 class Network:
@@ -49,6 +51,7 @@ class Network:
     locations: dict[str, dict[str, Any]] = field(default_factory=dict)
     tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)
     corrupt: set[str] = field(default_factory=set)
+    cursor_epoch: int = 0  # smart_paging cursors of an older epoch are refused (a dead cursor)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _next_location: int = 0
     _next_tariff: int = 0
@@ -188,6 +191,29 @@ class Network:
                     retariffed.append(location_id)
             return {"status_changed": changed, "added": added, "removed": gone, "tariff_changed": retariffed}
 
+    def inject_defects(self, location_ids: list[str]) -> dict[str, str]:
+        """Malformed optional parts, as a third-party hub sent them (issue 10): each location gets
+        one, in turn, and a later ``last_updated`` so a delta sees it."""
+        defects: dict[str, str] = {}
+        with self.lock:
+            stamp = format_timestamp(self.tick())
+            for n, location_id in enumerate(location_ids):
+                location = self.locations[location_id]
+                kind = DEFECTS[n % len(DEFECTS)]
+                if kind == "opening_times":
+                    location["opening_times"] = {"regular_hours": [{"weekday": 1, "period_begin": "08:00"}]}
+                elif kind == "related_locations":
+                    location["related_locations"] = [
+                        {"latitude": "50.1", "longitude": "8.1", "name": ["Parkhaus", "Eingang Nord"]}
+                    ]
+                elif kind == "connectors":
+                    location["evses"][0]["connectors"] = None
+                else:
+                    location["publish_allowed_to"] = "everyone"
+                location["last_updated"] = stamp
+                defects[location_id] = kind
+        return defects
+
     # Reading -------------------------------------------------------------------------------------
 
     def change_time(self, location: dict[str, Any]) -> datetime:
@@ -195,7 +221,7 @@ class Network:
         updates tariffs, will last_updated change on Locations?"), as a time, never a string."""
         stamps: list[str] = [location["last_updated"]]
         for evse in location.get("evses", []):
-            for connector in evse.get("connectors", []):
+            for connector in evse.get("connectors") or []:
                 stamps += [t["last_updated"] for t in connector.get("tariffs", [])]
         return max(parse_timestamp(s) for s in stamps)
 

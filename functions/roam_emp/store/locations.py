@@ -20,14 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from ..ocpi.jsondoc import escape_lone_surrogates
+from ..ocpi.leniency import to_json_dict
 from ..ocpi.locations import Location
-from ..ocpi.timestamps import format_timestamp
+from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import Item, batch_get, batch_write, paginate
 
+logger = Logger(child=True)
+
 LOCATION_SK = "L"
-TARIFF_SK = "T"
+TARIFF_SK = "T"  # the current version of a tariff id
+TARIFF_VERSION_PREFIX = "V#"  # every version received, by content hash
 
 
 def canonical_hash(raw: dict[str, Any]) -> str:
@@ -52,6 +58,22 @@ def location_key(location_id: str) -> Item:
 
 def tariff_key(tariff_id: str) -> Item:
     return {"pk": {"S": f"TRF#{tariff_id}"}, "sk": {"S": TARIFF_SK}}
+
+
+def tariff_version_key(tariff_id: str, content_hash: str) -> Item:
+    return {"pk": {"S": f"TRF#{tariff_id}"}, "sk": {"S": f"{TARIFF_VERSION_PREFIX}{content_hash}"}}
+
+
+def _later(candidate: str, stored: str) -> bool:
+    """Whether ``candidate`` is a later ``last_updated`` than ``stored`` (as times: issue 10)."""
+    try:
+        new = parse_timestamp(candidate)
+    except ValueError:
+        return False  # an unreadable stamp never displaces a readable one
+    try:
+        return new > parse_timestamp(stored)
+    except ValueError:
+        return True
 
 
 @dataclass
@@ -94,11 +116,18 @@ def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[
 def _summary(location: Location) -> str:
     statuses: dict[str, int] = {}
     for evse in location.evses or []:
+        if evse.status == "REMOVED":
+            continue  # spec mod_locations, Status: REMOVED is an EVSE that no longer exists
         statuses[evse.status] = statuses.get(evse.status, 0) + 1
     return json.dumps(
         {
             "id": location.id,
             "name": location.name,
+            # spec mod_locations, Location: whether (and to whom) the location may be shown.
+            "publish": location.publish,
+            "publish_allowed_to": [to_json_dict(p) for p in location.publish_allowed_to]
+            if location.publish_allowed_to
+            else None,
             "operator": location.operator.name if location.operator else None,
             "party": f"{location.country_code}*{location.party_id}",
             "country": location.country,
@@ -113,7 +142,7 @@ def _summary(location: Location) -> str:
 class LocationCache:
     def __init__(self, table_name: str) -> None:
         self.table = table_name
-        self._known_tariffs: dict[str, str] = {}  # id -> content hash, per process
+        self._known_tariffs: set[tuple[str, str]] = set()  # (id, content hash) stored, per process
 
     # Writing -------------------------------------------------------------------------------
 
@@ -166,40 +195,60 @@ class LocationCache:
             before_write(result)
         batch_write(self.table, puts=tariff_puts + puts)
         for put in tariff_puts:
-            self._known_tariffs[put["tariff_id"]["S"]] = put["content_hash"]["S"]
+            self._known_tariffs.add((put["tariff_id"]["S"], put["content_hash"]["S"]))
         return result
 
     def _plan_tariffs(self, tariffs: dict[str, dict[str, Any]], result: UpsertResult) -> list[Item]:
+        """Tariffs are immutable (FAQ "How should partners treat tariff IDs?"), yet a different
+        body may come under a known id. Each version is kept (``TRF#<id>`` / ``V#<hash>``, whose
+        stream record announces it: TariffAdded for an id's first version, TariffChanged after),
+        and the current item (``TRF#<id>`` / ``T``, what cached locations inline) moves only to a
+        version with a later ``last_updated``, compared as times, never as strings (issue 10)."""
         hashes = {tariff_id: canonical_hash(t) for tariff_id, t in tariffs.items()}
-        unknown = [t for t, h in hashes.items() if self._known_tariffs.get(t) != h]
+        unknown = [t for t, h in hashes.items() if (t, h) not in self._known_tariffs]
         if not unknown:
             return []
-        stored = {
-            i["tariff_id"]["S"]: i["content_hash"]["S"]
-            for i in batch_get(
-                self.table, [tariff_key(t) for t in unknown], projection="tariff_id, content_hash"
-            )
-        }
+        current: dict[str, Item] = {}
+        versions: set[str] = set()
+        for stored in batch_get(
+            self.table,
+            [tariff_key(t) for t in unknown] + [tariff_version_key(t, hashes[t]) for t in unknown],
+            projection="sk, tariff_id, content_hash, last_updated",
+        ):
+            if stored["sk"]["S"] == TARIFF_SK:
+                current[stored["tariff_id"]["S"]] = stored
+            else:
+                versions.add(stored["tariff_id"]["S"])
         puts: list[Item] = []
         for tariff_id in unknown:
-            tariff = tariffs[tariff_id]
-            if stored.get(tariff_id) == hashes[tariff_id]:
-                self._known_tariffs[tariff_id] = hashes[tariff_id]
+            tariff, content_hash = tariffs[tariff_id], hashes[tariff_id]
+            now = current.get(tariff_id)
+            if tariff_id in versions or (now is not None and now["content_hash"]["S"] == content_hash):
+                self._known_tariffs.add((tariff_id, content_hash))
                 continue
-            if tariff_id in stored:
-                # Should not happen (FAQ: tariffs are immutable); keep the newest and say so.
-                result.changed_tariffs.append(tariff_id)
-            else:
-                result.new_tariffs.append(tariff)
+            record: Item = {
+                "tariff_id": {"S": tariff_id},
+                "content_hash": {"S": content_hash},
+                "last_updated": {"S": str(tariff.get("last_updated", ""))},
+                "doc": {"B": _pack(tariff)},
+            }
             puts.append(
                 {
-                    **tariff_key(tariff_id),
-                    "tariff_id": {"S": tariff_id},
-                    "content_hash": {"S": hashes[tariff_id]},
-                    "last_updated": {"S": str(tariff.get("last_updated", ""))},
-                    "doc": {"B": _pack(tariff)},
+                    **tariff_version_key(tariff_id, content_hash),
+                    **record,
+                    "first_version": {"BOOL": now is None},
                 }
             )
+            if now is None:
+                result.new_tariffs.append(tariff)
+            else:
+                result.changed_tariffs.append(tariff_id)
+                logger.warning(
+                    "a known tariff id came with a different body (tariffs are immutable)",
+                    extra={"tariff_id": tariff_id, "content_hash": content_hash},
+                )
+            if now is None or _later(record["last_updated"]["S"], now["last_updated"]["S"]):
+                puts.append({**tariff_key(tariff_id), **record})
         return puts
 
     def remove(self, location_ids: list[str]) -> None:
@@ -273,8 +322,10 @@ class LocationCache:
         operator: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        include_unpublished: bool = False,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Summaries by connection owner (and operator name) or by country, paged."""
+        """Summaries by connection owner (and operator name) or by country, paged. Locations with
+        ``publish: false`` are left out unless asked for (spec mod_locations: not to be shown)."""
         if party_key:
             index, key, value = "by_party", "party_key", party_key
         elif country:
@@ -295,6 +346,8 @@ class LocationCache:
         summaries = [json.loads(i["summary"]["S"]) for i in page.get("Items", [])]
         if operator:
             summaries = [s for s in summaries if s.get("operator") == operator]
+        if not include_unpublished:
+            summaries = [s for s in summaries if s.get("publish") is not False]
         last = page.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return summaries, next_cursor

@@ -23,6 +23,9 @@ from .dynamo import is_conditional_failure, paginate
 _LEASE = {"pk": {"S": "LEASE"}, "sk": {"S": "locations-pull"}}
 _RUN = {"pk": {"S": "PULL"}, "sk": {"S": "CURRENT"}}
 _SYNC = {"pk": {"S": "PULL"}, "sk": {"S": "SYNC"}}
+# A full pull that was asked for but could not start yet (issue 10): its own item, written without
+# the lease, so a request refused as busy never races the holder's read-modify-write of SYNC.
+_FULL_PENDING = {"pk": {"S": "PULL"}, "sk": {"S": "FULL_PENDING"}}
 SEEN_TTL_S = 3 * 86400
 
 
@@ -34,6 +37,7 @@ class PullMode(StrEnum):
 class RunStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
+    FAILED = "FAILED"  # closed without completing (a cursor Plugsurfing stopped accepting, a reset)
 
 
 class PullRun(BaseModel):
@@ -51,7 +55,9 @@ class PullRun(BaseModel):
     rejected: int = 0
     removed: int = 0
     new_tariffs: int = 0
+    changed_tariffs: int = 0  # new versions under a known tariff id (FAQ: should not happen)
     interruptions: int = 0
+    failed_resumptions: int = 0  # consecutive failed next-page requests since the last page stored
     invocations: int = 1
     finished_at: DateTime | None = None
     last_error: str | None = None
@@ -156,6 +162,27 @@ class PullStateStore:
 
     def save_sync(self, sync: SyncState) -> None:
         aws.dynamodb().put_item(TableName=self.table, Item={**_SYNC, "doc": {"S": sync.model_dump_json()}})
+
+    # A pending full pull -------------------------------------------------------------------------
+
+    def request_full(self, reason: str) -> None:
+        """Remember that a full pull is owed: the next pull that can start runs it."""
+        aws.dynamodb().put_item(
+            TableName=self.table,
+            Item={**_FULL_PENDING, "reason": {"S": reason}, "requested_epoch": {"N": f"{time.time():.3f}"}},
+        )
+
+    def full_pending(self) -> bool:
+        return "Item" in aws.dynamodb().get_item(TableName=self.table, Key=_FULL_PENDING, ConsistentRead=True)
+
+    def clear_full_pending(self) -> None:
+        aws.dynamodb().delete_item(TableName=self.table, Key=_FULL_PENDING)
+
+    def close_run(self, run: PullRun) -> None:
+        """Write the run's final checkpoint and drop the lease whoever holds it (an operator's
+        reset): a holder still working can no longer checkpoint, its lease being gone."""
+        aws.dynamodb().put_item(TableName=self.table, Item={**_RUN, "doc": {"S": run.model_dump_json()}})
+        aws.dynamodb().delete_item(TableName=self.table, Key=_LEASE)
 
     # Seen ids of a full pull -------------------------------------------------------------------
 
