@@ -63,6 +63,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/ocpi/2.2.1/cdrs"): EXAMPLES["cdr"],
     ("POST", "/ocpi/2.2.1/commands/{command}/{command_id}"): {"result": "ACCEPTED"},
     ("POST", "/admin/commands/{command}"): {"token_uid": "04A1B2C3D4", "location_id": "LOC1"},
+    ("POST", "/admin/cdrs/check"): {"cdr": EXAMPLES["cdr"], "time_zone": "Europe/Berlin"},
     ("POST", "/admin/cdrs/reprocess"): {
         "key": "rejected/9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7.json"
     },
@@ -73,6 +74,7 @@ SAMPLE_PATHS = {
     "/ocpi/2.2.1/sessions/{country_code}/{party_id}/{session_id}": "/ocpi/2.2.1/sessions/BE/BEC/101",
     "/ocpi/2.2.1/cdrs/{cdr_id}": "/ocpi/2.2.1/cdrs/12345",
     "/admin/locations/{location_id}": "/admin/locations/LOC0000001",
+    "/admin/locations/{location_id}/estimate": "/admin/locations/LOC0000001/estimate",
     "/admin/tokens/{uid}": "/admin/tokens/04A1B2C3D4",
     "/admin/cdrs/{cdr_id}": "/admin/cdrs/12345",
     "/ocpi/2.2.1/tokens/{token_uid}/authorize": "/ocpi/2.2.1/tokens/04A1B2C3D4/authorize",
@@ -84,6 +86,13 @@ SAMPLE_QUERIES = {
     ("POST", "/ocpi/2.2.1/tokens/{token_uid}/authorize"): {"type": "RFID"},
     ("GET", "/ocpi/2.2.1/tokens"): {"date_from": "2026-01-01T00:00:00Z", "limit": "50"},
     ("GET", "/admin/support"): {"session_id": "101"},
+    ("GET", "/admin/locations/{location_id}/estimate"): {
+        "evse_uid": "3256",
+        "connector_id": "1",
+        "kwh": "20",
+        "minutes": "60",
+        "start": "2026-03-02T09:00:00Z",
+    },
 }
 
 

@@ -35,6 +35,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminLocations", "get_admin_locations_pull.json"): (200, 1000),
     ("AdminLocations", "get_admin_locations.json"): (200, 1000),
     ("AdminLocations", "get_admin_locations_location_id.json"): (404, 2003),  # empty cache
+    ("AdminLocations", "get_admin_locations_location_id_estimate.json"): (404, 2003),  # empty cache
     ("OcpiAuthorize", "post_ocpi_221_tokens_token_uid_authorize.json"): (404, 2004),  # no tokens yet
     ("OcpiTokens", "get_ocpi_221_tokens.json"): (200, 1000),
     ("AdminTokens", "post_admin_tokens.json"): (202, 1000),
@@ -51,6 +52,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminSupport", "get_admin_support.json"): (200, 1000),  # an (almost) empty bundle
     ("AdminCdrs", "get_admin_cdrs_cdr_id.json"): (404, 2000),
     ("AdminCdrs", "post_admin_cdrs_reprocess.json"): (404, 2000),  # nothing archived yet
+    ("AdminCdrs", "post_admin_cdrs_check.json"): (200, 1000),  # the spec's example CDR, checked
 }
 
 

@@ -140,6 +140,26 @@ def cmd_support_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_locations_estimate(args: argparse.Namespace) -> int:
+    from urllib.parse import quote, urlencode
+
+    query = {
+        k: v
+        for k, v in (
+            ("evse_uid", args.evse_uid),
+            ("connector_id", args.connector_id),
+            ("kwh", args.kwh),
+            ("minutes", args.minutes),
+            ("parking_minutes", args.parking_minutes),
+            ("start", args.start),
+        )
+        if v
+    }
+    path = f"/admin/locations/{quote(args.location_id, safe='')}/estimate?{urlencode(query)}"
+    _print(AdminClient(args.api, args.region).call("GET", path))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     _print(AdminClient(args.api, args.region).call("GET", "/admin/registration"))
     return 0
@@ -238,6 +258,24 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_locations_reset
     )
     cdrs_check_command.add_parser(sub)
+
+    locations = sub.add_parser("locations", help="the Locations cache")
+    locations_sub = locations.add_subparsers(dest="locations_command", required=True)
+    estimate = locations_sub.add_parser(
+        "estimate", help="price a planned session from the location's tariffs, in its local time"
+    )
+    estimate.add_argument("--api", default="http://127.0.0.1:8080", help="the stack's API URL")
+    estimate.add_argument("--region")
+    estimate.add_argument("--location-id", required=True)
+    estimate.add_argument("--evse-uid", help="one EVSE (default: every EVSE of the location)")
+    estimate.add_argument("--connector-id", help="one connector (default: every connector)")
+    estimate.add_argument("--kwh", required=True, help="energy to charge")
+    estimate.add_argument("--minutes", required=True, help="charging time")
+    estimate.add_argument("--parking-minutes", help="connected after charging, not charging")
+    estimate.add_argument(
+        "--start", help="RFC 3339 with an offset, e.g. 2026-03-02T18:30:00+01:00 (default now)"
+    )
+    estimate.set_defaults(func=cmd_locations_estimate)
     return parser
 
 

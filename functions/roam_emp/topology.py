@@ -444,6 +444,7 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("GET", "/admin/locations/pull", Auth.IAM),
             Route("GET", "/admin/locations", Auth.IAM),
             Route("GET", "/admin/locations/{location_id}", Auth.IAM),
+            Route("GET", "/admin/locations/{location_id}/estimate", Auth.IAM),
         ),
         tables={STATE_TABLE.key: Access.READ, LOCATIONS_TABLE.key: Access.READ},
         publishes_events=True,  # LocationPullRequested: a request to act, not a stored fact
@@ -485,8 +486,10 @@ FUNCTIONS: tuple[Function, ...] = (
         routes=(
             Route("GET", "/admin/cdrs/{cdr_id}", Auth.IAM),
             Route("POST", "/admin/cdrs/reprocess", Auth.IAM),
+            Route("POST", "/admin/cdrs/check", Auth.IAM),
         ),
-        tables={CDRS_TABLE.key: Access.WRITE},
+        # the cost check reads the cached location's time zone (LocationCache.time_zone_of)
+        tables={CDRS_TABLE.key: Access.WRITE, LOCATIONS_TABLE.key: Access.READ},
         buckets={CDR_ARCHIVE.key: ("s3:GetObject", "s3:PutObject")},
         memory_mb=512,
     ),
@@ -527,6 +530,7 @@ TABLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("OutboxRelay", LOCATIONS_TABLE.key): frozenset({GET_ITEM}),  # the location's time zone
     ("CommandTimeouts", COMMANDS_TABLE.key): frozenset({QUERY, UPDATE_ITEM}),  # by_due, conditional
     ("AdminCdrs", CDRS_TABLE.key): frozenset({GET_ITEM, PUT_ITEM, QUERY, UPDATE_ITEM}),
+    ("AdminCdrs", LOCATIONS_TABLE.key): frozenset({GET_ITEM}),  # LocationCache.time_zone_of
 }
 
 

@@ -25,7 +25,8 @@ from ..ocpi.leniency import describe_validation_error, parse_inbound
 from ..store.locations import LocationCache
 from ..store.sessions import SessionStore
 from ..store.tokens import TokenStore
-from .pricing import recompute
+from .pricing import CostVerdict, recompute
+from .pricing.check import UNCHECKABLE
 from .token_match import match_token
 
 logger = Logger(child=True)
@@ -72,4 +73,9 @@ class CdrEnricher:
             return recompute(cdr, self.cost_tolerance, time_zone=time_zone).as_dict()
         except Exception as error:  # the check informs a human; it never fails a CDR
             logger.exception("cost check failed", extra={"cdr_id": cdr.id})
-            return {"status": "UNCHECKABLE", "reason": f"cost engine failed: {type(error).__name__}"}
+            # The shape of every verdict (events/schemas: one cost_check shape for consumers).
+            reason = f"cost engine failed: {type(error).__name__}"
+            excl_vat = cdr.total_cost.excl_vat
+            return CostVerdict(
+                UNCHECKABLE, None, excl_vat, reason, currency=cdr.currency, reasons=(reason,)
+            ).as_dict()

@@ -1,7 +1,11 @@
 """Admin API for CDRs: one CDR with its facts (token match, session link, cost check) and its
-conflicts; reprocess an archived body (refused or stored) through the current code."""
+conflicts; reprocess an archived body (refused or stored) through the current code; the cost check
+of any CDR JSON (what `roam-emp cdrs check --json` prints), nothing stored."""
 
 from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel, Field
@@ -9,15 +13,26 @@ from pydantic import BaseModel, Field
 from ..api.http import create_resolver, json_body, respond
 from ..config import per_settings
 from ..domain.cdrs import CdrService
+from ..domain.pricing import recompute
+from ..ocpi.cdrs import Cdr
+from ..ocpi.leniency import parse_inbound
 from ..ocpi.status import OcpiError, StatusCode
+from ..store.locations import LocationCache
 from ._runtime import http_entry
 
 app = create_resolver()
 service = per_settings(CdrService.from_settings)
+locations = per_settings(lambda config: LocationCache(config.locations_table))
 
 
 class ReprocessRequest(BaseModel):
     key: str = Field(min_length=1, max_length=1024)  # an S3 key of the archive (cdrs/ or rejected/)
+
+
+class CheckRequest(BaseModel):
+    cdr: dict[str, Any]  # the CDR as OCPI JSON, validated leniently as an inbound CDR
+    time_zone: str | None = Field(default=None, min_length=1, max_length=64)  # IANA, e.g. Europe/Amsterdam
+    tolerance: Decimal = Field(default=Decimal("0.01"), ge=0, le=1000)
 
 
 @app.get("/admin/cdrs/<cdr_id>")
@@ -32,6 +47,16 @@ def get_cdr(cdr_id: str) -> Response[str]:
 def reprocess() -> Response[str]:
     request = ReprocessRequest.model_validate(json_body(app))
     return respond(app, service().reprocess(request.key))
+
+
+@app.post("/admin/cdrs/check")
+def check() -> Response[str]:
+    request = CheckRequest.model_validate(json_body(app))
+    cdr, _ = parse_inbound(Cdr, request.cdr)
+    # Restrictions are in the location's local time (mod_tariffs.asciidoc): the zone given, else
+    # the cached location's; without either the engine says UNCHECKABLE wherever time matters.
+    time_zone = request.time_zone or locations().time_zone_of(cdr.cdr_location.id)
+    return respond(app, recompute(cdr, request.tolerance, time_zone=time_zone).as_dict())
 
 
 handler = http_entry(app)

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from ..api.http import create_resolver, json_body, respond
 from ..config import per_settings, settings
+from ..domain.location_estimate import PlanError, UnknownPlace, estimate_at, parse_plan
 from ..domain.location_pull import LocationPuller
 from ..ocpi.countries import to_alpha3
 from ..ocpi.status import OcpiError, StatusCode
@@ -91,6 +92,21 @@ def get_location(location_id: str) -> Response[str]:
     if location is None:
         raise OcpiError(StatusCode.UNKNOWN_LOCATION, f"location {location_id} is not in the cache")
     return respond(app, location)
+
+
+@app.get("/admin/locations/<location_id>/estimate")
+def estimate(location_id: str) -> Response[str]:
+    try:
+        plan = parse_plan(app.current_event.query_string_parameters or {})
+    except PlanError as error:
+        raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, str(error)) from error
+    location = cache().get(location_id)
+    if location is None:
+        raise OcpiError(StatusCode.UNKNOWN_LOCATION, f"location {location_id} is not in the cache")
+    try:
+        return respond(app, estimate_at(location, plan))
+    except UnknownPlace as error:
+        raise OcpiError(StatusCode.UNKNOWN_LOCATION, str(error)) from error
 
 
 handler = http_entry(app)
