@@ -46,8 +46,8 @@ def cmd_cdrs_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any) -> None:
-    """Register `cdrs check` on the CLI's subcommands."""
+def add_parser(sub: Any) -> Any:
+    """Register the `cdrs` group with `check`; returns the group for the admin commands (cli.py)."""
     cdrs = sub.add_parser("cdrs", help="CDR tools")
     cdrs_sub = cdrs.add_subparsers(dest="cdrs_command", required=True)
     check = cdrs_sub.add_parser(
@@ -60,3 +60,4 @@ def add_parser(sub: Any) -> None:
     check.add_argument("--tolerance", default="0.01", help="difference still counted as OK (currency units)")
     check.add_argument("--json", action="store_true", help="print the whole result as JSON")
     check.set_defaults(func=cmd_cdrs_check)
+    return cdrs_sub

@@ -165,6 +165,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cdrs_reprocess(args: argparse.Namespace) -> int:
+    _print(AdminClient(args.api, args.region).call("POST", "/admin/cdrs/reprocess", {"key": args.key}))
+    return 0
+
+
+def cmd_cdrs_show(args: argparse.Namespace) -> int:
+    from urllib.parse import quote
+
+    _print(AdminClient(args.api, args.region).call("GET", f"/admin/cdrs/{quote(args.cdr_id, safe='')}"))
+    return 0
+
+
 def cmd_locations_reset(args: argparse.Namespace) -> int:
     _print(AdminClient(args.api, args.region).call("POST", "/admin/locations/pull/reset"))
     return 0
@@ -257,15 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     admin("reset", "close a wedged Location pull run; the next pull starts afresh", locations).set_defaults(
         func=cmd_locations_reset
     )
-    cdrs_check_command.add_parser(sub)
-
-    locations = sub.add_parser("locations", help="the Locations cache")
-    locations_sub = locations.add_subparsers(dest="locations_command", required=True)
-    estimate = locations_sub.add_parser(
-        "estimate", help="price a planned session from the location's tariffs, in its local time"
+    estimate = admin(
+        "estimate", "price a planned session from the location's tariffs, in its local time", locations
     )
-    estimate.add_argument("--api", default="http://127.0.0.1:8080", help="the stack's API URL")
-    estimate.add_argument("--region")
     estimate.add_argument("--location-id", required=True)
     estimate.add_argument("--evse-uid", help="one EVSE (default: every EVSE of the location)")
     estimate.add_argument("--connector-id", help="one connector (default: every connector)")
@@ -276,6 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", help="RFC 3339 with an offset, e.g. 2026-03-02T18:30:00+01:00 (default now)"
     )
     estimate.set_defaults(func=cmd_locations_estimate)
+    cdrs = cdrs_check_command.add_parser(sub)
+    reprocess = admin(
+        "reprocess", "run an archived CDR body (refused or stored) through the current code", cdrs
+    )
+    reprocess.add_argument("--key", required=True, help="its archive key (cdrs/... or rejected/...)")
+    reprocess.set_defaults(func=cmd_cdrs_reprocess)
+    show = admin("show", "a CDR with its facts (token match, session link, cost check) and conflicts", cdrs)
+    show.add_argument("cdr_id")
+    show.set_defaults(func=cmd_cdrs_show)
     return parser
 
 
