@@ -250,3 +250,15 @@ def test_a_cdr_that_is_not_a_cdr_is_400(priced: LocalRuntime) -> None:
     assert (status, body["status_code"]) == (400, 2001) and "charging_periods" in body["status_message"]
     status, body = check(priced, {"cdr": _cdr_json("LOCBERLIN", 0.73), "tolerance": "lots"})
     assert (status, body["status_code"]) == (400, 2001) and "tolerance" in body["status_message"]
+
+
+def test_the_check_command_takes_the_cached_time_zone_from_a_stack(
+    priced: LocalRuntime, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "cdr.json"
+    path.write_text(json.dumps(_cdr_json("LOCBERLIN", 0.73)))
+    assert cli.main(["cdrs", "check", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "UNCHECKABLE"  # offline, no zone
+    assert cli.main(["cdrs", "check", str(path), "--json", "--api", priced.url]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["verdict"], result["time_zone"]) == ("OK", "Europe/Berlin")

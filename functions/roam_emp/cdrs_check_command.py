@@ -26,6 +26,20 @@ def _load(path: Path) -> Any:
     return raw
 
 
+def _cached_time_zone(api: str, region: str | None, location_id: str) -> str | None:
+    """The cached location's time_zone from a stack's admin API (None when it is not cached)."""
+    from urllib.parse import quote
+
+    from .admin_client import AdminClient, AdminError
+
+    try:
+        location = AdminClient(api, region).call("GET", f"/admin/locations/{quote(location_id, safe='')}")
+    except AdminError:
+        return None
+    zone = location.get("time_zone") if isinstance(location, dict) else None
+    return zone if isinstance(zone, str) else None
+
+
 def cmd_cdrs_check(args: argparse.Namespace) -> int:
     try:
         tolerance = Decimal(args.tolerance)
@@ -34,7 +48,10 @@ def cmd_cdrs_check(args: argparse.Namespace) -> int:
         detail = error.errors()[0] if isinstance(error, ValidationError) else error
         print(f"error: {args.file}: {detail}", file=sys.stderr)
         return 2
-    verdict = recompute(cdr, tolerance, time_zone=args.time_zone)
+    time_zone = args.time_zone
+    if time_zone is None and args.api:
+        time_zone = _cached_time_zone(args.api, args.region, cdr.cdr_location.id)
+    verdict = recompute(cdr, tolerance, time_zone=time_zone)
     if args.json:
         print(json.dumps(verdict.as_dict(), indent=2))
     else:
@@ -59,5 +76,9 @@ def add_parser(sub: Any) -> Any:
     )
     check.add_argument("--tolerance", default="0.01", help="difference still counted as OK (currency units)")
     check.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    check.add_argument(
+        "--api", help="without --time-zone: take the cached location's time zone from this stack's admin API"
+    )
+    check.add_argument("--region")
     check.set_defaults(func=cmd_cdrs_check)
     return cdrs_sub
