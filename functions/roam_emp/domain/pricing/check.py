@@ -60,16 +60,23 @@ class CostVerdict:
             "computed_incl_vat": _num(self.computed_incl_vat),
             "reported_incl_vat": _num(self.reported_incl_vat),
             "currency": self.currency,
-            "time_zone": self.time_zone,
             "differing_dimensions": list(self.differing_dimensions),
-            "reasons": list(self.reasons),
-            "notes": list(self.notes),
-            "price_bound": None
-            if self.price_bound is None
-            else {"applied": self.price_bound[0], "excl_vat": float(self.price_bound[1])},
-            "dimensions": self.dimensions,
-            "periods": self.periods,
+            **priced_lines(self),
         }
+
+
+def priced_lines(result: Any) -> dict[str, Any]:
+    """What a check and an estimate both show: the zone, reasons, notes, min/max bound and the
+    per-dimension and per-period lines."""
+    bound = result.price_bound
+    return {
+        "time_zone": result.time_zone,
+        "reasons": list(result.reasons),
+        "notes": list(result.notes),
+        "price_bound": None if bound is None else {"applied": bound[0], "excl_vat": float(bound[1])},
+        "dimensions": result.dimensions,
+        "periods": result.periods,
+    }
 
 
 def _num(value: Decimal | None) -> float | None:

@@ -13,7 +13,7 @@ from itertools import pairwise
 from typing import Any
 
 from ...ocpi.tariffs import Tariff
-from .check import UNCHECKABLE, periods_table
+from .check import UNCHECKABLE, periods_table, priced_lines
 from .engine import DIMENSIONS, Period, engine_error, price_zoned
 from .restrictions import parse_clock
 
@@ -44,14 +44,7 @@ class SessionEstimate:
             "status": self.status,
             "total_excl_vat": None if self.total_excl_vat is None else float(self.total_excl_vat),
             "total_incl_vat": None if self.total_incl_vat is None else float(self.total_incl_vat),
-            "time_zone": self.time_zone,
-            "reasons": list(self.reasons),
-            "notes": list(self.notes),
-            "price_bound": None
-            if self.price_bound is None
-            else {"applied": self.price_bound[0], "excl_vat": float(self.price_bound[1])},
-            "dimensions": self.dimensions,
-            "periods": self.periods,
+            **priced_lines(self),
         }
 
 
