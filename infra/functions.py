@@ -14,7 +14,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from roam_emp import topology
+from roam_emp import grants, topology
 
 from . import bundling
 from .config import StackConfig
@@ -174,10 +174,10 @@ class Functions(Construct):
         # Exactly the DynamoDB actions the function's code calls (topology.table_actions), on the
         # table and, where it has any, its indexes: not CDK's grant_read_write_data.
         indexed = {spec.key for spec in topology.TABLES if spec.indexes}
-        for key, actions in topology.table_actions(spec).items():
+        for key, actions in grants.table_actions(spec).items():
             table = tables[key]
             resources = [table.table_arn]
-            if key in indexed and actions & {topology.QUERY, topology.SCAN}:
+            if key in indexed and actions & {grants.QUERY, grants.SCAN}:
                 resources.append(f"{table.table_arn}/index/*")
             function.add_to_role_policy(iam.PolicyStatement(actions=sorted(actions), resources=resources))
         for key, access in spec.secrets.items():

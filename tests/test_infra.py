@@ -19,7 +19,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 
-from roam_emp import topology
+from roam_emp import grants, topology
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -400,7 +400,7 @@ def test_table_grants_are_exactly_what_each_function_calls(synth: tuple[Any, Tem
                 "dynamodb:GetShardIterator",
                 "dynamodb:ListStreams",
             }
-        wanted = set().union(*topology.table_actions(function).values()) if function.tables else set()
+        wanted = set().union(*grants.table_actions(function).values()) if function.tables else set()
         assert granted == wanted, function.name
     sessions = {a for s in _role_statements(template, "OcpiSessions") for a in _actions(s)}
     assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= sessions
