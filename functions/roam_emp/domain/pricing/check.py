@@ -17,7 +17,8 @@ from typing import Any
 from ...ocpi.cdrs import Cdr
 from ...ocpi.common import Price
 from ...ocpi.tariffs import Tariff
-from .engine import DIMENSIONS, REPORTED_FIELD, Period, Priced, engine_error, price_zoned
+from .engine import engine_error, price_zoned
+from .result import DIMENSIONS, REPORTED_FIELD, Period, Priced
 
 OK, DISCREPANCY, UNCHECKABLE = "OK", "DISCREPANCY", "UNCHECKABLE"
 _QUANTUM = Decimal("0.0001")

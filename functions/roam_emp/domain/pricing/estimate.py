@@ -14,8 +14,9 @@ from typing import Any
 
 from ...ocpi.tariffs import Tariff
 from .check import UNCHECKABLE, periods_table, priced_lines
-from .engine import DIMENSIONS, Period, engine_error, price_zoned
+from .engine import engine_error, price_zoned
 from .restrictions import parse_clock
+from .result import DIMENSIONS, Period
 
 OK = "OK"
 _QUANTUM = Decimal("0.0001")
