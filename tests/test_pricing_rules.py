@@ -288,6 +288,47 @@ def test_currency_mismatch_is_uncheckable() -> None:
     assert v.verdict == "UNCHECKABLE" and "CHF" in v.detail and "EUR" in v.detail
 
 
+# Tariff validity: start_date_time / end_date_time (UTC) against each period's start.
+
+ENDS_2019 = spec_tariff("tariff_6_025kwh_start_max_price.json")  # end_date_time 2019-06-30T23:59:59Z
+
+
+def test_a_period_within_the_tariffs_validity_is_priced() -> None:
+    v = verdict_of(cdr(ENDS_2019, [period("2019-06-30T20:00:00Z", ENERGY=30)], 8.00))
+    assert v.verdict == "OK" and not v.notes
+
+
+def test_a_tariff_that_ended_before_the_session_is_uncheckable_naming_its_validity() -> None:
+    # The same CDR a day later: whatever it bills, the tariff it names no longer applied, and the
+    # one that did is not in the CDR.
+    for billed in (8.00, 9.00):
+        v = verdict_of(cdr(ENDS_2019, [period("2019-07-01T20:00:00Z", ENERGY=30)], billed))
+        assert v.verdict == "UNCHECKABLE" and v.computed_excl_vat is None
+        assert "tariff T1 was not valid (until 2019-06-30T23:59:59+00:00)" in v.detail
+
+
+def test_a_tariff_that_ends_during_the_session_prices_it_to_the_end_with_a_note() -> None:
+    # "a driver accepts the tariff which is valid when they start their charging session"
+    periods = [period("2019-06-30T23:00:00Z", ENERGY=10), period("2019-07-01T00:00:00Z", ENERGY=20)]
+    v = verdict_of(cdr(ENDS_2019, periods, 8.00))
+    assert v.verdict == "OK" and v.computed_excl_vat == Decimal("8.0000")
+    assert any("period 2: tariff T1" in note and "had ended" in note for note in v.notes)
+    assert verdict_of(cdr(ENDS_2019, periods, 5.50)).verdict == "DISCREPANCY"
+
+
+def test_a_tariff_not_yet_valid_is_uncheckable_but_a_switch_to_it_mid_session_is_priced() -> None:
+    old = tariff([{"price_components": [component("ENERGY", 0.25)]}], end_date_time="2026-03-02T11:00:00Z")
+    new = tariff(
+        [{"price_components": [component("ENERGY", 0.30)]}], id="T2", start_date_time="2026-03-02T11:00:00Z"
+    )
+    switched = [period("2026-03-02T10:00:00Z", ENERGY=10), period("2026-03-02T11:00:00Z", "T2", ENERGY=10)]
+    assert verdict_of(cdr([old, new], switched, 5.50)).verdict == "OK"  # 2.50 + 3.00
+    early = [period("2026-03-02T10:00:00Z", "T2", ENERGY=20)]
+    v = verdict_of(cdr([old, new], early, 6.00))
+    assert v.verdict == "UNCHECKABLE"
+    assert "tariff T2 was not valid (from 2026-03-02T11:00:00+00:00)" in v.detail
+
+
 # min_price / max_price
 
 

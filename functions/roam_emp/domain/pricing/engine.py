@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...ocpi.tariffs import PriceComponent, Tariff, TariffElement
 from .billing import apply_bounds, apply_step_sizes
-from .restrictions import Situation, describe, evaluate, uses_local_time
+from .restrictions import Situation, describe, evaluate, tariff_validity, uses_local_time
 from .result import ENERGY, FLAT, PARKING, RESERVATION, TIME, ZERO, Line, Period, Priced, with_vat
 
 # CDR dimension -> (result dimension, TariffDimensionType of the component pricing it)
@@ -145,6 +145,9 @@ def price_in(periods: Sequence[Period], zone: tzinfo, session_start: datetime, e
         if period.tariff is None:
             energy += period.volumes.get("ENERGY", ZERO)
             continue
+        problem, note = tariff_validity(period.tariff, period.start, session_start, f"period {period.index}")
+        priced.unknowns.extend([problem] if problem else [])
+        priced.notes.extend([note] if note else [])
         s = _situation(period, zone, energy, session_start)
         reservations = _reservation_kinds(period, expired)
         flat_key = None if reservations == (None,) else "RESERVATION"
@@ -195,6 +198,7 @@ def price_in(periods: Sequence[Period], zone: tzinfo, session_start: datetime, e
     priced.total_incl_vat = sum((d.cost_incl_vat for d in priced.dimensions.values()), ZERO)
     apply_bounds(priced)
     priced.unknowns = list(dict.fromkeys(priced.unknowns))
+    priced.notes = list(dict.fromkeys(priced.notes))
     return priced
 
 
@@ -237,8 +241,9 @@ def price_zoned(
     zone, notes = resolve_zone(time_zone)
     if zone is not None:
         priced = run(zone)
-        return Zoned(priced, time_zone, notes, list(priced.unknowns))
+        return Zoned(priced, time_zone, notes + priced.notes, list(priced.unknowns))
     utc = run(UTC)
+    notes += utc.notes
     if not tariffs_use_local_time(tariffs):
         return Zoned(utc, None, notes, list(utc.unknowns))
     others = [run(offset) for offset in _OFFSETS]

@@ -130,10 +130,6 @@ def _estimate(tariff: Tariff, plan: _Plan, time_zone: str | None, notes: list[st
 
     zoned = price_zoned(build, [tariff], time_zone, tariff.currency)
     priced = zoned.priced
-    if tariff.start_date_time and plan.start < tariff.start_date_time:
-        notes.append(f"tariff {tariff.id} only applies from {tariff.start_date_time.isoformat()}")
-    if tariff.end_date_time and plan.start >= tariff.end_date_time:
-        notes.append(f"tariff {tariff.id} no longer applied after {tariff.end_date_time.isoformat()}")
     known = not zoned.unknowns
     return SessionEstimate(
         tariff.id,

@@ -124,6 +124,7 @@ class Priced:
     lines: list[Line] = field(default_factory=list)
     dimensions: dict[str, Dimension] = field(default_factory=lambda: {d: Dimension(d) for d in DIMENSIONS})
     unknowns: list[str] = field(default_factory=list)  # why the price cannot be known
+    notes: list[str] = field(default_factory=list)  # what the price assumes
     bound: tuple[str, Decimal] | None = None  # ("max_price", 10.00) when it applied
     total_excl_vat: Decimal = ZERO
     total_incl_vat: Decimal = ZERO
