@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from roam_emp.domain.pricing import check
+from roam_emp.domain.pricing import check, estimate_session
 from roam_emp.domain.tariff_engine import CostVerdict, recompute
 from roam_emp.ocpi.cdrs import Cdr
 
@@ -21,6 +21,7 @@ from .pricing_cases import (
     component,
     local,
     money,
+    parsed_tariff,
     period,
     sequence,
     spec_tariff,
@@ -442,3 +443,48 @@ def test_a_malformed_restriction_is_uncheckable_not_an_error() -> None:
     )
     v = verdict_of(cdr(t, [period("2026-01-14T16:30:00Z", ENERGY=10)], 3.00), AMSTERDAM)
     assert v.verdict == "UNCHECKABLE" and "malformed time restriction" in v.detail
+
+
+# Parts of a tariff or CDR the engine cannot price are reasons, never silently left out.
+
+
+def test_a_price_component_of_a_type_ocpi_does_not_define_is_uncheckable() -> None:
+    # TariffDimensionType is ENERGY, FLAT, PARKING_TIME or TIME; the lenient parser keeps others,
+    # and a total priced without them would judge a CDR that bills them a DISCREPANCY (or, billing
+    # without them, OK).
+    t = tariff([{"price_components": [component("ENERGY", 0.25), component("IDLE_TIME", 1.00)]}])
+    periods = [period("2026-03-02T10:00:00Z", ENERGY=20, TIME=1)]
+    for billed in (5.00, 6.00):
+        v = verdict_of(cdr(t, periods, billed))
+        assert v.verdict == "UNCHECKABLE" and "price component type 'IDLE_TIME'" in v.detail
+    (estimate,) = estimate_session(
+        [parsed_tariff(t)],
+        kwh=Decimal(20),
+        minutes=Decimal(60),
+        start=local("2026-03-02 10:00"),
+        time_zone=BERLIN,
+    )
+    assert estimate.status == "UNCHECKABLE" and "IDLE_TIME" in estimate.reasons[0]
+
+
+def test_duration_restrictions_with_periods_outside_the_cdrs_start_and_end_are_uncheckable() -> None:
+    # The spec's max_duration example, its periods an hour before the CDR's start_date_time: the
+    # duration "the Charging Session MUST last" counts from the session's start, contradicted here.
+    t = spec_tariff("tariffrestriction_example_max_duration.json")
+    periods = sequence(local("2026-03-02 10:00"), (30, {"ENERGY": 5}), (10, {"ENERGY": 1.2}))
+    assert verdict_of(cdr(t, periods, 0.30)).verdict == "OK"
+    shifted = cdr(t, periods, 0.30).model_copy(update={"start_date_time": local("2026-03-02 11:00")})
+    v = verdict_of(shifted)
+    assert (
+        v.verdict == "UNCHECKABLE"
+        and "period 1 starts" in v.detail
+        and "min_duration/max_duration" in v.detail
+    )
+    # without a duration restriction the same shift changes nothing
+    flat = tariff([{"price_components": [component("ENERGY", 0.25)]}])
+    assert (
+        verdict_of(
+            cdr(flat, periods, 1.55).model_copy(update={"start_date_time": local("2026-03-02 11:00")})
+        ).verdict
+        == "OK"
+    )

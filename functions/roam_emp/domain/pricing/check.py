@@ -123,12 +123,35 @@ def _periods(cdr: Cdr) -> tuple[list[Period], list[str]]:
     return periods, notes
 
 
+def _duration_origin(cdr: Cdr, periods: list[Period], used: dict[str, Tariff]) -> list[str]:
+    """min_duration/max_duration count from the start of the session (mod_tariffs,
+    *TariffRestrictions*), which the CDR's start_date_time is; periods outside its start and end
+    contradict it, and then the duration at a period is not known."""
+    timed = [
+        t.id
+        for t in used.values()
+        if any(
+            e.restrictions and {e.restrictions.min_duration, e.restrictions.max_duration} != {None}
+            for e in t.elements
+        )
+    ]
+    outside = next((p for p in periods if not cdr.start_date_time <= p.start <= cdr.end_date_time), None)
+    if not timed or outside is None:
+        return []
+    return [
+        f"period {outside.index} starts {outside.start.isoformat()}, outside the CDR's start_date_time "
+        f"{cdr.start_date_time.isoformat()} .. end_date_time {cdr.end_date_time.isoformat()}: the session "
+        f"duration that the min_duration/max_duration of tariff {', '.join(timed)} need is not known"
+    ]
+
+
 def _preconditions(cdr: Cdr, periods: list[Period]) -> list[str]:
     reasons = []
     used: dict[str, Tariff] = {p.tariff.id: p.tariff for p in periods if p.tariff is not None}
     for tariff in used.values():
         if tariff.currency.upper() != cdr.currency.upper():
             reasons.append(f"tariff {tariff.id} is in {tariff.currency}, the CDR in {cdr.currency}")
+    reasons.extend(_duration_origin(cdr, periods, used))
     reserved = cdr.total_reservation_cost
     if reserved and reserved.excl_vat and not any(p.volumes.get("RESERVATION_TIME") for p in periods):
         reasons.append(

@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ...ocpi.enums import TariffDimensionType
 from ...ocpi.tariffs import PriceComponent, Tariff, TariffElement
 from .billing import apply_bounds, apply_step_sizes
 from .restrictions import Situation, describe, evaluate, tariff_validity, uses_local_time
@@ -36,6 +37,7 @@ _PRICED = (
     ("PARKING_TIME", PARKING, "PARKING_TIME"),
     ("RESERVATION_TIME", RESERVATION, "TIME"),
 )
+_DEFINED = frozenset(TariffDimensionType)
 # Every UTC offset in use, in quarter hours (UTC-12:00 .. UTC+14:00).
 _OFFSETS = tuple(timezone(timedelta(minutes=15 * q)) for q in range(-48, 57))
 
@@ -44,6 +46,18 @@ def engine_error(error: Exception) -> str:
     """An engine exception as a reason a reader can report: type, message and where."""
     frame = traceback.extract_tb(error.__traceback__)[-1]
     return f"engine error: {type(error).__name__}: {error} (at {Path(frame.filename).name}:{frame.lineno})"
+
+
+def undefined_components(tariff: Tariff) -> list[str]:
+    """Price components of a type OCPI 2.2.1 does not define (TariffDimensionType), which the
+    lenient parser keeps: what they bill is unknown, so a price without them is no verdict."""
+    return [
+        f"tariff {tariff.id} element #{index}: price component type {c.type!r} is not an OCPI 2.2.1 "
+        "TariffDimensionType; what it bills cannot be priced"
+        for index, element in enumerate(tariff.elements)
+        for c in element.price_components
+        if c.type not in _DEFINED
+    ]
 
 
 def _reservation_kinds(period: Period, expired: bool) -> tuple[str | None, ...]:
@@ -148,6 +162,7 @@ def price_in(periods: Sequence[Period], zone: tzinfo, session_start: datetime, e
         problem, note = tariff_validity(period.tariff, period.start, session_start, f"period {period.index}")
         priced.unknowns.extend([problem] if problem else [])
         priced.notes.extend([note] if note else [])
+        priced.unknowns.extend(undefined_components(period.tariff))
         s = _situation(period, zone, energy, session_start)
         reservations = _reservation_kinds(period, expired)
         flat_key = None if reservations == (None,) else "RESERVATION"
