@@ -119,6 +119,27 @@ def test_the_session_only_power_dimension_is_still_read_when_sent() -> None:
     assert verdict_of(cdr(MAX_POWER, periods, 2.00)).verdict == "OK"
 
 
+@pytest.mark.parametrize(
+    ("power", "billed", "verdict"),
+    [
+        ({"MIN_POWER": 40, "MAX_POWER": 48}, 5.00, "OK"),  # at or above min_power 32: 0.50
+        ({"MIN_POWER": 40, "MAX_POWER": 48}, 3.00, "DISCREPANCY"),  # billed at the slow price
+        ({"MIN_POWER": 11, "MAX_POWER": 22}, 3.00, "OK"),
+        ({"MIN_POWER": 20, "MAX_POWER": 40}, 3.00, "UNCHECKABLE"),  # on both sides of 32 kW
+        ({}, 5.00, "UNCHECKABLE"),
+    ],
+)
+def test_min_power_the_three_ways(power: dict[str, float], billed: float, verdict: str) -> None:
+    fast = tariff(
+        [
+            {"price_components": [component("ENERGY", 0.50)], "restrictions": {"min_power": 32}},
+            {"price_components": [component("ENERGY", 0.30)]},
+        ]
+    )
+    v = verdict_of(cdr(fast, [period("2026-03-02T10:00:00Z", ENERGY=10, **power)], billed))
+    assert v.verdict == verdict, v.detail
+
+
 COMPLEX = spec_tariff("tariff_4_complex.json")
 
 

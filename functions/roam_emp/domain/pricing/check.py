@@ -238,6 +238,8 @@ def _check(cdr: Cdr, tolerance: Decimal, time_zone: str | None) -> CostVerdict:
         differing_dimensions=differing,
     )
     differs = f"differs in {', '.join(descriptions)}"
+    if descriptions or abs(computed - reported) > tolerance:
+        base["notes"] += _alt_urls(periods)
     if abs(computed - reported) > tolerance:
         where = differs if descriptions else "the CDR's cost breakdown does not show where"
         detail = (
@@ -250,6 +252,17 @@ def _check(cdr: Cdr, tolerance: Decimal, time_zone: str | None) -> CostVerdict:
         return CostVerdict(DISCREPANCY, computed, detail=detail, **base)
     bound = f" ({priced.bound[0]} applied)" if priced.bound else ""
     return CostVerdict(OK, computed, detail=f"recomputed total matches{bound}", **base)
+
+
+def _alt_urls(periods: list[Period]) -> tuple[str, ...]:
+    """A difference is still a DISCREPANCY, but where the tariff points elsewhere for its price the
+    reader should look there: the spec's *Simple Tariff example with alternative URL* bills a
+    real-time energy price that only its `tariff_alt_url` page shows."""
+    tariffs = {p.tariff.id: p.tariff for p in periods if p.tariff is not None and p.tariff.tariff_alt_url}
+    return tuple(
+        f"tariff {t.id} has a tariff_alt_url ({t.tariff_alt_url}): its actual price may be explained there"
+        for t in tariffs.values()
+    )
 
 
 def recompute(cdr: Cdr, tolerance: Decimal, *, time_zone: str | None = None) -> CostVerdict:
