@@ -351,6 +351,19 @@ def test_a_tariff_not_yet_valid_is_uncheckable_but_a_switch_to_it_mid_session_is
     assert "tariff T2 was not valid (from 2026-03-02T11:00:00+00:00)" in v.detail
 
 
+# FLAT: "a fixed amount that has to be paid for any Charging Session" (Tariff.min_price), once.
+
+
+def test_a_flat_fee_billed_once_is_ok_and_once_per_period_a_discrepancy() -> None:
+    t = tariff([{"price_components": [component("FLAT", 1.00), component("TIME", 2.00)]}])
+    periods = sequence(
+        local("2026-03-02 10:00"), (30, {"TIME": True}), (30, {"TIME": True}), (30, {"TIME": True})
+    )
+    assert verdict_of(cdr(t, periods, 4.00, total_fixed_cost=money(1.00))).verdict == "OK"
+    v = verdict_of(cdr(t, periods, 6.00, total_fixed_cost=money(3.00)))
+    assert v.verdict == "DISCREPANCY" and v.differing_dimensions == ("flat",)
+
+
 # min_price / max_price
 
 
