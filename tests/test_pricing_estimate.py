@@ -45,7 +45,9 @@ def one(
     ],
 )
 def test_the_spec_examples_as_estimates(name: str, plan: dict[str, D], total: str) -> None:
-    estimate = one(spec_tariff(name), **plan)
+    raw = spec_tariff(name)
+    # tariff 6 ends on 30 June 2019: planned while it is valid
+    estimate = one(raw, start=local("2019-06-01 10:00") if "end_date_time" in raw else None, **plan)
     assert estimate.status == "OK" and estimate.total_excl_vat == D(total)
 
 
@@ -111,7 +113,8 @@ def test_the_estimate_names_its_tariff_and_serialises() -> None:
     assert data["dimensions"]["flat"]["cost_excl_vat"] == 0.5
 
 
-def test_one_estimate_per_tariff_and_an_expired_tariff_says_so() -> None:
+def test_one_estimate_per_tariff_and_an_expired_tariff_is_not_a_price() -> None:
+    # The same validity rule as the CDR check: a tariff that ended before the start is not priced.
     tariffs = [
         parsed_tariff(spec_tariff("tariff_8_simple_025kwh.json")),
         parsed_tariff(spec_tariff("tariff_6_025kwh_start_max_price.json", tariff_id="T2")),
@@ -119,8 +122,11 @@ def test_one_estimate_per_tariff_and_an_expired_tariff_says_so() -> None:
     estimates = estimate_session(
         tariffs, kwh=D(20), minutes=D(60), start=local("2026-03-02 10:00"), time_zone=BERLIN
     )
-    assert [(e.tariff_id, e.total_excl_vat) for e in estimates] == [("T1", D("5.00")), ("T2", D("5.50"))]
-    assert any("no longer applied" in note for note in estimates[1].notes)
+    assert [(e.tariff_id, e.status, e.total_excl_vat) for e in estimates] == [
+        ("T1", "OK", D("5.00")),
+        ("T2", "UNCHECKABLE", None),
+    ]
+    assert "tariff T2 was not valid (until 2019-06-30T23:59:59+00:00)" in estimates[1].reasons[0]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from roam_emp.domain.pricing import check
+from roam_emp.domain.pricing import check, estimate_session
 from roam_emp.domain.tariff_engine import CostVerdict, recompute
 from roam_emp.ocpi.cdrs import Cdr
 
@@ -21,6 +21,7 @@ from .pricing_cases import (
     component,
     local,
     money,
+    parsed_tariff,
     period,
     sequence,
     spec_tariff,
@@ -116,6 +117,27 @@ def test_power_crossing_a_restriction_within_one_period_is_uncheckable() -> None
 def test_the_session_only_power_dimension_is_still_read_when_sent() -> None:
     periods = [period("2026-03-02T10:00:00Z", ENERGY=10, POWER=11)]
     assert verdict_of(cdr(MAX_POWER, periods, 2.00)).verdict == "OK"
+
+
+@pytest.mark.parametrize(
+    ("power", "billed", "verdict"),
+    [
+        ({"MIN_POWER": 40, "MAX_POWER": 48}, 5.00, "OK"),  # at or above min_power 32: 0.50
+        ({"MIN_POWER": 40, "MAX_POWER": 48}, 3.00, "DISCREPANCY"),  # billed at the slow price
+        ({"MIN_POWER": 11, "MAX_POWER": 22}, 3.00, "OK"),
+        ({"MIN_POWER": 20, "MAX_POWER": 40}, 3.00, "UNCHECKABLE"),  # on both sides of 32 kW
+        ({}, 5.00, "UNCHECKABLE"),
+    ],
+)
+def test_min_power_the_three_ways(power: dict[str, float], billed: float, verdict: str) -> None:
+    fast = tariff(
+        [
+            {"price_components": [component("ENERGY", 0.50)], "restrictions": {"min_power": 32}},
+            {"price_components": [component("ENERGY", 0.30)]},
+        ]
+    )
+    v = verdict_of(cdr(fast, [period("2026-03-02T10:00:00Z", ENERGY=10, **power)], billed))
+    assert v.verdict == verdict, v.detail
 
 
 COMPLEX = spec_tariff("tariff_4_complex.json")
@@ -288,6 +310,60 @@ def test_currency_mismatch_is_uncheckable() -> None:
     assert v.verdict == "UNCHECKABLE" and "CHF" in v.detail and "EUR" in v.detail
 
 
+# Tariff validity: start_date_time / end_date_time (UTC) against each period's start.
+
+ENDS_2019 = spec_tariff("tariff_6_025kwh_start_max_price.json")  # end_date_time 2019-06-30T23:59:59Z
+
+
+def test_a_period_within_the_tariffs_validity_is_priced() -> None:
+    v = verdict_of(cdr(ENDS_2019, [period("2019-06-30T20:00:00Z", ENERGY=30)], 8.00))
+    assert v.verdict == "OK" and not v.notes
+
+
+def test_a_tariff_that_ended_before_the_session_is_uncheckable_naming_its_validity() -> None:
+    # The same CDR a day later: whatever it bills, the tariff it names no longer applied, and the
+    # one that did is not in the CDR.
+    for billed in (8.00, 9.00):
+        v = verdict_of(cdr(ENDS_2019, [period("2019-07-01T20:00:00Z", ENERGY=30)], billed))
+        assert v.verdict == "UNCHECKABLE" and v.computed_excl_vat is None
+        assert "tariff T1 was not valid (until 2019-06-30T23:59:59+00:00)" in v.detail
+
+
+def test_a_tariff_that_ends_during_the_session_prices_it_to_the_end_with_a_note() -> None:
+    # "a driver accepts the tariff which is valid when they start their charging session"
+    periods = [period("2019-06-30T23:00:00Z", ENERGY=10), period("2019-07-01T00:00:00Z", ENERGY=20)]
+    v = verdict_of(cdr(ENDS_2019, periods, 8.00))
+    assert v.verdict == "OK" and v.computed_excl_vat == Decimal("8.0000")
+    assert any("period 2: tariff T1" in note and "had ended" in note for note in v.notes)
+    assert verdict_of(cdr(ENDS_2019, periods, 5.50)).verdict == "DISCREPANCY"
+
+
+def test_a_tariff_not_yet_valid_is_uncheckable_but_a_switch_to_it_mid_session_is_priced() -> None:
+    old = tariff([{"price_components": [component("ENERGY", 0.25)]}], end_date_time="2026-03-02T11:00:00Z")
+    new = tariff(
+        [{"price_components": [component("ENERGY", 0.30)]}], id="T2", start_date_time="2026-03-02T11:00:00Z"
+    )
+    switched = [period("2026-03-02T10:00:00Z", ENERGY=10), period("2026-03-02T11:00:00Z", "T2", ENERGY=10)]
+    assert verdict_of(cdr([old, new], switched, 5.50)).verdict == "OK"  # 2.50 + 3.00
+    early = [period("2026-03-02T10:00:00Z", "T2", ENERGY=20)]
+    v = verdict_of(cdr([old, new], early, 6.00))
+    assert v.verdict == "UNCHECKABLE"
+    assert "tariff T2 was not valid (from 2026-03-02T11:00:00+00:00)" in v.detail
+
+
+# FLAT: "a fixed amount that has to be paid for any Charging Session" (Tariff.min_price), once.
+
+
+def test_a_flat_fee_billed_once_is_ok_and_once_per_period_a_discrepancy() -> None:
+    t = tariff([{"price_components": [component("FLAT", 1.00), component("TIME", 2.00)]}])
+    periods = sequence(
+        local("2026-03-02 10:00"), (30, {"TIME": True}), (30, {"TIME": True}), (30, {"TIME": True})
+    )
+    assert verdict_of(cdr(t, periods, 4.00, total_fixed_cost=money(1.00))).verdict == "OK"
+    v = verdict_of(cdr(t, periods, 6.00, total_fixed_cost=money(3.00)))
+    assert v.verdict == "DISCREPANCY" and v.differing_dimensions == ("flat",)
+
+
 # min_price / max_price
 
 
@@ -401,3 +477,48 @@ def test_a_malformed_restriction_is_uncheckable_not_an_error() -> None:
     )
     v = verdict_of(cdr(t, [period("2026-01-14T16:30:00Z", ENERGY=10)], 3.00), AMSTERDAM)
     assert v.verdict == "UNCHECKABLE" and "malformed time restriction" in v.detail
+
+
+# Parts of a tariff or CDR the engine cannot price are reasons, never silently left out.
+
+
+def test_a_price_component_of_a_type_ocpi_does_not_define_is_uncheckable() -> None:
+    # TariffDimensionType is ENERGY, FLAT, PARKING_TIME or TIME; the lenient parser keeps others,
+    # and a total priced without them would judge a CDR that bills them a DISCREPANCY (or, billing
+    # without them, OK).
+    t = tariff([{"price_components": [component("ENERGY", 0.25), component("IDLE_TIME", 1.00)]}])
+    periods = [period("2026-03-02T10:00:00Z", ENERGY=20, TIME=1)]
+    for billed in (5.00, 6.00):
+        v = verdict_of(cdr(t, periods, billed))
+        assert v.verdict == "UNCHECKABLE" and "price component type 'IDLE_TIME'" in v.detail
+    (estimate,) = estimate_session(
+        [parsed_tariff(t)],
+        kwh=Decimal(20),
+        minutes=Decimal(60),
+        start=local("2026-03-02 10:00"),
+        time_zone=BERLIN,
+    )
+    assert estimate.status == "UNCHECKABLE" and "IDLE_TIME" in estimate.reasons[0]
+
+
+def test_duration_restrictions_with_periods_outside_the_cdrs_start_and_end_are_uncheckable() -> None:
+    # The spec's max_duration example, its periods an hour before the CDR's start_date_time: the
+    # duration "the Charging Session MUST last" counts from the session's start, contradicted here.
+    t = spec_tariff("tariffrestriction_example_max_duration.json")
+    periods = sequence(local("2026-03-02 10:00"), (30, {"ENERGY": 5}), (10, {"ENERGY": 1.2}))
+    assert verdict_of(cdr(t, periods, 0.30)).verdict == "OK"
+    shifted = cdr(t, periods, 0.30).model_copy(update={"start_date_time": local("2026-03-02 11:00")})
+    v = verdict_of(shifted)
+    assert (
+        v.verdict == "UNCHECKABLE"
+        and "period 1 starts" in v.detail
+        and "min_duration/max_duration" in v.detail
+    )
+    # without a duration restriction the same shift changes nothing
+    flat = tariff([{"price_components": [component("ENERGY", 0.25)]}])
+    assert (
+        verdict_of(
+            cdr(flat, periods, 1.55).model_copy(update={"start_date_time": local("2026-03-02 11:00")})
+        ).verdict
+        == "OK"
+    )

@@ -345,3 +345,28 @@ def test_the_step_size_notes_on_time_and_parking() -> None:
     assert charging.verdict == "OK" and charging.dimensions["time"]["billed_volume"] == pytest.approx(1 / 6)
     parked = recompute(cdr(t, [period("2026-03-02T10:00:00Z", PARKING_TIME=8 / 60)], 1.00), TOLERANCE)
     assert parked.verdict == "OK" and parked.dimensions["parking"]["billed_volume"] == pytest.approx(1 / 6)
+
+
+def test_the_alt_url_examples_real_time_price_is_a_discrepancy_pointing_at_the_url() -> None:
+    """ "Simple Tariff example with alternative URL": 5.63 if the announced prices were billed; at a
+    real-time 0.22/kWh shown only on the tariff_alt_url page, 5.01. The elements say 0.25, so the
+    CDR differs from its tariff; the verdict says where the CPO may explain it."""
+    t = spec_tariff("tariff_3_alt_url.json")
+    periods = [period("2026-03-02T10:00:00Z", ENERGY=20.45)]
+    assert recompute(cdr(t, periods, 5.63), TOLERANCE).verdict == "OK"
+    real_time = recompute(cdr(t, periods, 5.01, total_energy_cost=money(4.51)), TOLERANCE)
+    assert real_time.verdict == "DISCREPANCY" and real_time.differing_dimensions == ("energy",)
+    assert any("tariff_alt_url (https://company.com/tariffs/13)" in note for note in real_time.notes)
+
+
+def test_the_ad_hoc_example_not_possible_with_ocpi_flags_the_debit_card_discount() -> None:
+    """ "Ad-Hoc Tariff example not possible with OCPI": the 0.50 (incl. VAT) start fee of tariff 11
+    with a 0.25 debit card discount given "in the final CDR". The spec prints no total; an hour at
+    1.90 plus the 0.40 fee is 2.30 excl. VAT. The discounted CDR differs from its tariff (in the
+    driver's favour) and the check says so, with the dimension."""
+    t = spec_tariff("tariff_11_not_possible_alt_text.json")
+    periods = [period("2026-03-02T10:00:00Z", TIME=1)]
+    assert recompute(cdr(t, periods, 2.30), TOLERANCE).verdict == "OK"
+    debit = recompute(cdr(t, periods, 2.10, total_fixed_cost=money(0.20)), TOLERANCE)
+    assert debit.verdict == "DISCREPANCY" and debit.differing_dimensions == ("flat",)
+    assert debit.difference == Decimal("0.2")

@@ -17,7 +17,8 @@ from typing import Any
 from ...ocpi.cdrs import Cdr
 from ...ocpi.common import Price
 from ...ocpi.tariffs import Tariff
-from .engine import DIMENSIONS, REPORTED_FIELD, Period, Priced, engine_error, price_zoned
+from .engine import engine_error, price_zoned
+from .result import DIMENSIONS, REPORTED_FIELD, Period, Priced
 
 OK, DISCREPANCY, UNCHECKABLE = "OK", "DISCREPANCY", "UNCHECKABLE"
 _QUANTUM = Decimal("0.0001")
@@ -122,12 +123,35 @@ def _periods(cdr: Cdr) -> tuple[list[Period], list[str]]:
     return periods, notes
 
 
+def _duration_origin(cdr: Cdr, periods: list[Period], used: dict[str, Tariff]) -> list[str]:
+    """min_duration/max_duration count from the start of the session (mod_tariffs,
+    *TariffRestrictions*), which the CDR's start_date_time is; periods outside its start and end
+    contradict it, and then the duration at a period is not known."""
+    timed = [
+        t.id
+        for t in used.values()
+        if any(
+            e.restrictions and {e.restrictions.min_duration, e.restrictions.max_duration} != {None}
+            for e in t.elements
+        )
+    ]
+    outside = next((p for p in periods if not cdr.start_date_time <= p.start <= cdr.end_date_time), None)
+    if not timed or outside is None:
+        return []
+    return [
+        f"period {outside.index} starts {outside.start.isoformat()}, outside the CDR's start_date_time "
+        f"{cdr.start_date_time.isoformat()} .. end_date_time {cdr.end_date_time.isoformat()}: the session "
+        f"duration that the min_duration/max_duration of tariff {', '.join(timed)} need is not known"
+    ]
+
+
 def _preconditions(cdr: Cdr, periods: list[Period]) -> list[str]:
     reasons = []
     used: dict[str, Tariff] = {p.tariff.id: p.tariff for p in periods if p.tariff is not None}
     for tariff in used.values():
         if tariff.currency.upper() != cdr.currency.upper():
             reasons.append(f"tariff {tariff.id} is in {tariff.currency}, the CDR in {cdr.currency}")
+    reasons.extend(_duration_origin(cdr, periods, used))
     reserved = cdr.total_reservation_cost
     if reserved and reserved.excl_vat and not any(p.volumes.get("RESERVATION_TIME") for p in periods):
         reasons.append(
@@ -214,6 +238,8 @@ def _check(cdr: Cdr, tolerance: Decimal, time_zone: str | None) -> CostVerdict:
         differing_dimensions=differing,
     )
     differs = f"differs in {', '.join(descriptions)}"
+    if descriptions or abs(computed - reported) > tolerance:
+        base["notes"] += _alt_urls(periods)
     if abs(computed - reported) > tolerance:
         where = differs if descriptions else "the CDR's cost breakdown does not show where"
         detail = (
@@ -226,6 +252,17 @@ def _check(cdr: Cdr, tolerance: Decimal, time_zone: str | None) -> CostVerdict:
         return CostVerdict(DISCREPANCY, computed, detail=detail, **base)
     bound = f" ({priced.bound[0]} applied)" if priced.bound else ""
     return CostVerdict(OK, computed, detail=f"recomputed total matches{bound}", **base)
+
+
+def _alt_urls(periods: list[Period]) -> tuple[str, ...]:
+    """A difference is still a DISCREPANCY, but where the tariff points elsewhere for its price the
+    reader should look there: the spec's *Simple Tariff example with alternative URL* bills a
+    real-time energy price that only its `tariff_alt_url` page shows."""
+    tariffs = {p.tariff.id: p.tariff for p in periods if p.tariff is not None and p.tariff.tariff_alt_url}
+    return tuple(
+        f"tariff {t.id} has a tariff_alt_url ({t.tariff_alt_url}): its actual price may be explained there"
+        for t in tariffs.values()
+    )
 
 
 def recompute(cdr: Cdr, tolerance: Decimal, *, time_zone: str | None = None) -> CostVerdict:

@@ -8,11 +8,7 @@ Pure computation, no I/O; used by the CDR cost check (check.py) and the estimate
   *ReservationRestrictionType*); other dimensions only by elements without one.
 - FLAT: once for the charging session (the first period where one is active) and once for the
   reservation, which is how the spec's reservation examples add up (tariffs 16 and 17).
-- step_size (mod_cdrs *step_size*): once per session on the total billed ENERGY, and once for
-  TIME and PARKING_TIME combined: when parking is billed, only the total parking duration is
-  rounded up; otherwise the total charging time. The step of the last component used applies and
-  the rounded-up rest is billed at its price. Reservation time is rounded on its own.
-- min_price / max_price bound the session total, excl. and incl. VAT separately.
+- step_size and min_price / max_price: billing.py, once the periods are priced.
 - Local time: restrictions on time of day, dates and weekday are read in the Location's time
   zone. Without one, the periods are priced in every UTC offset a location can have: if the price
   is the same in all of them the time zone does not matter; otherwise nobody can tell.
@@ -20,29 +16,20 @@ Pure computation, no I/O; used by the CDR cost check (check.py) and the estimate
 
 from __future__ import annotations
 
-import operator
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ...ocpi.enums import TariffDimensionType
 from ...ocpi.tariffs import PriceComponent, Tariff, TariffElement
-from .restrictions import Situation, describe, evaluate, uses_local_time
+from .billing import apply_bounds, apply_step_sizes
+from .restrictions import Situation, describe, evaluate, tariff_validity, uses_local_time
+from .result import ENERGY, FLAT, PARKING, RESERVATION, TIME, ZERO, Line, Period, Priced, with_vat
 
-# Result dimensions, named after the CDR's cost breakdown fields.
-ENERGY, TIME, PARKING, FLAT, RESERVATION = "energy", "time", "parking", "flat", "reservation"
-DIMENSIONS = (ENERGY, TIME, PARKING, FLAT, RESERVATION)
-REPORTED_FIELD = {
-    ENERGY: "total_energy_cost",
-    TIME: "total_time_cost",
-    PARKING: "total_parking_cost",
-    FLAT: "total_fixed_cost",
-    RESERVATION: "total_reservation_cost",
-}
-UNIT = {ENERGY: "kWh", TIME: "h", PARKING: "h", FLAT: "", RESERVATION: "h"}
 # CDR dimension -> (result dimension, TariffDimensionType of the component pricing it)
 _PRICED = (
     ("ENERGY", ENERGY, "ENERGY"),
@@ -50,127 +37,9 @@ _PRICED = (
     ("PARKING_TIME", PARKING, "PARKING_TIME"),
     ("RESERVATION_TIME", RESERVATION, "TIME"),
 )
-_CHARGING_VOLUMES = ("ENERGY", "TIME", "PARKING_TIME")
-_STEP_UNIT = {ENERGY: Decimal("0.001"), TIME: Decimal(1) / 3600, PARKING: Decimal(1) / 3600}
-_STEP_UNIT[RESERVATION] = _STEP_UNIT[TIME]
+_DEFINED = frozenset(TariffDimensionType)
 # Every UTC offset in use, in quarter hours (UTC-12:00 .. UTC+14:00).
 _OFFSETS = tuple(timezone(timedelta(minutes=15 * q)) for q in range(-48, 57))
-ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class Period:
-    """One charging period to price: its start, the tariff relevant to it and its volumes."""
-
-    index: int  # 1-based, in time order
-    start: datetime
-    tariff: Tariff | None
-    volumes: dict[str, Decimal]  # CdrDimensionType -> volume
-    problem: str | None = None  # why its tariff is unknown (makes the result UNCHECKABLE)
-
-    @property
-    def is_reservation(self) -> bool:
-        return bool(self.volumes.get("RESERVATION_TIME")) and not any(
-            self.volumes.get(kind) for kind in _CHARGING_VOLUMES
-        )
-
-
-@dataclass(frozen=True)
-class Line:
-    """A priced volume: one dimension of one period, or a step_size rounding, or a FLAT fee."""
-
-    period: int
-    dimension: str
-    volume: Decimal
-    tariff_id: str | None
-    element: int | None  # index into the tariff's elements
-    component: PriceComponent | None
-    cost_excl_vat: Decimal
-    cost_incl_vat: Decimal
-    note: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        c = self.component
-        return {
-            "period": self.period,
-            "dimension": self.dimension,
-            "volume": _num(self.volume),
-            "unit": UNIT[self.dimension],
-            "tariff_id": self.tariff_id,
-            "element": self.element,
-            "price": None if c is None else _num(c.price),
-            "step_size": None if c is None else c.step_size,
-            "vat": None if c is None or c.vat is None else _num(c.vat),
-            "cost_excl_vat": _num(self.cost_excl_vat),
-            "cost_incl_vat": _num(self.cost_incl_vat),
-            "note": self.note,
-        }
-
-
-@dataclass
-class Dimension:
-    name: str
-    volume: Decimal = ZERO  # as consumed, priced or not
-    billed_volume: Decimal = ZERO  # the priced part, after step_size
-    cost_excl_vat: Decimal = ZERO
-    cost_incl_vat: Decimal = ZERO
-    components: list[tuple[str | None, int | None, PriceComponent]] = field(default_factory=list)
-
-    def add(self, line: Line) -> None:
-        self.cost_excl_vat += line.cost_excl_vat
-        self.cost_incl_vat += line.cost_incl_vat
-        if line.component is not None:
-            # A reservation's FLAT fee is part of its cost, not of its billed hours.
-            if self.name == FLAT or line.component.type != "FLAT":
-                self.billed_volume += line.volume
-            if self.name == FLAT:
-                self.volume += line.volume  # the fees charged
-            used = (line.tariff_id, line.element, line.component)
-            if used not in self.components:
-                self.components.append(used)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "volume": _num(self.volume),
-            "billed_volume": _num(self.billed_volume),
-            "unit": UNIT[self.name],
-            "components": [
-                {
-                    "tariff_id": tariff_id,
-                    "element": element,
-                    "price": _num(c.price),
-                    "step_size": c.step_size,
-                    "vat": None if c.vat is None else _num(c.vat),
-                }
-                for tariff_id, element, c in self.components
-            ],
-            "cost_excl_vat": _num(self.cost_excl_vat),
-            "cost_incl_vat": _num(self.cost_incl_vat),
-        }
-
-
-@dataclass
-class Priced:
-    """The result of pricing a list of periods in one time zone."""
-
-    zone: tzinfo
-    periods: list[Period]
-    lines: list[Line] = field(default_factory=list)
-    dimensions: dict[str, Dimension] = field(default_factory=lambda: {d: Dimension(d) for d in DIMENSIONS})
-    unknowns: list[str] = field(default_factory=list)  # why the price cannot be known
-    bound: tuple[str, Decimal] | None = None  # ("max_price", 10.00) when it applied
-    total_excl_vat: Decimal = ZERO
-    total_incl_vat: Decimal = ZERO
-    # (period, dimension) -> (tariff_id, element) chosen: to say which restriction made a difference
-    choices: dict[tuple[int, str], tuple[str | None, int | None]] = field(default_factory=dict)
-
-    def key(self) -> tuple[object, ...]:
-        return (
-            self.total_excl_vat,
-            self.total_incl_vat,
-            tuple((d.cost_excl_vat, d.billed_volume) for d in self.dimensions.values()),
-            tuple(self.unknowns),
-        )
 
 
 def engine_error(error: Exception) -> str:
@@ -179,21 +48,16 @@ def engine_error(error: Exception) -> str:
     return f"engine error: {type(error).__name__}: {error} (at {Path(frame.filename).name}:{frame.lineno})"
 
 
-def _num(value: Decimal) -> float:
-    return float(value)
-
-
-def plain(value: Decimal, places: int = 6) -> str:
-    """`value` to at most `places` decimals, without trailing zeros or exponent."""
-    text = f"{value.quantize(Decimal(1).scaleb(-places)):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def with_vat(cost: Decimal, component: PriceComponent | None) -> Decimal:
-    # "If omitted, no VAT is applicable" (PriceComponent.vat).
-    if component is None or component.vat is None:
-        return cost
-    return cost * (1 + component.vat / 100)
+def undefined_components(tariff: Tariff) -> list[str]:
+    """Price components of a type OCPI 2.2.1 does not define (TariffDimensionType), which the
+    lenient parser keeps: what they bill is unknown, so a price without them is no verdict."""
+    return [
+        f"tariff {tariff.id} element #{index}: price component type {c.type!r} is not an OCPI 2.2.1 "
+        "TariffDimensionType; what it bills cannot be priced"
+        for index, element in enumerate(tariff.elements)
+        for c in element.price_components
+        if c.type not in _DEFINED
+    ]
 
 
 def _reservation_kinds(period: Period, expired: bool) -> tuple[str | None, ...]:
@@ -247,87 +111,6 @@ def _situation(period: Period, zone: tzinfo, energy: Decimal, session_start: dat
     )
 
 
-def _round_up(total: Decimal, dimension: str, step_size: int) -> Decimal:
-    """The billed volume of `total` in whole steps of `step_size` (mod_tariffs *PriceComponent*)."""
-    if step_size <= 0:
-        return total
-    unit = _STEP_UNIT[dimension]
-    base = total / unit
-    if dimension != ENERGY:
-        # Time is metered in seconds (the step unit); an hour volume such as 0.2667 only renders
-        # 960 s, and must not be billed as 961 s, a whole extra step at step_size 60.
-        base = base.to_integral_value(rounding=ROUND_HALF_UP)
-    steps = (base / step_size).to_integral_value(rounding=ROUND_CEILING)
-    return steps * step_size * unit
-
-
-def _step_line(priced: Priced, dimension: str, lines: Sequence[Line]) -> None:
-    priced_lines = [
-        line
-        for line in lines
-        if line.dimension == dimension and line.component is not None and line.component.type != "FLAT"
-    ]
-    if not priced_lines:
-        return
-    last = priced_lines[-1]
-    assert last.component is not None
-    total = sum((line.volume for line in priced_lines), ZERO)
-    billed = _round_up(total, dimension, last.component.step_size)
-    if billed == total:
-        return
-    extra = billed - total
-    cost = extra * last.component.price
-    note = f"step_size {last.component.step_size}: {plain(total)} {UNIT[dimension]} billed as {plain(billed)}"
-    priced.lines.append(
-        Line(
-            last.period,
-            dimension,
-            extra,
-            last.tariff_id,
-            last.element,
-            last.component,
-            cost,
-            with_vat(cost, last.component),
-            note,
-        )
-    )
-
-
-def _apply_step_sizes(priced: Priced) -> None:
-    lines = list(priced.lines)
-    _step_line(priced, ENERGY, lines)
-    parking_billed = any(line.dimension == PARKING and line.component is not None for line in lines)
-    # TIME followed by PARKING_TIME: step_size only on the total parking duration (mod_cdrs).
-    _step_line(priced, PARKING if parking_billed else TIME, lines)
-    _step_line(priced, RESERVATION, lines)
-
-
-def _apply_bounds(priced: Priced) -> None:
-    tariffs = {p.tariff.id: p.tariff for p in priced.periods if p.tariff is not None}
-    bounded = [t for t in tariffs.values() if t.min_price or t.max_price]
-    if not bounded:
-        return
-    if len(tariffs) > 1:
-        priced.unknowns.append(
-            f"min_price/max_price of tariff {bounded[0].id}: the session switches tariffs "
-            f"({', '.join(tariffs)}), for which OCPI does not define how the bound applies"
-        )
-        return
-    tariff = bounded[0]
-    for name, bound, outside in (
-        ("min_price", tariff.min_price, operator.lt),
-        ("max_price", tariff.max_price, operator.gt),
-    ):
-        if bound is None:
-            continue
-        if outside(priced.total_excl_vat, bound.excl_vat):
-            priced.total_excl_vat, priced.bound = bound.excl_vat, (name, bound.excl_vat)
-        # Both apply, excl. and incl. VAT, each on its own (mod_tariffs, notes on min/max_price).
-        if bound.incl_vat is not None and outside(priced.total_incl_vat, bound.incl_vat):
-            priced.total_incl_vat = bound.incl_vat
-            priced.bound = priced.bound or (name, bound.excl_vat)
-
-
 def _flat(priced: Priced, period: Period, s: Situation, reservations: tuple[str | None, ...]) -> bool:
     """Charge the FLAT fee active in `period`; True once charged (or undecidable)."""
     tariff = period.tariff
@@ -376,6 +159,10 @@ def price_in(periods: Sequence[Period], zone: tzinfo, session_start: datetime, e
         if period.tariff is None:
             energy += period.volumes.get("ENERGY", ZERO)
             continue
+        problem, note = tariff_validity(period.tariff, period.start, session_start, f"period {period.index}")
+        priced.unknowns.extend([problem] if problem else [])
+        priced.notes.extend([note] if note else [])
+        priced.unknowns.extend(undefined_components(period.tariff))
         s = _situation(period, zone, energy, session_start)
         reservations = _reservation_kinds(period, expired)
         flat_key = None if reservations == (None,) else "RESERVATION"
@@ -419,13 +206,14 @@ def price_in(periods: Sequence[Period], zone: tzinfo, session_start: datetime, e
             )  # fmt: skip
             priced.choices[(period.index, dimension)] = (period.tariff.id, index)
         energy += period.volumes.get("ENERGY", ZERO)
-    _apply_step_sizes(priced)
+    apply_step_sizes(priced)
     for line in priced.lines:
         priced.dimensions[line.dimension].add(line)
     priced.total_excl_vat = sum((d.cost_excl_vat for d in priced.dimensions.values()), ZERO)
     priced.total_incl_vat = sum((d.cost_incl_vat for d in priced.dimensions.values()), ZERO)
-    _apply_bounds(priced)
+    apply_bounds(priced)
     priced.unknowns = list(dict.fromkeys(priced.unknowns))
+    priced.notes = list(dict.fromkeys(priced.notes))
     return priced
 
 
@@ -468,8 +256,9 @@ def price_zoned(
     zone, notes = resolve_zone(time_zone)
     if zone is not None:
         priced = run(zone)
-        return Zoned(priced, time_zone, notes, list(priced.unknowns))
+        return Zoned(priced, time_zone, notes + priced.notes, list(priced.unknowns))
     utc = run(UTC)
+    notes += utc.notes
     if not tariffs_use_local_time(tariffs):
         return Zoned(utc, None, notes, list(utc.unknowns))
     others = [run(offset) for offset in _OFFSETS]

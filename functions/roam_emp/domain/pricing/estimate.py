@@ -14,8 +14,9 @@ from typing import Any
 
 from ...ocpi.tariffs import Tariff
 from .check import UNCHECKABLE, periods_table, priced_lines
-from .engine import DIMENSIONS, Period, engine_error, price_zoned
+from .engine import engine_error, price_zoned
 from .restrictions import parse_clock
+from .result import DIMENSIONS, Period
 
 OK = "OK"
 _QUANTUM = Decimal("0.0001")
@@ -129,10 +130,6 @@ def _estimate(tariff: Tariff, plan: _Plan, time_zone: str | None, notes: list[st
 
     zoned = price_zoned(build, [tariff], time_zone, tariff.currency)
     priced = zoned.priced
-    if tariff.start_date_time and plan.start < tariff.start_date_time:
-        notes.append(f"tariff {tariff.id} only applies from {tariff.start_date_time.isoformat()}")
-    if tariff.end_date_time and plan.start >= tariff.end_date_time:
-        notes.append(f"tariff {tariff.id} no longer applied after {tariff.end_date_time.isoformat()}")
     known = not zoned.unknowns
     return SessionEstimate(
         tariff.id,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from ...ocpi.tariffs import TariffRestrictions
+from ...ocpi.tariffs import Tariff, TariffRestrictions
 
 _DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 # Restrictions read in the Location's local time (its `time_zone`), not in UTC.
@@ -130,3 +130,41 @@ def evaluate(r: TariffRestrictions | None, s: Situation, where: str) -> Evaluati
         return Evaluation(False)
     reasons = tuple(reason for e in levels for reason in e.reasons)
     return Evaluation(None, reasons) if reasons else Evaluation(True)
+
+
+def _valid_at(tariff: Tariff, moment: datetime) -> bool:
+    starts, ends = tariff.start_date_time, tariff.end_date_time
+    return (starts is None or moment >= starts) and (ends is None or moment < ends)
+
+
+def _validity(tariff: Tariff) -> str:
+    starts, ends = tariff.start_date_time, tariff.end_date_time
+    parts = [f"from {starts.isoformat()}" if starts else "", f"until {ends.isoformat()}" if ends else ""]
+    return " ".join(p for p in parts if p)
+
+
+def tariff_validity(
+    tariff: Tariff, period_start: datetime, session_start: datetime, where: str
+) -> tuple[str | None, str | None]:
+    """Whether `tariff` may price a period starting at `period_start` (its `start_date_time` /
+    `end_date_time`, UTC): (reason it cannot be known, note), both None when it was valid then.
+
+    mod_tariffs, note on start_date_time/end_date_time: a driver accepts the tariff valid when
+    the session starts, and keeping it until the session ends is common, though switching is
+    allowed too. So a tariff that ended during the session still prices its later periods (a
+    note). A tariff valid neither then nor at the session's start is not the one that applied, and
+    the one that did is not in what we were given: the price cannot be known (not a DISCREPANCY,
+    which would need the right price to compare with)."""
+    if _valid_at(tariff, period_start):
+        return None, None
+    span = _validity(tariff)
+    if _valid_at(tariff, session_start):
+        return None, (
+            f"{where}: tariff {tariff.id} ({span}) had ended; priced with it as it was valid when "
+            "the session started"
+        )
+    nor = "" if period_start == session_start else ", nor when the session started"
+    return (
+        f"{where} starts {period_start.isoformat()}, when tariff {tariff.id} was not valid ({span}){nor}: "
+        "the tariff that applies then is not known"
+    ), None
