@@ -272,11 +272,16 @@ def test_forget_by_token_uid_erases_the_driver_and_keeps_the_accounts(aws_mock: 
 
 def test_forget_by_contract_id_in_another_form(aws_mock: dict[str, str]) -> None:
     seed()
-    report = forgetter(Published()).forget(contract_id="nlempc000000014")
+    # a CPO's session that writes the driver's contract_id without separators, lower case
+    undashed = session("S-UNDASHED", "04CC0000NOTOURS", "nlempc000000014")
+    assert SessionStore(settings().sessions_table).save(undashed, datetime(2026, 11, 21, tzinfo=UTC), None)
+    report = forgetter(Published()).forget(contract_id="NLEMPC000000014")
     assert report["counts"]["tokens_deleted"] == 1
-    assert report["counts"]["sessions_pseudonymised"] == 1
+    assert report["counts"]["sessions_pseudonymised"] == 2
     assert report["counts"]["authorizations_deleted"] == 2  # found through the contract's token
-    assert DRIVER not in json.dumps(items(settings().sessions_table))
+    sessions = json.dumps(items(settings().sessions_table))
+    assert DRIVER not in sessions and "c000000014" not in sessions.lower()
+    assert "04CC0000NOTOURS" in sessions  # a uid that is not the driver's stays
 
 
 def test_a_token_still_valid_at_plugsurfing_is_not_forgotten_without_force(aws_mock: dict[str, str]) -> None:

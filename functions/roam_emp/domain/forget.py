@@ -49,17 +49,16 @@ class StillValidAtHub(Exception):
 
 @dataclass
 class Identifiers:
-    uids: set[str]
+    """The driver's identifiers, compared as OCPI does: uid and contract_id are CiStrings (case
+    insensitive), a contract_id also without its separators (contract_id.contract_key)."""
+
+    uids: set[str]  # upper case
     contract_keys: set[str]  # contract_id.contract_key: one form for every way of writing it
-    contract_ids: set[str]  # as written, for the coarse scan filter
 
     def matches(self, value: Any) -> bool:
         if not isinstance(value, str) or not value:
             return False
-        return value in self.uids or (len(value) >= 6 and contract_key(value) in self.contract_keys)
-
-    def needles(self) -> list[str]:
-        return sorted(self.uids | self.contract_ids)
+        return value.upper() in self.uids or (len(value) >= 6 and contract_key(value) in self.contract_keys)
 
 
 # Where OCPI documents (and our facts) carry a driver's identifiers: cdr_token.uid/contract_id,
@@ -121,24 +120,23 @@ class Forgetter:
                 "(or force, accepting that Plugsurfing may still authorize them)"
             )
         ids = Identifiers(
-            uids={token_uid} if token_uid else set(),
+            uids={token_uid.upper()} if token_uid else set(),
             contract_keys={contract_key(contract_id)} if contract_id else set(),
-            contract_ids={contract_id} if contract_id else set(),
         )
         for doc in tokens.values():
-            ids.uids.add(str(doc["uid"]))
+            ids.uids.add(str(doc["uid"]).upper())
             if doc.get("contract_id"):
                 ids.contract_keys.add(contract_key(str(doc["contract_id"])))
-                ids.contract_ids.add(str(doc["contract_id"]))
         counts: Counter[str] = Counter()
         mark = {"forget_id": forget_id, "forgotten_at": at}
-        counts["authorizations_deleted"] = self._authorizations(ids)
+        as_stored = ({token_uid} if token_uid else set()) | {str(d["uid"]) for d in tokens.values()}
+        counts["authorizations_deleted"] = self._authorizations(as_stored)
         for key in tokens:
             privacy.delete(self.tokens_table, _token_item_key(key))
             counts["tokens_deleted"] += 1
         session_ids = self._rewrite_table(self.sessions_table, ids, pseudonym, mark, remove=("token_key",))
         counts["sessions_pseudonymised"] = len(session_ids)
-        cdr_ids = self._rewrite_table(self.cdrs_table, ids, pseudonym, mark, binary=True, counts=counts)
+        cdr_ids = self._rewrite_table(self.cdrs_table, ids, pseudonym, mark, counts=counts)
         counts["cdrs_pseudonymised"] = len(cdr_ids)
         counts["commands_pseudonymised"] = len(self._rewrite_table(self.commands_table, ids, pseudonym, mark))
         report = {
@@ -193,9 +191,10 @@ class Forgetter:
                 found[key] = {**doc, "_accepted": accepted}
         return found
 
-    def _authorizations(self, ids: Identifiers) -> int:
+    def _authorizations(self, uids: set[str]) -> int:
+        """Decisions are keyed by the uid as Plugsurfing sent it: ours, and the one asked for."""
         deleted = 0
-        for uid in sorted(ids.uids):
+        for uid in sorted(uids):
             for token_type in TokenType:
                 for key in list(
                     privacy.query_keys(
@@ -216,17 +215,14 @@ class Forgetter:
         mark: dict[str, str],
         *,
         remove: tuple[str, ...] = (),
-        binary: bool = False,
         counts: Counter[str] | None = None,
     ) -> set[str]:
         """Pseudonymise every item of ``table`` whose document names the driver; the ids (the
         document's ``id``, else the command id) of what was rewritten."""
         rewritten: set[str] = set()
-        for item in privacy.scan(table, None if binary else ids.needles()):
+        for item in privacy.scan(table):
             changes = self._changes(item, ids, pseudonym)
-            if changes is None:
-                if binary and "doc" not in item and counts is not None:
-                    counts["cdrs_not_inline"] += 1  # too large for an item: the archive holds it
+            if changes is None:  # not the driver's (a CDR too large for an item: only in the archive)
                 continue
             privacy.rewrite(
                 table,
