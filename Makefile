@@ -4,11 +4,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# Lambda dependencies for the Lambda platform (arm64) and our Python version, downloaded once so
-# that `cdk synth` bundles fully offline (infra/bundling.py).
+# Lambda dependencies for the Lambda platform (arm64) and the pinned Lambda runtime's Python version
+# (cdk.json roam_emp.lambda_python, not this machine's interpreter), downloaded once so that
+# `cdk synth` bundles fully offline (infra/bundling.py; docs/operations.md "Runtime").
 WHEELHOUSE := .build/wheelhouse
-WHEEL_STAMP := $(WHEELHOUSE)/.stamp
-PYVER := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+LAMBDA_PYTHON := $(shell $(PYTHON) -c 'import json; print(json.load(open("cdk.json"))["context"]["roam_emp"].get("lambda_python", "3.11"))')
+WHEEL_STAMP := $(WHEELHOUSE)/.stamp-python$(LAMBDA_PYTHON)
 
 .PHONY: install demo local test lint typecheck unit synth deploy bench wheelhouse clean
 
@@ -28,7 +29,7 @@ $(WHEEL_STAMP): functions/requirements.txt $(STAMP)
 	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
 	$(BIN)/pip download -q -r functions/requirements.txt -d $(WHEELHOUSE) \
 	  --only-binary=:all: --platform manylinux2014_aarch64 --implementation cp \
-	  --python-version $(PYVER)
+	  --python-version $(LAMBDA_PYTHON)
 	touch $(WHEEL_STAMP)
 
 wheelhouse: $(WHEEL_STAMP)

@@ -67,6 +67,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/admin/cdrs/reprocess"): {
         "key": "rejected/9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7.json"
     },
+    ("POST", "/admin/privacy/forget"): {"token_uid": "04A1B2C3D4"},
 }
 SAMPLE_PATHS = {
     "/ocpi/2.2.1/commands/{command}/{command_id}": "/ocpi/2.2.1/commands/START_SESSION/9f1c2e7a",

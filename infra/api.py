@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk import Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -77,6 +78,7 @@ class Api(Construct):
         self.rest_api = apigateway.RestApi(
             self,
             "RestApi",
+            rest_api_name=Stack.of(self).stack_name,  # stage-RoamEmp, prod-RoamEmp: one per environment
             description="roam-emp: OCPI 2.2.1 EMSP endpoints for Plugsurfing, and the admin API",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             cloud_watch_role=True,

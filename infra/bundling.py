@@ -2,11 +2,16 @@
 
 - The code asset holds ``roam_emp`` only (local mode, simulator and CLI stay out), compiled to
   ``.pyc`` with unchecked hashes so Lambda never recompiles or re-stats sources.
-- The dependencies layer is installed from a wheelhouse of manylinux aarch64 wheels for our Python
-  version (``make wheelhouse`` downloads it from PyPI once), so synth runs fully offline.
+- The dependencies layer is installed from a wheelhouse of manylinux aarch64 wheels for the
+  runtime's Python version (``make wheelhouse`` downloads it from PyPI once), so synth runs fully
+  offline.
 
-The Lambda runtime follows the interpreter that runs the synth (3.11 here): the shipped ``.pyc``
-files are then exactly the ones Lambda loads.
+The Lambda runtime is pinned in ``cdk.json`` (``roam_emp.lambda_python``), never taken from the
+interpreter that runs the synth (docs/operations.md "Runtime"). A ``.pyc`` is only valid for the
+Python version that wrote it (its magic number): when the synth's interpreter is the runtime's
+version, both bundles ship ``.pyc``; otherwise they ship sources only, which Lambda compiles in
+memory at each cold start (slower, never wrong). A wheelhouse downloaded for another version is
+refused with the command that fixes it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import compileall
 import hashlib
 import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -30,18 +36,48 @@ WHEELHOUSE = ROOT / ".build" / "wheelhouse"
 REQUIREMENTS = FUNCTIONS / "requirements.txt"
 PLATFORM = "manylinux2014_aarch64"
 ARCHITECTURE = lambda_.Architecture.ARM_64
-PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+LOCAL_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 # Never shipped to Lambda: they need moto/Flask, or are operator tools.
-NOT_SHIPPED = ("local", "simulator", "cli.py", "admin_client.py", "__pycache__")
+NOT_SHIPPED = ("local", "simulator", "cli.py", "admin_client.py", "operations.py", "__pycache__")
 # Local bundling only; this image is never pulled (there is no Docker here).
 _NO_DOCKER = DockerImage.from_registry("roam-emp/local-bundling-only")
 
 
-def runtime() -> lambda_.Runtime:
-    return lambda_.Runtime(f"python{PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
+def runtime(python: str) -> lambda_.Runtime:
+    return lambda_.Runtime(f"python{python}", lambda_.RuntimeFamily.PYTHON)
 
 
-def _compile(directory: Path) -> None:
+def ships_bytecode(python: str) -> bool:
+    """Only this interpreter's own version writes ``.pyc`` that the runtime's Python loads."""
+    return python == LOCAL_PYTHON
+
+
+# A wheel's Python tag (PEP 427): cp311, or py3 / abi3 wheels that suit any version.
+_WHEEL_TAGS = re.compile(r"-(?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>[^-]+)\.whl$")
+
+
+def check_wheelhouse(python: str, wheelhouse: Path = WHEELHOUSE) -> None:
+    """Refuse a wheelhouse downloaded for another Python version than the runtime's."""
+    wheels = sorted(wheelhouse.glob("*.whl"))
+    if not wheels:
+        raise RuntimeError(f"no wheels in {wheelhouse}: run `make wheelhouse` once (needs PyPI)")
+    want = "cp" + python.replace(".", "")
+    for wheel in wheels:
+        tags = _WHEEL_TAGS.search(wheel.name)
+        if not tags or tags["abi"] == "abi3":
+            continue
+        versions = set(tags["python"].split("."))
+        if all(v.startswith("cp") for v in versions) and want not in versions:
+            raise RuntimeError(
+                f"the wheelhouse {wheelhouse} holds {wheel.name}, built for {tags['python']}, but the "
+                f"Lambda runtime is python{python} (cdk.json roam_emp.lambda_python): run "
+                f"`rm -rf {wheelhouse} && make wheelhouse`"
+            )
+
+
+def _compile(directory: Path, python: str) -> None:
+    if not ships_bytecode(python):
+        return  # sources only: see the module docstring
     ok = compileall.compile_dir(
         str(directory),
         quiet=1,
@@ -54,18 +90,23 @@ def _compile(directory: Path) -> None:
 
 @jsii.implements(ILocalBundling)
 class _CodeBundler:
+    def __init__(self, python: str) -> None:
+        self.python = python
+
     def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
         target = Path(output_dir) / "roam_emp"
         shutil.copytree(FUNCTIONS / "roam_emp", target, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
-        _compile(target)
+        _compile(target, self.python)
         return True
 
 
 @jsii.implements(ILocalBundling)
 class _DependenciesBundler:
+    def __init__(self, python: str) -> None:
+        self.python = python
+
     def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
-        if not any(WHEELHOUSE.glob("*.whl")):
-            raise RuntimeError(f"no wheels in {WHEELHOUSE}: run `make wheelhouse` once (needs PyPI)")
+        check_wheelhouse(self.python)
         target = Path(output_dir) / "python"
         subprocess.run(  # noqa: S603 - fixed argument list, no shell
             [
@@ -84,7 +125,7 @@ class _DependenciesBundler:
                 "--implementation",
                 "cp",
                 "--python-version",
-                PYTHON_VERSION,
+                self.python,
                 "--only-binary=:all:",
                 "--no-compile",
                 "-r",
@@ -92,31 +133,42 @@ class _DependenciesBundler:
             ],
             check=True,
         )
-        _compile(target)
+        _compile(target, self.python)
         return True
 
 
-def code() -> lambda_.Code:
-    return lambda_.Code.from_asset(
-        str(FUNCTIONS),
-        exclude=["**/__pycache__/**", "*.egg-info/**"],
-        bundling=BundlingOptions(image=_NO_DOCKER, local=_CodeBundler(), command=["false"]),
+def _bundling(local: Any, python: str) -> BundlingOptions:
+    # The runtime's version and whether .pyc ship are part of the bundling options, so the asset
+    # hash (and the deployed code) changes when either does.
+    return BundlingOptions(
+        image=_NO_DOCKER,
+        local=local,
+        command=["false"],
+        environment={"LAMBDA_PYTHON": python, "PYC": str(ships_bytecode(python)).lower()},
     )
 
 
-def dependencies_hash() -> str:
-    """Changes only when the requirements or the wheels change (not with our own code)."""
+def code(python: str) -> lambda_.Code:
+    return lambda_.Code.from_asset(
+        str(FUNCTIONS),
+        exclude=["**/__pycache__/**", "*.egg-info/**"],
+        bundling=_bundling(_CodeBundler(python), python),
+    )
+
+
+def dependencies_hash(python: str) -> str:
+    """Changes only when the requirements, the wheels or the runtime change (not with our code)."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes())
-    digest.update(PLATFORM.encode() + PYTHON_VERSION.encode())
+    digest.update(PLATFORM.encode() + python.encode() + str(ships_bytecode(python)).encode())
     for wheel in sorted(WHEELHOUSE.glob("*.whl")):
         digest.update(wheel.name.encode())
     return digest.hexdigest()
 
 
-def dependencies() -> lambda_.Code:
+def dependencies(python: str) -> lambda_.Code:
     return lambda_.Code.from_asset(
         str(FUNCTIONS),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=dependencies_hash(),
-        bundling=BundlingOptions(image=_NO_DOCKER, local=_DependenciesBundler(), command=["false"]),
+        asset_hash=dependencies_hash(python),
+        bundling=_bundling(_DependenciesBundler(python), python),
     )

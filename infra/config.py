@@ -10,10 +10,19 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
+from aws_cdk import Aws
 from constructs import Node
+
+from roam_emp import environments
+from roam_emp.store import retention as ttl
 
 _CODE = re.compile(r"^[A-Z]{2}$")
 _PARTY = re.compile(r"^[A-Z0-9]{3}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_LOCK_MODES = ("", "GOVERNANCE", "COMPLIANCE")
+# Python versions Lambda runs (and our code supports: 3.11 at least, pyproject requires-python).
+SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
 _WEB_ACL = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[^/]+/[^/]+$")
 
 
@@ -31,12 +40,78 @@ class AuthorizationPolicy:
 
 
 @dataclass(frozen=True)
+class RetentionPolicy:
+    """How long data is kept (docs/operations.md "Retention"). Days; 0 = never expires."""
+
+    # DynamoDB TTL (``expires_at``), written by the store code (store/retention.py).
+    authorizations_days: int = ttl.AUTHORIZATIONS.default_days
+    commands_days: int = ttl.COMMANDS.default_days
+    pull_runs_days: int = ttl.PULL_RUNS.default_days
+    # The CDR archive (S3): billing evidence. Accounting law keeps invoices' records for years
+    # (e.g. 7 in NL, up to 10 in DE); Plugsurfing resends a CDR for only 7 days (FAQ "What is the
+    # retry behavior of CDRs?"), so the archive, not Plugsurfing, is the long-term record.
+    cdr_archive_days: int = 3653
+    # Glacier Instant Retrieval: cheaper, still read in milliseconds (`roam-emp cdrs reprocess`).
+    cdr_archive_cold_after_days: int = 90
+    # Deep Archive: cheapest, but hours to read back (reprocess of such a CDR then fails). 0 = off.
+    cdr_archive_deep_archive_after_days: int = 0
+    # Object Lock (WORM) on the archive: "" (off), GOVERNANCE or COMPLIANCE. Only on a new bucket:
+    # decide before the first deploy. Locked versions cannot be deleted before the lock ends.
+    cdr_archive_object_lock: str = ""
+    cdr_archive_object_lock_days: int = 3653
+
+    def validate(self) -> None:
+        for name in ("authorizations_days", "commands_days", "pull_runs_days"):
+            if not 1 <= getattr(self, name) <= 3653:
+                raise ValueError(f"retention.{name} must be 1..3653 days")
+        if self.cdr_archive_days and self.cdr_archive_days < 7:
+            raise ValueError(
+                "retention.cdr_archive_days must be 0 (forever) or at least 7: Plugsurfing resends "
+                "a CDR for 7 days (FAQ), and the archive is the billing evidence"
+            )
+        cold, deep = self.cdr_archive_cold_after_days, self.cdr_archive_deep_archive_after_days
+        if cold < 0 or deep < 0 or (cold and deep and deep < cold + 90):
+            raise ValueError(
+                "retention.cdr_archive_deep_archive_after_days must be 0 or at least 90 days after "
+                "cdr_archive_cold_after_days (Glacier Instant Retrieval's minimum storage duration)"
+            )
+        for after in (cold, deep):
+            if self.cdr_archive_days and after and after >= self.cdr_archive_days:
+                raise ValueError("retention: an archive transition must come before cdr_archive_days")
+        if self.cdr_archive_object_lock not in _LOCK_MODES:
+            raise ValueError(f"retention.cdr_archive_object_lock must be one of {_LOCK_MODES}")
+        if self.cdr_archive_object_lock and not 1 <= self.cdr_archive_object_lock_days <= 36500:
+            raise ValueError("retention.cdr_archive_object_lock_days must be 1..36500")
+        if (
+            self.cdr_archive_object_lock
+            and self.cdr_archive_days
+            and self.cdr_archive_days < self.cdr_archive_object_lock_days
+        ):
+            raise ValueError("retention.cdr_archive_days must be at least cdr_archive_object_lock_days")
+
+    def function_environment(self) -> dict[str, str]:
+        return {
+            ttl.AUTHORIZATIONS.env_var: str(self.authorizations_days),
+            ttl.COMMANDS.env_var: str(self.commands_days),
+            ttl.PULL_RUNS.env_var: str(self.pull_runs_days),
+        }
+
+
+@dataclass(frozen=True)
 class StackConfig:
     country_code: str = "NL"  # our OCPI country_code (eMSP)
     party_id: str = "EMP"  # our OCPI party_id (eMSP)
     business_name: str = "Example EMP"
     business_website: str = ""
-    environment: str = "prod"  # a label carried by every log line (Plugsurfing support asks for it)
+    # The deployment environment (docs/operations.md): prefixes the stack name, and with it every
+    # generated resource name; a label on every log line (Plugsurfing support asks for it).
+    # `-c env=stage` overrides it; `roam_emp_environments.<name>` in cdk.json holds its settings.
+    environment: str = "prod"
+    account: str = ""  # "" = `-c account=` or CDK_DEFAULT_ACCOUNT (the CLI's credentials)
+    region: str = ""  # "" = `-c region=` or CDK_DEFAULT_REGION
+    # The Lambda runtime, pinned: never the interpreter that happens to run `cdk synth`.
+    lambda_python: str = "3.11"
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     hub_versions_url: str = ""  # Plugsurfing's versions URL (documentation; register takes it too)
     public_base_url: str = ""  # custom domain in front of the API; empty = the API Gateway URL
     hub_requests_per_minute: int = 2900  # FAQ limit 3,000 per clock minute, minus clock-skew headroom
@@ -69,10 +144,23 @@ class StackConfig:
     waf_web_acl_arn: str = ""  # an existing WAFv2 web ACL (REGIONAL) to attach to the stage; "" = none
 
     @classmethod
-    def from_context(cls, node: Node) -> StackConfig:
+    def from_context(cls, node: Node, environment: str | None = None) -> StackConfig:
+        """``roam_emp``, overlaid with ``roam_emp_environments.<environment>``; the environment is
+        the argument, else ``-c env=...``, else ``roam_emp.environment``."""
         raw = node.try_get_context("roam_emp") or {}
         if not isinstance(raw, dict):
             raise ValueError("context 'roam_emp' must be an object")
+        name = next(
+            (n for n in (environment, node.try_get_context("env"), raw.get("environment")) if n is not None),
+            cls.environment,
+        )
+        per_environment = node.try_get_context("roam_emp_environments") or {}
+        if not isinstance(per_environment, dict) or not all(
+            isinstance(v, dict) for v in per_environment.values()
+        ):
+            raise ValueError("context 'roam_emp_environments' must map environment names to objects")
+        raw = _overlay(raw, per_environment.get(name, {}))
+        raw["environment"] = environments.check_name(str(name))
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:
@@ -80,6 +168,11 @@ class StackConfig:
         values: dict[str, Any] = dict(raw)
         if "authorization" in values:
             values["authorization"] = AuthorizationPolicy(**values["authorization"])
+        if "retention" in values:
+            retention_keys = {f.name for f in fields(RetentionPolicy)}
+            if unknown := sorted(set(values["retention"]) - retention_keys):
+                raise ValueError(f"unknown roam_emp.retention keys: {unknown}")
+            values["retention"] = RetentionPolicy(**values["retention"])
         for name in ("supported_countries", "contract_id_prefixes"):
             if name in values:
                 values[name] = tuple(values[name])
@@ -89,7 +182,22 @@ class StackConfig:
         config.validate()
         return config
 
+    @property
+    def stack_name(self) -> str:
+        return environments.stack_name(self.environment)
+
     def validate(self) -> None:
+        environments.check_name(self.environment)
+        if self.account and not _ACCOUNT.match(self.account):
+            raise ValueError(f"account must be a 12-digit AWS account id, got {self.account!r}")
+        if self.region and not _REGION.match(self.region):
+            raise ValueError(f"region must be an AWS region such as eu-central-1, got {self.region!r}")
+        if self.lambda_python not in SUPPORTED_PYTHON:
+            raise ValueError(
+                f"lambda_python {self.lambda_python!r} is not supported: roam-emp runs on the Lambda "
+                f'runtimes python{" / python".join(SUPPORTED_PYTHON)} (docs/operations.md "Runtime")'
+            )
+        self.retention.validate()
         if not _CODE.match(self.country_code):
             raise ValueError(f"country_code must be ISO 3166 alpha-2, got {self.country_code!r}")
         if not _PARTY.match(self.party_id):
@@ -150,7 +258,9 @@ class StackConfig:
             "HUB_REQUESTS_PER_DAY": str(self.hub_requests_per_day),
             "HUB_TIMEOUT_S": str(self.hub_timeout_seconds),
             "SECRET_CACHE_S": str(self.secret_cache_seconds),
-            "POWERTOOLS_SERVICE_NAME": "roam-emp",
+            # The stack's name, so the metrics of two environments in one account stay apart
+            # (Powertools' service dimension; infra/observability.py alarms on the same).
+            "POWERTOOLS_SERVICE_NAME": Aws.STACK_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": "RoamEmp",
             "POWERTOOLS_LOG_LEVEL": self.log_level,
             "CDR_COST_TOLERANCE": self.cdr_cost_tolerance,
@@ -170,4 +280,16 @@ class StackConfig:
             env["AUTH_HOOK_TARGET"] = self.authorization.hook_function_arn
         if self.public_base_url:
             env["PUBLIC_BASE_URL"] = self.public_base_url
+        env.update(self.retention.function_environment())
         return env
+
+
+def _overlay(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` over ``base``; an object (authorization, retention) is overlaid key by key."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged

@@ -36,12 +36,13 @@ class Functions(Construct):
         super().__init__(scope, construct_id)
         self.functions: dict[str, lambda_.Function] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
-        code = bundling.code()
+        code = bundling.code(config.lambda_python)
+        runtime = bundling.runtime(config.lambda_python)
         dependencies = lambda_.LayerVersion(
             self,
             "Dependencies",
-            code=bundling.dependencies(),
-            compatible_runtimes=[bundling.runtime()],
+            code=bundling.dependencies(config.lambda_python),
+            compatible_runtimes=[runtime],
             compatible_architectures=[bundling.ARCHITECTURE],
             description="roam-emp runtime dependencies (functions/requirements.txt)",
         )
@@ -72,7 +73,7 @@ class Functions(Construct):
                 self,
                 spec.name,
                 description=spec.description,
-                runtime=bundling.runtime(),
+                runtime=runtime,
                 architecture=bundling.ARCHITECTURE,
                 code=code,
                 layers=[dependencies],
@@ -137,8 +138,8 @@ class Functions(Construct):
                 [
                     NagPackSuppression(
                         id="AwsSolutions-L1",
-                        reason="The runtime is pinned to the Python version that compiles the bundled .pyc "
-                        "files (infra/bundling.py), so Lambda loads them as shipped.",
+                        reason="The runtime is pinned in cdk.json (lambda_python, checked against the "
+                        "supported versions at synth) and the bundled .pyc match it (infra/bundling.py).",
                     )
                 ],
             )

@@ -8,4 +8,6 @@ from cdk_nag import AwsSolutionsChecks
 
 
 def apply_checks(app: App) -> None:
-    Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    """Once per app, however many environments' stacks it holds (each finding reported once)."""
+    if not any(isinstance(aspect, AwsSolutionsChecks) for aspect in Aspects.of(app).all):
+        Aspects.of(app).add(AwsSolutionsChecks(verbose=True))

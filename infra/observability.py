@@ -6,7 +6,7 @@ throttles. Module issues add their own business alarms and widgets here.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -22,7 +22,9 @@ from constructs import Construct
 from .config import StackConfig
 
 NAMESPACE = "RoamEmp"  # Powertools Metrics namespace (POWERTOOLS_METRICS_NAMESPACE)
-SERVICE = {"service": "roam-emp"}  # the dimension Powertools adds to every metric
+# The dimension Powertools adds to every metric: the stack name (POWERTOOLS_SERVICE_NAME, infra/config.py),
+# so that two environments in one account never alarm on each other's metrics.
+SERVICE = {"service": Aws.STACK_NAME}
 
 
 RUNBOOK = "docs/runbook.md"
@@ -62,7 +64,11 @@ class Observability(Construct):
         # CloudWatch alarms publish to an encrypted topic only if the key lets CloudWatch use it.
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(
-            self, "Alarms", display_name="roam-emp alarms", master_key=key, enforce_ssl=True
+            self,
+            "Alarms",
+            display_name=f"roam-emp {config.environment} alarms",
+            master_key=key,
+            enforce_ssl=True,
         )
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))

@@ -27,7 +27,7 @@ class RoamEmpStack(Stack):
         storage = Storage(self, "Storage", retain=config.retain_data)
         secrets = Secrets(self, "Secrets", retain=config.retain_data)
         messaging = Messaging(self, "Messaging")
-        archive = Archive(self, "Archive", retain=config.retain_data)
+        archive = Archive(self, "Archive", retain=config.retain_data, retention=config.retention)
         functions = Functions(
             self,
             "Functions",

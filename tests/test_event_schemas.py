@@ -136,6 +136,11 @@ def journey(local: Local) -> LocalRuntime:
     )
     sim_post(sim, "commands/behaviour", {})
 
+    # The driver forgotten (GDPR, docs/operations.md): one event, without personal data.
+    forgotten = rt.admin("POST", "/admin/privacy/forget", {"token_uid": uid, "force": True})
+    assert forgotten.status_code == 200, forgotten.text
+    seen(rt, "PersonalDataForgotten")
+
     assert rt.admin("DELETE", "/admin/registration").status_code == 200
     seen(rt, "HubUnregistered")
     return rt

@@ -53,6 +53,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminCdrs", "get_admin_cdrs_cdr_id.json"): (404, 2000),
     ("AdminCdrs", "post_admin_cdrs_reprocess.json"): (404, 2000),  # nothing archived yet
     ("AdminCdrs", "post_admin_cdrs_check.json"): (200, 1000),  # the spec's example CDR, checked
+    ("AdminPrivacy", "post_admin_privacy_forget.json"): (200, 1000),  # nothing to forget: all counts 0
 }
 
 

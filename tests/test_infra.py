@@ -29,14 +29,24 @@ import app as entry  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
+CONTEXT = json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Template, Path]:
+def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Any, Template, Path]]:
+    """Production (cdk.json's environment) and stage side by side in one app, as in one account."""
     outdir = tmp_path_factory.mktemp("cdk.out")
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    app = App(outdir=str(outdir), context=context)
-    stack = entry.build(app)
+    app = App(outdir=str(outdir), context=CONTEXT)
+    stacks = {"prod": entry.build(app), "stage": entry.build(app, "stage")}
     assembly = app.synth()
-    return stack, Template.from_stack(stack), Path(assembly.directory)
+    return {
+        env: (stack, Template.from_stack(stack), Path(assembly.directory)) for env, stack in stacks.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def synth(environments: dict[str, tuple[Any, Template, Path]]) -> tuple[Any, Template, Path]:
+    return environments["prod"]
 
 
 def test_cdk_nag_has_no_unsuppressed_findings(synth: tuple[Any, Template, Path]) -> None:
@@ -59,9 +69,10 @@ def test_every_suppression_has_a_reason(synth: tuple[Any, Template, Path]) -> No
 
 
 def test_cfn_lint_passes(synth: tuple[Any, Template, Path]) -> None:
-    _, _, outdir = synth
+    stack, _, outdir = synth
+    assert stack.stack_name == "prod-RoamEmp"
     result = subprocess.run(  # noqa: S603
-        [str(Path(sys.executable).with_name("cfn-lint")), str(outdir / "RoamEmp.template.json")],
+        [str(Path(sys.executable).with_name("cfn-lint")), str(outdir / stack.template_file)],
         capture_output=True,
         text=True,
         check=False,
@@ -92,7 +103,8 @@ def test_one_lambda_per_topology_function_arm64_traced(synth: tuple[Any, Templat
             "Properties": {
                 "Architectures": ["arm64"],
                 "TracingConfig": {"Mode": "Active"},
-                "Runtime": f"python{sys.version_info.major}.{sys.version_info.minor}",
+                # pinned in cdk.json, whatever Python runs the synth (docs/operations.md "Runtime")
+                "Runtime": f"python{CONTEXT['roam_emp']['lambda_python']}",
             }
         },
     )
@@ -408,14 +420,19 @@ def test_table_grants_are_exactly_what_each_function_calls(synth: tuple[Any, Tem
         not {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
         & sessions
     )
-    # Only the Location pull deletes, scans or writes in batches (its cache and checkpoints).
-    for action in ("dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem"):
+    # Only the Location pull (its cache and checkpoints) and the GDPR erasure (docs/operations.md)
+    # delete or scan; only the Location pull writes in batches.
+    for action, allowed in (
+        ("dynamodb:DeleteItem", ["LocationPull", "AdminPrivacy"]),
+        ("dynamodb:Scan", ["LocationPull", "AdminPrivacy"]),
+        ("dynamodb:BatchWriteItem", ["LocationPull"]),
+    ):
         holders = [
             f.name
             for f in topology.FUNCTIONS
             if action in {a for s in _role_statements(template, f.name) for a in _actions(s)}
         ]
-        assert holders == ["LocationPull"], action
+        assert holders == allowed, action
     # OcpiSessions' DynamoDB statements name the sessions table only.
     for statement in _role_statements(template, "OcpiSessions"):
         if any(a.startswith("dynamodb:") for a in _actions(statement)):
@@ -506,3 +523,134 @@ def test_an_operator_web_acl_is_attached_to_the_stage() -> None:
         "AWS::WAFv2::WebACLAssociation",
         {"WebACLArn": arn, "ResourceArn": Match.object_like({})},
     )
+
+
+# Environments and data lifecycle (docs/operations.md) -----------------------------------------------
+
+# Properties that give a resource its name in the account and region: two stacks may not share one.
+PHYSICAL_NAMES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::Events::EventBus": "Name",
+    "AWS::Events::Rule": "Name",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::Lambda::LayerVersion": "LayerName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::ApiGateway::RestApi": "Name",
+}
+
+
+def physical_names(template: Template) -> dict[str, str]:
+    names = {}
+    for logical_id, resource in template.to_json()["Resources"].items():
+        prop = PHYSICAL_NAMES.get(resource["Type"])
+        value = resource.get("Properties", {}).get(prop) if prop else None
+        if value is not None:
+            # a token (Ref, Fn::Join) would be resolved by CloudFormation: name it as literal text
+            names[logical_id] = value if isinstance(value, str) else json.dumps(value)
+    return names
+
+
+def test_two_environments_deploy_side_by_side(environments: dict[str, tuple[Any, Template, Path]]) -> None:
+    (prod, prod_template, _), (stage, stage_template, _) = environments["prod"], environments["stage"]
+    assert (prod.stack_name, stage.stack_name) == ("prod-RoamEmp", "stage-RoamEmp")
+    prod_names, stage_names = physical_names(prod_template), physical_names(stage_template)
+    assert prod_names and stage_names  # the check looks at something (event bus, API)
+    assert set(prod_names.values()).isdisjoint(stage_names.values())
+    for env, names in (("prod", prod_names), ("stage", stage_names)):
+        # every explicit name carries its environment; the others CloudFormation derives from the
+        # stack name, which starts with it
+        assert all(env in name.lower() for name in names.values()), names
+    # stage's own settings (cdk.json roam_emp_environments.stage)
+    assert {
+        g["Properties"]["RetentionInDays"]
+        for g in stage_template.find_resources("AWS::Logs::LogGroup").values()
+    } >= {14}
+    stage_env = next(iter(stage_template.find_resources("AWS::Lambda::Function").values()))["Properties"]
+    assert stage_env["Environment"]["Variables"]["ROAM_EMP_ENVIRONMENT"] == "stage"
+
+
+def test_metrics_and_alarms_are_per_environment(synth: tuple[Any, Template, Path]) -> None:
+    """Powertools' service dimension is the stack name, in the functions and in every alarm on
+    our own metrics: stage's metrics never trip production's alarms in a shared account."""
+    _, template, _ = synth
+    stack_name = {"Ref": "AWS::StackName"}
+    for function in template.find_resources("AWS::Lambda::Function").values():
+        assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == stack_name
+    ours = template.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"Namespace": "RoamEmp"}})
+    assert ours
+    for alarm in ours.values():
+        assert alarm["Properties"]["Dimensions"] == [{"Name": "service", "Value": stack_name}]
+
+
+def test_ttl_on_authorizations_commands_and_pull_runs(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    tables = template.find_resources("AWS::DynamoDB::Table")
+    with_ttl = {
+        logical_id
+        for logical_id, table in tables.items()
+        if table["Properties"].get("TimeToLiveSpecification")
+        == {"AttributeName": "expires_at", "Enabled": True}
+    }
+    for key in ("Authorizations", "Commands", "State"):  # pull runs live in the state table
+        assert any(i.startswith(f"Storage{key}Table") for i in with_ttl), (key, with_ttl)
+    for table in tables.values():  # backups: point-in-time recovery everywhere (restore: docs)
+        assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    retention = CONTEXT["roam_emp"]["retention"]
+    variables = next(iter(template.find_resources("AWS::Lambda::Function").values()))["Properties"][
+        "Environment"
+    ]["Variables"]
+    assert variables["AUTHORIZATIONS_RETENTION_DAYS"] == str(retention["authorizations_days"])
+    assert variables["COMMANDS_RETENTION_DAYS"] == str(retention["commands_days"])
+    assert variables["PULL_RUNS_RETENTION_DAYS"] == str(retention["pull_runs_days"])
+
+
+def test_cdr_archive_lifecycle_from_cdk_json(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    retention = CONTEXT["roam_emp"]["retention"]
+    (bucket,) = template.find_resources("AWS::S3::Bucket").values()
+    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == retention["cdr_archive_days"]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": retention["cdr_archive_days"]}
+    assert rule["Transitions"] == [
+        {"StorageClass": "GLACIER_IR", "TransitionInDays": retention["cdr_archive_cold_after_days"]}
+    ]
+    assert "ObjectLockEnabled" not in bucket["Properties"]  # an option, off by default
+
+
+def test_cdr_archive_object_lock_option() -> None:
+    from aws_cdk import Stack
+
+    from infra.archive import Archive
+    from infra.config import RetentionPolicy
+
+    stack = Stack(App(), "ArchiveOnly")
+    Archive(
+        stack,
+        "Archive",
+        retain=True,
+        retention=RetentionPolicy(
+            cdr_archive_object_lock="COMPLIANCE",
+            cdr_archive_object_lock_days=2557,
+            cdr_archive_days=0,  # kept forever
+            cdr_archive_deep_archive_after_days=365,
+        ),
+    )
+    (bucket,) = Template.from_stack(stack).find_resources("AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert props["ObjectLockEnabled"] is True
+    assert props["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 2557}},
+    }
+    (rule,) = props["LifecycleConfiguration"]["Rules"]
+    assert "ExpirationInDays" not in rule
+    assert [t["StorageClass"] for t in rule["Transitions"]] == ["GLACIER_IR", "DEEP_ARCHIVE"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk import App
 
+from infra import bundling
 from infra.config import StackConfig
 
 
@@ -71,3 +74,110 @@ def test_throttling_and_web_acl_settings_are_checked() -> None:
         config(ocpi_throttle_burst=0)
     with pytest.raises(ValueError, match="waf_web_acl_arn"):
         config(waf_web_acl_arn="arn:aws:wafv2:eu-central-1:123456789012:global/webacl/x/y")
+
+
+# Environments, runtime and retention (docs/operations.md) ------------------------------------------
+
+
+def in_environment(context: dict[str, Any], environments: dict[str, Any], env: str | None) -> StackConfig:
+    app = App(context={"roam_emp": context, "roam_emp_environments": environments})
+    return StackConfig.from_context(app.node, env)
+
+
+def test_an_environment_overlays_its_own_settings_and_names_its_stack() -> None:
+    base = {"environment": "prod", "log_retention_days": 30, "retention": {"commands_days": 60}}
+    environments = {"stage": {"log_retention_days": 14, "retention": {"authorizations_days": 30}}}
+    stage = in_environment(base, environments, "stage")
+    assert (stage.environment, stage.stack_name, stage.log_retention_days) == ("stage", "stage-RoamEmp", 14)
+    # an object is overlaid key by key: the base's commands_days stays
+    assert (stage.retention.authorizations_days, stage.retention.commands_days) == (30, 60)
+    prod = in_environment(base, environments, None)  # cdk.json's environment
+    assert (prod.stack_name, prod.log_retention_days, prod.retention.authorizations_days) == (
+        "prod-RoamEmp",
+        30,
+        400,
+    )
+    assert stage.function_environment()["ROAM_EMP_ENVIRONMENT"] == "stage"
+
+
+def test_dash_c_env_picks_the_environment() -> None:
+    app = App(context={"roam_emp": {"environment": "prod"}, "env": "stage"})
+    assert StackConfig.from_context(app.node).stack_name == "stage-RoamEmp"
+
+
+@pytest.mark.parametrize("name", ["Stage", "1stage", "stage_2", "", "averyveryverylongname"])
+def test_an_environment_name_must_fit_resource_names(name: str) -> None:
+    with pytest.raises(ValueError, match="environment must be"):
+        config(environment=name)
+
+
+def test_account_and_region_are_checked() -> None:
+    assert (config(account="123456789012").account, config(region="eu-central-1").region) == (
+        "123456789012",
+        "eu-central-1",
+    )
+    with pytest.raises(ValueError, match="account"):
+        config(account="12345")
+    with pytest.raises(ValueError, match="region"):
+        config(region="Frankfurt")
+
+
+@pytest.mark.parametrize("python", ["3.8", "3.10", "3.14", "3"])
+def test_synth_refuses_an_unsupported_lambda_python(python: str) -> None:
+    with pytest.raises(ValueError, match=rf"lambda_python '{python}' is not supported.*python3\.11"):
+        config(lambda_python=python)
+
+
+def test_retention_defaults_fit_the_faq_and_accounting() -> None:
+    retention = config().retention
+    assert retention.cdr_archive_days >= 7 * 365  # accounting law: years, not Plugsurfing's 7 days
+    assert retention.cdr_archive_object_lock == ""  # an option, off by default
+    env = config(retention={"authorizations_days": 30, "commands_days": 7}).function_environment()
+    assert (env["AUTHORIZATIONS_RETENTION_DAYS"], env["COMMANDS_RETENTION_DAYS"]) == ("30", "7")
+    assert env["PULL_RUNS_RETENTION_DAYS"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("retention", "message"),
+    [
+        ({"commands_days": 0}, "commands_days"),
+        ({"cdr_archive_days": 3}, "7 days"),
+        ({"cdr_archive_cold_after_days": 90, "cdr_archive_deep_archive_after_days": 120}, "at least 90"),
+        ({"cdr_archive_days": 60}, "before cdr_archive_days"),
+        ({"cdr_archive_object_lock": "WORM"}, "cdr_archive_object_lock"),
+        ({"cdr_archive_object_lock": "COMPLIANCE", "cdr_archive_object_lock_days": 4000}, "at least"),
+        ({"keep_forever": True}, "unknown roam_emp.retention keys"),
+    ],
+)
+def test_bad_retention_is_refused(retention: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        config(retention=retention)
+
+
+def test_shipped_bytecode_matches_the_pinned_runtime_or_none_ships(tmp_path: Path) -> None:
+    """A .pyc holds its interpreter's magic number: only that Python version loads it."""
+    same, other = tmp_path / "same", tmp_path / "other"
+    bundling._CodeBundler(bundling.LOCAL_PYTHON).try_bundle(str(same))
+    pycs = list((same / "roam_emp" / "handlers" / "__pycache__").glob("*.pyc"))
+    assert pycs and all(p.read_bytes()[:4] == importlib.util.MAGIC_NUMBER for p in pycs)
+    assert all(f".cpython-{bundling.LOCAL_PYTHON.replace('.', '')}." in p.name for p in pycs)
+    runtime = "3.12" if bundling.LOCAL_PYTHON != "3.12" else "3.13"
+    bundling._CodeBundler(runtime).try_bundle(str(other))
+    assert (other / "roam_emp" / "handlers" / "ocpi_credentials.py").exists()
+    assert not list((other / "roam_emp").rglob("*.pyc"))  # sources only: Lambda compiles them
+
+
+def test_a_wheelhouse_for_another_python_is_refused(tmp_path: Path) -> None:
+    for name in (
+        "pydantic_core-2.41.5-cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+        "httpx-0.28.1-py3-none-any.whl",
+        "cryptography-44.0.0-cp39-abi3-manylinux_2_28_aarch64.whl",  # stable ABI: any 3.9+
+    ):
+        (tmp_path / name).touch()
+    bundling.check_wheelhouse("3.11", tmp_path)
+    with pytest.raises(
+        RuntimeError, match=r"built for cp311, but the Lambda runtime is python3\.12.*make wheelhouse"
+    ):
+        bundling.check_wheelhouse("3.12", tmp_path)
+    with pytest.raises(RuntimeError, match="no wheels"):
+        bundling.check_wheelhouse("3.11", tmp_path / "empty")

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any
 
-from . import cdrs_check_command
+from . import cdrs_check_command, operations
 from .admin_client import AdminClient, AdminError
 
 
@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
             default="http://127.0.0.1:8080",
             help="the stack's API URL (CloudFormation output ApiUrl)",
         )
+        command.add_argument(
+            "--env", help="a deployed environment (stage, prod): its stack's ApiUrl, instead of --api"
+        )
         command.add_argument("--region")
         return command
 
@@ -282,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--start", help="RFC 3339 with an offset, e.g. 2026-03-02T18:30:00+01:00 (default now)"
     )
     estimate.set_defaults(func=cmd_locations_estimate)
+    operations.add_parsers(sub, admin)
     cdrs = cdrs_check_command.add_parser(sub)
     reprocess = admin(
         "reprocess", "run an archived CDR body (refused or stored) through the current code", cdrs
@@ -297,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "env", None) and hasattr(args, "api"):
+            args.api = operations.api_url(args.env, args.region)  # docs/operations.md "Environments"
         return int(args.func(args))
     except AdminError as error:
         print(f"error: {error}", file=sys.stderr)

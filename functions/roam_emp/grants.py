@@ -71,6 +71,14 @@ TABLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("CommandTimeouts", COMMANDS_TABLE.key): frozenset({QUERY, UPDATE_ITEM}),  # by_due, conditional
     ("AdminCdrs", CDRS_TABLE.key): frozenset({GET_ITEM, PUT_ITEM, QUERY, UPDATE_ITEM}),
     ("AdminCdrs", LOCATIONS_TABLE.key): frozenset({GET_ITEM}),  # LocationCache.time_zone_of
+    # GDPR erasure (domain/forget.py, store/privacy.py): tokens found by uid and contract_id and
+    # deleted, authorizations by token deleted, the documents holding identifiers scanned and
+    # rewritten in place (conditional updates).
+    ("AdminPrivacy", TOKENS_TABLE.key): frozenset({GET_ITEM, QUERY, DELETE_ITEM}),
+    ("AdminPrivacy", AUTHORIZATIONS_TABLE.key): frozenset({QUERY, DELETE_ITEM}),
+    ("AdminPrivacy", SESSIONS_TABLE.key): frozenset({SCAN, UPDATE_ITEM}),
+    ("AdminPrivacy", CDRS_TABLE.key): frozenset({SCAN, UPDATE_ITEM}),
+    ("AdminPrivacy", COMMANDS_TABLE.key): frozenset({SCAN, UPDATE_ITEM}),
 }
 
 

@@ -472,6 +472,22 @@ FUNCTIONS: tuple[Function, ...] = (
         buckets={CDR_ARCHIVE.key: ("s3:GetObject", "s3:PutObject")},
         memory_mb=512,
     ),
+    Function(
+        name="AdminPrivacy",
+        handler="roam_emp.handlers.admin_privacy.handler",
+        description="Admin API: GDPR erasure of one driver (tokens and authorizations deleted, "
+        "sessions, CDRs and commands pseudonymised)",
+        routes=(Route("POST", "/admin/privacy/forget", Auth.IAM),),
+        tables={
+            TOKENS_TABLE.key: Access.WRITE,
+            AUTHORIZATIONS_TABLE.key: Access.WRITE,
+            SESSIONS_TABLE.key: Access.WRITE,
+            CDRS_TABLE.key: Access.WRITE,
+            COMMANDS_TABLE.key: Access.WRITE,
+        },
+        publishes_events=True,  # PersonalDataForgotten, without personal fields
+        memory_mb=512,
+    ),
 )
 
 

@@ -26,6 +26,7 @@ from ..config import Settings
 from ..store.bus import EventPublisher
 from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
 from ..store.locations import TARIFF_VERSION_PREFIX
+from ..store.privacy import FORGET_ID
 from ..store.streams import Change, Item, blob, change_from_record, number, text
 from .cdr_enrichment import CdrEnricher
 
@@ -201,6 +202,9 @@ class OutboxRelay:
         session = _doc_json(change.new)
         if session is None or session == _doc_json(change.old):
             return []  # removed, or written again unchanged (a resend)
+        forgotten = text(change.new, FORGET_ID)
+        if forgotten and forgotten != text(change.old, FORGET_ID):
+            return []  # a GDPR erasure (domain/forget.py announces it once, without personal data)
         self._link_cdrs(session)
         token = _obj(session, "cdr_token")
         last_updated = session.get("last_updated")  # as Plugsurfing sent it (the item's is fixed-width)

@@ -1,17 +1,15 @@
-"""Every real-time authorization decision (token, location, result, reason, latency), kept a year
-for support and analytics; queryable by token."""
+"""Every real-time authorization decision (token, location, result, reason, latency), kept for
+``retention.AUTHORIZATIONS`` (cdk.json ``retention.authorizations_days``) for support and analytics;
+queryable by token."""
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from . import aws
+from . import aws, retention
 from .dynamo import query_index
 from .stamps import sortable
-
-RETENTION_S = 400 * 86400
 
 
 class AuthorizationStore:
@@ -30,7 +28,7 @@ class AuthorizationStore:
                 # within one second (``…:00Z`` vs ``…:00.500Z``; store/stamps.py)
                 "decided_at": {"S": sortable(decision["decided_at"])},
                 "summary": {"S": summary},
-                "expires_at": {"N": str(int(time.time()) + RETENTION_S)},
+                retention.TTL_ATTRIBUTE: retention.AUTHORIZATIONS.expires_at(),
             },
         )
 

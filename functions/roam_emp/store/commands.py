@@ -18,16 +18,14 @@ ordered as numbers, never as timestamp strings).
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..ocpi.timestamps import format_timestamp, utcnow
-from . import aws
+from . import aws, retention
 from .dynamo import is_conditional_failure
 
-RETENTION_S = 90 * 86400
 PENDING = "PENDING"
 CPO, TIMER = "cpo", "timer"
 
@@ -56,7 +54,7 @@ class CommandStore:
                 "doc": _json(record),
                 "command": {"S": record["command"]},
                 "sender_state": {"S": sender_state},
-                "expires_at": {"N": str(int(time.time()) + RETENTION_S)},
+                retention.TTL_ATTRIBUTE: retention.COMMANDS.expires_at(),
             },
             ConditionExpression="attribute_not_exists(pk)",
         )

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from ..ocpi.common import DateTime
-from . import aws
+from . import aws, retention
 from .dynamo import is_conditional_failure, paginate
 
 _LEASE = {"pk": {"S": "LEASE"}, "sk": {"S": "locations-pull"}}
@@ -26,7 +26,6 @@ _SYNC = {"pk": {"S": "PULL"}, "sk": {"S": "SYNC"}}
 # A full pull that was asked for but could not start yet (issue 10): its own item, written without
 # the lease, so a request refused as busy never races the holder's read-modify-write of SYNC.
 _FULL_PENDING = {"pk": {"S": "PULL"}, "sk": {"S": "FULL_PENDING"}}
-SEEN_TTL_S = 3 * 86400
 
 
 class PullMode(StrEnum):
@@ -132,7 +131,7 @@ class PullStateStore:
                             "pk": {"S": f"PULLRUN#{run.run_id}"},
                             "sk": {"S": f"PAGE#{run.pages:06d}"},
                             "ids": {"S": json.dumps(seen, separators=(",", ":"))},
-                            "expires_at": {"N": str(int(now) + SEEN_TTL_S)},
+                            retention.TTL_ATTRIBUTE: retention.PULL_RUNS.expires_at(now),
                         },
                     }
                 }
