@@ -12,8 +12,11 @@ from typing import Any
 
 from constructs import Node
 
+from roam_emp.ocpi.countries import ALPHA2_TO_ALPHA3
+
 _CODE = re.compile(r"^[A-Z]{2}$")
 _PARTY = re.compile(r"^[A-Z0-9]{3}$")
+_ALPHA3 = re.compile(r"^[A-Za-z]{3}$")
 _WEB_ACL = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[^/]+/[^/]+$")
 
 
@@ -92,6 +95,7 @@ class StackConfig:
     def validate(self) -> None:
         if not _CODE.match(self.country_code):
             raise ValueError(f"country_code must be ISO 3166 alpha-2, got {self.country_code!r}")
+        self._validate_supported_countries()
         if not _PARTY.match(self.party_id):
             raise ValueError(f"party_id must be 3 characters [A-Z0-9], got {self.party_id!r}")
         if not 1 <= self.location_delta_pull_minutes <= 60:
@@ -130,6 +134,20 @@ class StackConfig:
         if self.waf_web_acl_arn and not _WEB_ACL.match(self.waf_web_acl_arn):
             raise ValueError(
                 f"waf_web_acl_arn must be a regional WAFv2 web ACL ARN, got {self.waf_web_acl_arn!r}"
+            )
+
+    def _validate_supported_countries(self) -> None:
+        """Location.country is alpha-3 (mod_locations.asciidoc); an alpha-2 code is translated by
+        the built-in table (ocpi/countries.py). One outside it would silently never match any
+        location (issue 10), so synth refuses it and names the alpha-3 way out."""
+        for country in self.supported_countries:
+            code = country.strip().upper() if isinstance(country, str) else None
+            if code is not None and (code in ALPHA2_TO_ALPHA3 or _ALPHA3.match(code)):
+                continue
+            raise ValueError(
+                f"supported_countries: {country!r} is neither an ISO 3166 alpha-2 code of the built-in "
+                "table (functions/roam_emp/ocpi/countries.py) nor an alpha-3 code; give its alpha-3 "
+                "code (as in Location.country), e.g. 'DEU'"
             )
 
     def schedule_expression(self, setting: str) -> str:
