@@ -17,8 +17,10 @@ from roam_emp.domain.authorization import Authorizer
 from roam_emp.domain.cdrs import CdrService
 from roam_emp.domain.location_pull import LocationPuller
 from roam_emp.domain.sessions import SessionService
+from roam_emp.domain.token_match import match_token
 from roam_emp.ocpi.common import ci_equal, ci_key
 from roam_emp.ocpi.locations import Location
+from roam_emp.ocpi.sessions import CdrToken
 from roam_emp.ocpi.timestamps import utcnow
 from roam_emp.ocpi.tokens import LocationReferences
 from roam_emp.store import aws
@@ -62,6 +64,22 @@ def test_one_token_whatever_the_case_of_its_uid(aws_mock: dict[str, str]) -> Non
     stored = tokens.get("RFID", "Card-7")
     assert stored is not None and stored.token["uid"] == "CARD-7" and stored.token["valid"] is False
     assert len(tokens.count_for_contract(_token("x")["contract_id"])) == 1
+
+
+def test_a_cdr_token_in_another_case_matches_our_token_by_uid(aws_mock: dict[str, str]) -> None:
+    tokens = TokenStore(aws_mock[topology.TOKENS_TABLE.env_var])
+    tokens.save_queued(_token("abc-cdr-1"))
+    cdr_token = CdrToken.model_validate(
+        {
+            "country_code": "NL",
+            "party_id": "EMP",
+            "uid": "ABC-CDR-1",
+            "type": "RFID",
+            "contract_id": "NLEMPX1",
+        }
+    )
+    match = match_token(tokens, cdr_token, None)
+    assert (match["method"], match["token_uid"]) == ("uid", "abc-cdr-1")
 
 
 CC, PID = "BE", "BEC"
