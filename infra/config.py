@@ -14,10 +14,12 @@ from aws_cdk import Aws
 from constructs import Node
 
 from roam_emp import environments
+from roam_emp.ocpi.countries import ALPHA2_TO_ALPHA3
 from roam_emp.store import retention as ttl
 
 _CODE = re.compile(r"^[A-Z]{2}$")
 _PARTY = re.compile(r"^[A-Z0-9]{3}$")
+_ALPHA3 = re.compile(r"^[A-Za-z]{3}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _LOCK_MODES = ("", "GOVERNANCE", "COMPLIANCE")
@@ -200,6 +202,7 @@ class StackConfig:
         self.retention.validate()
         if not _CODE.match(self.country_code):
             raise ValueError(f"country_code must be ISO 3166 alpha-2, got {self.country_code!r}")
+        self._validate_supported_countries()
         if not _PARTY.match(self.party_id):
             raise ValueError(f"party_id must be 3 characters [A-Z0-9], got {self.party_id!r}")
         if not 1 <= self.location_delta_pull_minutes <= 60:
@@ -238,6 +241,20 @@ class StackConfig:
         if self.waf_web_acl_arn and not _WEB_ACL.match(self.waf_web_acl_arn):
             raise ValueError(
                 f"waf_web_acl_arn must be a regional WAFv2 web ACL ARN, got {self.waf_web_acl_arn!r}"
+            )
+
+    def _validate_supported_countries(self) -> None:
+        """Location.country is alpha-3 (mod_locations.asciidoc); an alpha-2 code is translated by
+        the built-in table (ocpi/countries.py). One outside it would silently never match any
+        location (issue 10), so synth refuses it and names the alpha-3 way out."""
+        for country in self.supported_countries:
+            code = country.strip().upper() if isinstance(country, str) else None
+            if code is not None and (code in ALPHA2_TO_ALPHA3 or _ALPHA3.match(code)):
+                continue
+            raise ValueError(
+                f"supported_countries: {country!r} is neither an ISO 3166 alpha-2 code of the built-in "
+                "table (functions/roam_emp/ocpi/countries.py) nor an alpha-3 code; give its alpha-3 "
+                "code (as in Location.country), e.g. 'DEU'"
             )
 
     def schedule_expression(self, setting: str) -> str:

@@ -307,6 +307,11 @@ def test_operational_alarms(synth: tuple[Any, Template, Path]) -> None:
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm", {"MetricName": "Duration", "ExtendedStatistic": "p99", "Threshold": 800}
     )
+    # issue 10: a nightly full pull may be missed once, not twice (26 h)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "LocationFullPullAgeSeconds", "Namespace": "RoamEmp", "Threshold": 26 * 3600},
+    )
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     assert all(a["Properties"].get("AlarmActions") for a in alarms.values())  # every alarm notifies
 

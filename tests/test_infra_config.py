@@ -60,11 +60,20 @@ def test_operator_settings_are_passed_exactly() -> None:
         ({"max_tokens_per_contract_id": 26}, "max_tokens_per_contract_id"),
         ({"max_tokens_per_contract_id": 0}, "max_tokens_per_contract_id"),
         ({"allow_contract_id_change": "yes"}, "allow_contract_id_change"),
+        # an alpha-2 code outside ocpi/countries.py would silently never match (issue 10)
+        ({"supported_countries": ["DE", "BR"]}, "supported_countries: 'BR' is neither"),
+        ({"supported_countries": ["DEUT"]}, "give its alpha-3 code"),
+        ({"supported_countries": [49]}, "supported_countries: 49"),
     ],
 )
 def test_bad_settings_are_refused_at_synth(context: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         config(**context)
+
+
+def test_supported_countries_in_alpha2_of_the_table_or_alpha3_reach_the_functions() -> None:
+    env = config(supported_countries=["de", "NL", "XKX"]).function_environment()
+    assert env["SUPPORTED_COUNTRIES"] == "de,NL,XKX"  # translated at run time (roam_emp/config.py)
 
 
 def test_throttling_and_web_acl_settings_are_checked() -> None:

@@ -27,6 +27,7 @@ from aws_lambda_powertools import Logger
 from ..config import Settings
 from ..ocpi import jsondoc
 from ..ocpi.cdrs import Cdr
+from ..ocpi.common import ci_key
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.status import OcpiError, StatusCode
 from ..store.cdrs import ACCEPTED_PREFIX, REJECTED_PREFIX, CdrStore, StoreOutcome, cdr_key
@@ -44,10 +45,17 @@ class CdrResult:
     deviations: DeviationLog
 
 
+# The CDR's own CiString ids (types.asciidoc): a resend spelling them in another case is the same
+# CDR, so the digest sees their ``ci_key`` (a duplicate, not a conflict; store/cdrs.py keys alike).
+_CI_IDS = ("country_code", "party_id", "id", "session_id")
+
+
 def body_digest(raw: dict[str, Any]) -> str:
-    """Identical content gives an identical digest, whatever the JSON formatting of a resend;
-    defined for any string Plugsurfing may send, lone surrogates included (jsondoc)."""
-    return hashlib.sha256(jsondoc.canonical_bytes(raw)).hexdigest()
+    """Identical content gives an identical digest, whatever the JSON formatting of a resend or
+    the case of the CDR's ids; defined for any string Plugsurfing may send, lone surrogates
+    included (jsondoc)."""
+    keyed = {k: ci_key(v) if k in _CI_IDS and isinstance(v, str) else v for k, v in raw.items()}
+    return hashlib.sha256(jsondoc.canonical_bytes(keyed)).hexdigest()
 
 
 @dataclass

@@ -7,6 +7,11 @@ is initiated") and a location in our cache. The synchronous CommandResponse (res
 stored; the CommandResult arrives later at our response_url (possibly before the CommandResponse is
 stored: store/commands.py keeps both); with none by the timeout, the timer (CommandTimeouts, not a
 reader) marks it TIMEOUT, and the ``CommandResultReceived`` event comes from the store either way.
+
+A START_SESSION is checked against the cached location before anything goes to Plugsurfing
+(mod_commands.asciidoc, StartSession; :func:`start_target`): a location we do not hold is 404 + 2003
+(we cannot check it, and a start there could never be shown to the driver); a bad EVSE or connector
+is 400 + 2001 naming the field. Ids match as CiStrings and are sent as the cache spells them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ..config import Settings
 from ..hub.errors import HubError
 from ..hub.factory import hub_client
 from ..ocpi.commands import CommandResponse, CommandResult, StartSession, StopSession
+from ..ocpi.common import ci_equal
 from ..ocpi.enums import CommandResponseType, CommandType
 from ..ocpi.leniency import dump_outbound, parse_inbound
 from ..ocpi.status import OcpiError, StatusCode
@@ -50,6 +56,59 @@ class StartRequest(BaseModel):
     location_id: str = Field(min_length=1, max_length=36)
     evse_uid: str | None = Field(default=None, max_length=36)
     connector_id: str | None = Field(default=None, max_length=36)
+
+
+def _refuse(message: str) -> OcpiError:
+    return OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, message)
+
+
+def start_target(start: StartRequest, location: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """The (location_id, evse_uid, connector_id) to send, as the cached location spells them,
+    or OcpiError 2001 naming the field (mod_commands.asciidoc, StartSession; mod_locations.asciidoc,
+    Capability and Status). Without ``evse_uid`` the CPO picks the EVSE (spec: "the Charge Point can
+    itself decide"), so only a given EVSE is checked."""
+    location_id = str(location.get("id") or start.location_id)
+    if start.evse_uid is None:
+        if start.connector_id is not None:
+            # StartSession.evse_uid: "Required when connector_id is set."
+            raise _refuse("evse_uid is required when connector_id is given (OCPI StartSession)")
+        return location_id, None, None
+    evse = next(
+        (
+            e
+            for e in location.get("evses") or []
+            if isinstance(e, dict) and isinstance(e.get("uid"), str) and ci_equal(e["uid"], start.evse_uid)
+        ),
+        None,
+    )
+    if evse is None:
+        raise _refuse(f"evse_uid {start.evse_uid!r} is not an EVSE of location {location_id}")
+    if evse.get("status") == "REMOVED":  # mod_locations Status: REMOVED, the EVSE no longer exists
+        raise _refuse(f"evse_uid {start.evse_uid!r} is REMOVED")
+    capabilities = evse.get("capabilities") or []
+    if "REMOTE_START_STOP_CAPABLE" not in capabilities:
+        raise _refuse(f"evse_uid {start.evse_uid!r} is not REMOTE_START_STOP_CAPABLE")
+    if start.connector_id is None:
+        if "START_SESSION_CONNECTOR_REQUIRED" in capabilities:
+            # StartSession.connector_id: "required when the capability START_SESSION_CONNECTOR_REQUIRED
+            # is set on the EVSE"
+            raise _refuse(
+                f"connector_id is required: evse_uid {start.evse_uid!r} has START_SESSION_CONNECTOR_REQUIRED"
+            )
+        return location_id, evse["uid"], None
+    connector = next(
+        (
+            c
+            for c in evse.get("connectors") or []
+            if isinstance(c, dict) and isinstance(c.get("id"), str) and ci_equal(c["id"], start.connector_id)
+        ),
+        None,
+    )
+    if connector is None:
+        raise _refuse(
+            f"connector_id {start.connector_id!r} is not a connector of evse_uid {start.evse_uid!r}"
+        )
+    return location_id, evse["uid"], connector["id"]
 
 
 class StopRequest(BaseModel):
@@ -150,16 +209,18 @@ class CommandService:
                 "Plugsurfing: push it before a remote start",
                 http_status=409,
             )
-        if self.locations.country_of(start.location_id) is None:
+        location = self.locations.get(start.location_id, with_tariffs=False)
+        if location is None:
             raise OcpiError(StatusCode.UNKNOWN_LOCATION, f"location {start.location_id} is not in the cache")
+        location_id, evse_uid, connector_id = start_target(start, location)
         return dump_outbound(
             StartSession.model_validate(
                 {
                     "response_url": response_url,
                     "token": stored.token,
-                    "location_id": start.location_id,
-                    "evse_uid": start.evse_uid,
-                    "connector_id": start.connector_id,
+                    "location_id": location_id,
+                    "evse_uid": evse_uid,
+                    "connector_id": connector_id,
                     "authorization_reference": uuid.uuid4().hex,
                 }
             )

@@ -35,6 +35,7 @@ from ..config import Settings
 from ..hub.client import HubClient
 from ..hub.errors import HubError, HubRateLimited, HubRejected, HubUnauthorized, RateBudgetExhausted
 from ..hub.factory import hub_client
+from ..ocpi.common import ci_key
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.locations import Location
 from ..ocpi.timestamps import format_timestamp, utcnow
@@ -303,8 +304,9 @@ class LocationPuller:
     def _reconcile(self, run: PullRun) -> int:
         """Remove what a *completed* full pull did not see (FAQ "How are removed Locations
         handled?"). An interrupted full pull never gets here, so it removes nothing."""
-        seen = self.state.seen(run.run_id)
-        cached = self.cache.all_ids()
+        # Location ids are CiString (types.asciidoc): a location seen as ``loc1`` is the cached ``LOC1``.
+        seen = {ci_key(i) for i in self.state.seen(run.run_id)}
+        cached = {ci_key(i) for i in self.cache.all_ids()}
         absent = sorted(cached - seen)
         if not absent:
             return 0

@@ -235,14 +235,14 @@ class OutboxRelay:
         keys = [k for k in self.cdrs.keys_for_session(session_id) if k["sk"]["S"] == CDR_SK]
         keys.append(cdr_key(session_id))  # FAQ: with a session, the CDR id is the session id
         seen: set[str] = set()
-        for key in keys:
-            cdr_id = key["pk"]["S"].removeprefix("CDR#")
-            if cdr_id in seen:
+        for found in keys:
+            key = {"pk": found["pk"], "sk": found["sk"]}  # as stored: never re-derived from the id
+            if key["pk"]["S"] in seen:
                 continue
-            seen.add(cdr_id)
-            stored = self.cdrs.get(cdr_id)
+            seen.add(key["pk"]["S"])
+            stored = self.cdrs.get_at(key)
             if stored and stored["facts"] is not None and stored["facts"].get("session_linked") is False:
-                self.cdrs.request_enrichment(cdr_key(cdr_id), "session arrived")
+                self.cdrs.request_enrichment(key, "session arrived")
 
     # Commands ----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
+from ..ocpi.common import ci_equal
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.sessions import Session
 from ..ocpi.status import OcpiError, StatusCode
@@ -29,8 +30,9 @@ class SessionResult:
 
 
 def _path_must_match(body: dict[str, Any], country_code: str, party_id: str, session_id: str) -> None:
+    # All three are CiString (types.asciidoc): ``abc`` in the body is the URL's ``ABC``.
     for field, expected in (("country_code", country_code), ("party_id", party_id), ("id", session_id)):
-        if field in body and body[field] != expected:
+        if field in body and not (isinstance(body[field], str) and ci_equal(body[field], expected)):
             raise OcpiError(
                 StatusCode.INVALID_OR_MISSING_PARAMETERS,
                 f"{field} {body[field]!r} differs from the URL ({expected!r})",

@@ -34,10 +34,12 @@ def match_token(tokens: TokenStore, cdr_token: CdrTokenLike, original_protocol: 
     """{"method": "uid" | "contract_id" | "none", "token_uid", "token_type", "ambiguous"}."""
     sharing = tokens.count_for_contract(cdr_token.contract_id) if cdr_token.contract_id else set()
     ambiguous = len(sharing) > 1 and bool(original_protocol)
-    if tokens.get(cdr_token.type, cdr_token.uid, consistent=False) is not None:
+    stored = tokens.get(cdr_token.type, cdr_token.uid, consistent=False)
+    if stored is not None:
         return {
             "method": "uid",
-            "token_uid": cdr_token.uid,
+            # our token as we spelled it: uids are CiString (types.asciidoc), Plugsurfing's case may differ
+            "token_uid": stored.token["uid"],
             "token_type": cdr_token.type,
             "ambiguous": ambiguous,
         }

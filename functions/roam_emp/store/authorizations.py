@@ -10,6 +10,7 @@ from typing import Any
 from . import aws, retention
 from .dynamo import query_index
 from .stamps import sortable
+from .tokens import token_key
 
 
 class AuthorizationStore:
@@ -23,7 +24,7 @@ class AuthorizationStore:
             Item={
                 "pk": {"S": f"AUTH#{decision['authorization_reference']}"},
                 "sk": {"S": "D"},
-                "token_key": {"S": f"{decision['token_type']}#{decision['token_uid']}"},
+                "token_key": {"S": token_key(decision["token_type"], decision["token_uid"])},
                 # the by_token index's sort key: fixed width, so newest first is by time even
                 # within one second (``…:00Z`` vs ``…:00.500Z``; store/stamps.py)
                 "decided_at": {"S": sortable(decision["decided_at"])},
@@ -34,6 +35,6 @@ class AuthorizationStore:
 
     def for_token(self, token_type: str, uid: str, limit: int = 20) -> list[dict[str, Any]]:
         items = query_index(
-            self.table, "by_token", "token_key", f"{token_type}#{uid}", limit=limit, newest_first=True
+            self.table, "by_token", "token_key", token_key(token_type, uid), limit=limit, newest_first=True
         )
         return [json.loads(i["summary"]["S"]) for i in items]

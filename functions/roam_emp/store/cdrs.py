@@ -6,7 +6,12 @@ acknowledge; everything else about a CDR (its facts) is written back later by th
   version). A *different* body for a known id is kept as a conflict item for review, never silently
   overwritten, and recorded exactly once however often it is resent.
 - CDR ids are unique across all CPOs behind Roam OCPI (FAQ "Are IDs unique"), so the id alone keys
-  the item (GET /ocpi/2.2.1/cdrs/{cdr_id}).
+  the item (GET /ocpi/2.2.1/cdrs/{cdr_id}). CDR and session ids are CiString(39/36)
+  (mod_cdrs.asciidoc; types.asciidoc): keys, the by_session_id index and the archive key hold their
+  ``ocpi.common.ci_key``, so a resend spelling the id in another case is the same CDR (with the
+  digest of domain/cdrs.py, which ignores that case too, a duplicate); the document keeps the
+  spelling received first. Keys read from an index are used as they are (:meth:`CdrStore.get_at`):
+  a digested key (``h-…``) is not an id to normalise again.
 - Enrichment rounds: ``enrich_round`` says which round of facts is wanted (1 on arrival; +1 when a
   session arrives for an unlinked CDR or an operator reprocesses it), ``facts_round`` which round
   ``facts`` holds. The stream consumer computes facts while the two differ; a write-back only lands
@@ -27,6 +32,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
+from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, utcnow
 from . import aws
@@ -61,8 +67,14 @@ def storage_id(value: str) -> str:
     return "h-" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def id_key(value: str) -> str:
+    """A CDR or session id as our key attribute: its CiString key (``ci_key``), then
+    :func:`storage_id`, in that order (a digest is never case-folded)."""
+    return storage_id(ci_key(value))
+
+
 def cdr_key(cdr_id: str, sk: str = CDR_SK) -> dict[str, Any]:
-    return {"pk": {"S": f"CDR#{storage_id(cdr_id)}"}, "sk": {"S": sk}}
+    return {"pk": {"S": f"CDR#{id_key(cdr_id)}"}, "sk": {"S": sk}}
 
 
 def _key_part(value: Any) -> str:
@@ -86,8 +98,9 @@ class CdrStore:
     # The archive ------------------------------------------------------------------------------
 
     def archive_key(self, cdr: dict[str, Any], digest: str) -> str:
-        """The key names the CPO, the id and the body's digest."""
-        parts = (cdr.get("country_code"), cdr.get("party_id"), cdr.get("id"))
+        """The key names the CPO, the id (CiString keys: one CDR, one folder) and the body's digest."""
+        parts = [cdr.get(name) for name in ("country_code", "party_id", "id")]
+        parts = [ci_key(p) if isinstance(p, str) else p for p in parts]
         return ACCEPTED_PREFIX + "/".join(_key_part(p) for p in parts) + f"/{digest}.json"
 
     def archive(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
@@ -140,7 +153,7 @@ class CdrStore:
             item["doc"] = {"B": packed}
         if isinstance(cdr.get("session_id"), str) and cdr["session_id"]:
             # index by_session_id (support, linking)
-            item["session_id"] = {"S": storage_id(cdr["session_id"])}
+            item["session_id"] = {"S": id_key(cdr["session_id"])}
         if original_protocol:
             item["x_original_protocol"] = {"S": escape_lone_surrogates(original_protocol)}
         return item
@@ -186,9 +199,13 @@ class CdrStore:
         return json.loads(archived[0])  # type: ignore[no-any-return]
 
     def get(self, cdr_id: str, sk: str = CDR_SK) -> dict[str, Any] | None:
+        return self.get_at(cdr_key(cdr_id, sk))
+
+    def get_at(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        """The CDR at a stored key (``pk``/``sk``, e.g. from an index)."""
         item = (
             aws.dynamodb()
-            .get_item(TableName=self.table, Key=cdr_key(cdr_id, sk), ConsistentRead=True)
+            .get_item(TableName=self.table, Key={"pk": key["pk"], "sk": key["sk"]}, ConsistentRead=True)
             .get("Item")
         )
         return self.describe(item) if item else None
@@ -211,11 +228,11 @@ class CdrStore:
         """The CDR of a session (a CDR's id need not be its session's id)."""
         for key in self.keys_for_session(session_id):
             if key["sk"]["S"] == CDR_SK:
-                return self.get(key["pk"]["S"].removeprefix("CDR#"))
+                return self.get_at(key)
         return None
 
     def keys_for_session(self, session_id: str) -> list[dict[str, Any]]:
-        return query_index(self.table, "by_session_id", "session_id", storage_id(session_id))
+        return query_index(self.table, "by_session_id", "session_id", id_key(session_id))
 
     def conflicts(self, cdr_id: str) -> list[str]:
         page = aws.dynamodb().query(

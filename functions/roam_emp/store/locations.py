@@ -8,6 +8,9 @@
   an unchanged network costs reads, not writes.
 - Index attributes: ``party_key`` (connection owner ``country_code*party_id``), ``country``
   (Location.country, ISO alpha-3 as sent), plus a small ``summary`` projected into both indexes.
+- Location ids are CiString(36) (mod_locations.asciidoc; types.asciidoc): the item is keyed by
+  ``ocpi.common.ci_key`` of the id, so a location pulled as ``loc1`` and again as ``LOC1`` is one
+  location; ``location_id`` and the document keep the spelling of the latest pull.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.leniency import to_json_dict
 from ..ocpi.locations import Location
@@ -53,7 +57,7 @@ def _unpack(blob: Any) -> dict[str, Any]:
 def location_key(location_id: str) -> Item:
     # Any id can be looked up (authorize takes it from Plugsurfing's request): a lone surrogate
     # goes to DynamoDB as its JSON escape, which takes UTF-8 only (issue 13).
-    return {"pk": {"S": escape_lone_surrogates(f"LOC#{location_id}")}, "sk": {"S": LOCATION_SK}}
+    return {"pk": {"S": escape_lone_surrogates(f"LOC#{ci_key(location_id)}")}, "sk": {"S": LOCATION_SK}}
 
 
 def tariff_key(tariff_id: str) -> Item:
@@ -147,10 +151,10 @@ class LocationCache:
     # Writing -------------------------------------------------------------------------------
 
     def stored_hashes(self, location_ids: list[str]) -> dict[str, str]:
-        items = batch_get(
-            self.table, [location_key(i) for i in location_ids], projection="location_id, content_hash"
-        )
-        return {i["location_id"]["S"]: i["content_hash"]["S"] for i in items if "location_id" in i}
+        """Content hashes by the ids' CiString keys (``ci_key``)."""
+        keys = {ci_key(i): location_key(i) for i in location_ids}  # one key per id, whatever its case
+        items = batch_get(self.table, list(keys.values()), projection="location_id, content_hash")
+        return {ci_key(i["location_id"]["S"]): i["content_hash"]["S"] for i in items if "location_id" in i}
 
     def upsert(
         self,
@@ -165,11 +169,14 @@ class LocationCache:
         result = UpsertResult()
         if not incoming:
             return result
+        # One item per CiString key: a page holding one id in two spellings keeps the last one
+        # (DynamoDB refuses a batch naming one key twice).
+        incoming = list({ci_key(i.location.id): i for i in incoming}.values())
         stored = self.stored_hashes([i.location.id for i in incoming])
         puts: list[Item] = []
         tariffs: dict[str, dict[str, Any]] = {}
         for item in incoming:
-            previous = stored.get(item.location.id)
+            previous = stored.get(ci_key(item.location.id))
             if previous == item.content_hash:
                 result.unchanged += 1
                 continue
@@ -256,12 +263,18 @@ class LocationCache:
 
     # Reading -------------------------------------------------------------------------------
 
-    def get(self, location_id: str) -> dict[str, Any] | None:
-        """The location as OCPI JSON, tariffs inlined again as received."""
+    def get(self, location_id: str, *, with_tariffs: bool = True) -> dict[str, Any] | None:
+        """The location as OCPI JSON, tariffs inlined again as received (``with_tariffs=False``: the
+        connectors without them, one read)."""
         item = aws.dynamodb().get_item(TableName=self.table, Key=location_key(location_id)).get("Item")
         if not item:
             return None
         doc = _unpack(item["doc"]["B"])
+        if not with_tariffs:
+            for evse in doc.get("evses") or []:
+                for connector in evse.get("connectors") or []:
+                    connector.pop("_tariff_refs", None)
+            return doc
         refs = {
             ref
             for evse in doc.get("evses") or []
@@ -304,7 +317,8 @@ class LocationCache:
         return item["country"]["S"] if item else None
 
     def all_ids(self) -> set[str]:
-        """Every cached location id (a paginated scan of keys: reads, no writes)."""
+        """Every cached location id as last received (a paginated scan of keys: reads, no
+        writes); compare them by ``ci_key``."""
         items = paginate(
             "scan",
             TableName=self.table,

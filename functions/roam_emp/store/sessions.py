@@ -7,6 +7,10 @@ string: ``…:00Z`` and ``…:00.500Z`` are one second apart by string order the
 ``last_updated`` (the by_token index's sort key, a string) is kept in the fixed-width form. String
 attributes carry lone surrogates (kept in the document as received) as their JSON escapes: DynamoDB
 takes UTF-8 only.
+
+Session ids, ``country_code`` and ``party_id`` are CiString (mod_sessions.asciidoc; types.asciidoc):
+the key and the by_session_id index hold their ``ocpi.common.ci_key``, so a PUT of ``abc`` and a
+PATCH of ``ABC`` are one session; the document keeps the spelling Plugsurfing sent.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import query_index
 from .stamps import epoch_us, sortable
+from .tokens import token_key
 
 _SK = "S"
 # DynamoDB's limits (table and index keys, whole item), checked before AWS refuses with a
@@ -45,7 +51,7 @@ def _check_limits(item: dict[str, Any]) -> None:
 
 
 def _key(country_code: str, party_id: str, session_id: str) -> dict[str, Any]:
-    pk = escape_lone_surrogates(f"SESSION#{country_code}#{party_id}#{session_id}")
+    pk = escape_lone_surrogates(f"SESSION#{ci_key(country_code)}#{ci_key(party_id)}#{ci_key(session_id)}")
     return {"pk": {"S": pk}, "sk": {"S": _SK}}
 
 
@@ -71,12 +77,14 @@ class SessionStore:
             "last_updated": {"S": sortable(last_updated)},
             "updated_us": {"N": str(epoch_us(last_updated))},
             "status": {"S": escape_lone_surrogates(str(session.get("status", "")))},
-            "session_id": {"S": escape_lone_surrogates(session["id"])},
+            "session_id": {"S": escape_lone_surrogates(ci_key(session["id"]))},
         }
         token = session.get("cdr_token")
         if isinstance(token, dict) and token.get("uid"):
             # index by_token: a token's recent sessions (support bundle, stage test evidence)
-            item["token_key"] = {"S": escape_lone_surrogates(f"{token.get('type', 'RFID')}#{token['uid']}")}
+            item["token_key"] = {
+                "S": escape_lone_surrogates(token_key(str(token.get("type", "RFID")), token["uid"]))
+            }
         if original_protocol:
             item["x_original_protocol"] = {"S": escape_lone_surrogates(original_protocol)}
         _check_limits(item)
@@ -97,7 +105,9 @@ class SessionStore:
 
     def find(self, session_id: str) -> dict[str, Any] | None:
         """By id alone (unique across CPOs, FAQ), with the X-Original-Protocol we recorded."""
-        for key in query_index(self.table, "by_session_id", "session_id", session_id):
+        for key in query_index(
+            self.table, "by_session_id", "session_id", escape_lone_surrogates(ci_key(session_id))
+        ):
             item = (
                 aws.dynamodb()
                 .get_item(TableName=self.table, Key={"pk": key["pk"], "sk": key["sk"]})
@@ -113,7 +123,7 @@ class SessionStore:
     def for_token(self, token_type: str, uid: str, limit: int = 10) -> list[dict[str, Any]]:
         """A token's sessions, most recently updated first."""
         items = query_index(
-            self.table, "by_token", "token_key", f"{token_type}#{uid}", limit=limit, newest_first=True
+            self.table, "by_token", "token_key", token_key(token_type, uid), limit=limit, newest_first=True
         )
         return [
             {

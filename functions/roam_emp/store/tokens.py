@@ -10,6 +10,10 @@ stored token goes back to that version (the refused one is kept as ``refused`` f
 later changes build on what Plugsurfing holds, so one refused value cannot get every later push
 (e.g. ``valid: false`` for a lost card) refused too. ``created_us``/``first_pushed_us`` (numbers,
 store/stamps.py) order the tokens sharing a contract_id the way Plugsurfing does: by creation.
+
+Token uids are CiString (mod_tokens.asciidoc, Token.uid; types.asciidoc): the item is keyed by
+``ocpi.common.ci_key`` of the uid, so ``abc123`` and ``ABC123`` are one token (authorize, push,
+sessions' and authorizations' by_token indexes alike); the document keeps the uid as it was written.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..ocpi.common import ci_key
 from ..ocpi.contract_id import contract_key
 from ..ocpi.timestamps import format_timestamp, utcnow
 from . import aws
@@ -82,7 +87,8 @@ def _creation_order(item: dict[str, Any]) -> tuple[int, int, str]:
 
 
 def token_key(token_type: str, uid: str) -> str:
-    return f"{token_type}#{uid}"
+    """``<type>#<uid>`` with the uid as a CiString key (the one form every by_token index uses)."""
+    return f"{token_type}#{ci_key(uid)}"
 
 
 def _key(token_type: str, uid: str) -> dict[str, Any]:
