@@ -10,7 +10,7 @@ WHEELHOUSE := .build/wheelhouse
 WHEEL_STAMP := $(WHEELHOUSE)/.stamp
 PYVER := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 
-.PHONY: install demo local test lint typecheck unit synth deploy bench wheelhouse clean
+.PHONY: install demo local test lint typecheck unit synth deploy bench fuzz wheelhouse clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ deploy: $(STAMP) $(WHEEL_STAMP) node_modules/.stamp
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The OCPI routes' fuzzing with many more examples (FUZZ_EXAMPLES per route): bench/results/fuzz.json
+fuzz: $(STAMP)
+	$(BIN)/python -m bench fuzz
 
 clean:
 	rm -rf $(VENV) .build cdk.out node_modules
