@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from roam_emp import config
+from roam_emp import config, topology
 from roam_emp.store import aws
 
 
@@ -43,7 +42,6 @@ TEST_ENV = {
 }
 # ROAM_EMP_TEST_DYNAMODB=local runs every ``aws_mock`` test with DynamoDB in DynamoDB Local (the
 # rest stays moto): how docs/dynamodb-local.md's differences were found. Off in CI (slower).
-_prefixes = itertools.count()
 
 
 @pytest.fixture
@@ -55,16 +53,20 @@ def aws_mock(request: pytest.FixtureRequest, restore_env: None) -> Iterator[dict
 
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(TEST_ENV)
-    names = LocalNames()
-    if os.environ.get("ROAM_EMP_TEST_DYNAMODB") == "local":
+    local_dynamodb = os.environ.get("ROAM_EMP_TEST_DYNAMODB") == "local"
+    if local_dynamodb:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = request.getfixturevalue("dynamodb_local")
-        names = LocalNames(prefix=f"mock{next(_prefixes)}")  # one server, tables of every test
     _reset_process_caches()
     with mock_aws():
-        env = provision(names)
+        env = provision(LocalNames())
         apply(env)
         _reset_process_caches()
-        yield env
+        try:
+            yield env
+        finally:
+            if local_dynamodb:  # one server for the session: the next test makes them anew
+                for table in topology.TABLES:
+                    aws.platform_client("dynamodb").delete_table(TableName=env[table.env_var])
 
 
 @pytest.fixture(scope="module")

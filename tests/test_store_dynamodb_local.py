@@ -281,9 +281,8 @@ def test_two_cdr_bodies_for_one_id_at_once_one_stored_one_conflict(backend: Back
 def test_two_pullers_take_the_lease_at_once_one_gets_it(backend: Backend) -> None:
     from roam_emp.store.pull_state import PullStateStore
 
-    # the lease is one item per table: a table of its own for this test, made once
+    # the lease is one item per table: each test that takes it releases it at its end
     store = PullStateStore(backend.table(topology.STATE_TABLE))
-    store.release("nobody")  # a lease of an earlier test run in this module: none here
     results = race(backend, lambda: store.acquire("a", 60), lambda: store.acquire("b", 60))
     assert sorted(results) == [False, True], results
     holder = "a" if results[0] else "b"
@@ -319,7 +318,6 @@ def test_a_checkpoint_by_a_holder_whose_lease_was_taken_writes_nothing(backend: 
     from roam_emp.store.pull_state import PullMode, PullRun, PullStateStore
 
     store = PullStateStore(backend.table(topology.STATE_TABLE))
-    store.release("nobody")
     assert store.acquire("first", 0.001, now=1.0)
     assert store.acquire("second", 60)  # the first stalled: its lease expired, taken over
     run = PullRun(run_id=unique("RUN"), mode=PullMode.FULL, started_at="2026-01-01T00:00:00Z", pages=1)  # type: ignore[arg-type]
