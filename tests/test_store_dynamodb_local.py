@@ -1,17 +1,11 @@
 """The store layer against real DynamoDB semantics (issue 13): every test runs on moto and on
-DynamoDB Local (AWS's emulator, one server per session: tests/dynamodb_local.py), so item size, key
-lengths, conditional writes, transactions and expression validation behave as in AWS, not as moto
-approximates them. Where the two differ, the test says so and docs/dynamodb-local.md lists it.
-Tables are created once per backend; every test uses its own ids."""
+DynamoDB Local (tests/store_backends.py), so conditional writes, transactions and size/key limits
+behave as in AWS, not as moto approximates them. Races run on DynamoDB Local only (moto's
+conditional writes are not atomic across threads). Every test uses its own ids."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,225 +15,9 @@ from roam_emp import topology
 from roam_emp.store import aws
 from roam_emp.store.cdrs import cdr_key
 
-from .conftest import TEST_ENV, _reset_process_caches
+from .store_backends import MOTO_ITEM_LIMIT, Backend, backend, code, error_of, put, race, unique
 
-_ids = itertools.count()
-ITEM_LIMIT = 400 * 1024
-
-
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    env: dict[str, str]
-
-    @property
-    def local(self) -> bool:
-        return self.name == "dynamodb-local"
-
-    def table(self, table: topology.Table) -> str:
-        return self.env[table.env_var]
-
-
-@pytest.fixture(scope="module", params=["moto", "dynamodb-local"])
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """moto in-process for everything; with ``dynamodb-local``, DynamoDB is DynamoDB Local."""
-    from moto import mock_aws
-
-    from roam_emp.local.provision import LocalNames, apply, provision
-
-    saved = dict(os.environ)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(TEST_ENV)
-    if request.param == "dynamodb-local":
-        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = request.getfixturevalue("dynamodb_local")
-    _reset_process_caches()
-    try:
-        with mock_aws():
-            env = provision(LocalNames(prefix=f"store{os.getpid()}-{next(_ids)}"))
-            apply(env)
-            _reset_process_caches()
-            yield Backend(request.param, env)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        _reset_process_caches()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{next(_ids)}"
-
-
-def error_of(call: Callable[[], Any]) -> ClientError:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value
-
-
-def code(error: ClientError) -> str:
-    return str(error.response["Error"]["Code"])
-
-
-def race(backend: Backend, *writers: Callable[[], Any]) -> list[Any]:
-    """Run the writers at the same moment, each in its own thread; their results or errors.
-    Only on DynamoDB Local: moto in-process checks a condition and writes without a lock, so two
-    threads can both pass ``attribute_not_exists`` (seen here: two CDR bodies both STORED)."""
-    if not backend.local:
-        pytest.skip("moto's conditional writes are not atomic across threads (docs/dynamodb-local.md)")
-    barrier = threading.Barrier(len(writers))
-    results: list[Any] = [None] * len(writers)
-
-    def run(index: int, writer: Callable[[], Any]) -> None:
-        barrier.wait(timeout=60)
-        try:
-            results[index] = writer()
-        except Exception as error:  # the loser's error is the result
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
-
-
-# --- DynamoDB's own limits, as the store relies on them ---------------------------------------
-
-
-def _sized_item(pk: str, total: int, kind: str = "S") -> dict[str, Any]:
-    """An item of exactly ``total`` bytes by DynamoDB's accounting: attribute names plus values
-    (UTF-8 strings, raw bytes of a binary)."""
-    fixed = len("pk") + len(pk.encode()) + len("sk") + len("S") + len("d")
-    filler = "x" * (total - fixed)
-    return {"pk": {"S": pk}, "sk": {"S": "S"}, "d": {kind: filler.encode() if kind == "B" else filler}}
-
-
-def _put(backend: Backend, item: dict[str, Any], **extra: Any) -> Any:
-    return aws.dynamodb().put_item(TableName=backend.table(topology.STATE_TABLE), Item=item, **extra)
-
-
-MOTO_ITEM_LIMIT = 405_000  # moto's own bound (moto/dynamodb/models/dynamo_type.py)
-
-
-@pytest.mark.parametrize("kind", ["S", "B"])  # a string's UTF-8 bytes, a binary's raw bytes
-def test_an_item_of_exactly_400_kb_is_stored_one_byte_more_is_refused(backend: Backend, kind: str) -> None:
-    """AWS (and DynamoDB Local): 400 KB = 409,600 bytes. moto refuses above 405,000: an item of
-    405,001 to 409,600 bytes fails in tests and local mode but is stored in AWS."""
-    table = backend.table(topology.STATE_TABLE)
-    pk = unique("SIZE#")
-    _put(backend, _sized_item(pk, MOTO_ITEM_LIMIT, kind))
-    at_limit = _sized_item(unique("SIZE#"), ITEM_LIMIT, kind)
-    if backend.local:
-        _put(backend, at_limit)
-        stored = aws.dynamodb().get_item(TableName=table, Key={k: at_limit[k] for k in ("pk", "sk")})["Item"]
-        assert stored == at_limit
-    else:
-        assert "Item size has exceeded" in str(error_of(lambda: _put(backend, at_limit)))
-    over = error_of(lambda: _put(backend, _sized_item(unique("SIZE#"), ITEM_LIMIT + 1, kind)))
-    assert code(over) == "ValidationException"
-    assert "Item size has exceeded the maximum allowed size" in str(over)
-
-
-@pytest.mark.parametrize(("name", "limit"), [("pk", 2048), ("sk", 1024)])
-def test_key_length_limits_count_bytes(backend: Backend, name: str, limit: int) -> None:
-    def item(size: int) -> dict[str, Any]:
-        filler = "ä" * (size // 2) + "k" * (size % 2)  # two bytes a character: bytes count
-        return {"pk": {"S": unique("K")}, "sk": {"S": "S"}, name: {"S": filler}}
-
-    _put(backend, item(limit))
-    over = error_of(lambda: _put(backend, item(limit + 1)))
-    assert code(over) == "ValidationException"
-    # the messages differ (docs/dynamodb-local.md): match each, so a change is noticed
-    if backend.local:
-        assert "Hash primary key values must be under 2048 bytes" in str(over)
-    else:
-        assert ("Size of hashkey" if name == "pk" else "Aggregated size of all range keys") in str(over)
-
-
-def test_an_index_key_has_the_table_key_limit(backend: Backend) -> None:
-    """cdrs.by_session_id: session_id is the index's partition key (2,048 bytes, like a table's)."""
-    table = backend.table(topology.CDRS_TABLE)
-
-    def item(size: int) -> dict[str, Any]:
-        return {"pk": {"S": unique("CDR#")}, "sk": {"S": "CDR"}, "session_id": {"S": "s" * size}}
-
-    aws.dynamodb().put_item(TableName=table, Item=item(2048))
-    over = error_of(lambda: aws.dynamodb().put_item(TableName=table, Item=item(2049)))
-    assert code(over) == "ValidationException"
-    assert ("Size limit exceeded" if backend.local else "Size of hashkey has exceeded") in str(over)
-
-
-def test_empty_strings_only_outside_keys(backend: Backend) -> None:
-    table = backend.table(topology.CDRS_TABLE)
-    for item in (
-        {"pk": {"S": ""}, "sk": {"S": "CDR"}},
-        {"pk": {"S": unique("E")}, "sk": {"S": "CDR"}, "session_id": {"S": ""}},  # an index key
-    ):
-        error = error_of(lambda item=item: aws.dynamodb().put_item(TableName=table, Item=item))  # type: ignore[misc]
-        assert code(error) == "ValidationException" and "empty string" in str(error)
-    aws.dynamodb().put_item(
-        TableName=table, Item={"pk": {"S": unique("E")}, "sk": {"S": "C"}, "x": {"S": ""}}
-    )
-
-
-# What AWS refuses and moto lets pass (or crashes on): store code written against moto alone
-# could call DynamoDB in ways AWS refuses. Each is checked against DynamoDB Local; the store tests
-# below run every store call there too.
-VALIDATION = {
-    "an unused expression value": lambda b, pk: _put(
-        b,
-        {"pk": {"S": pk}, "sk": {"S": "S"}},
-        ConditionExpression="attribute_not_exists(pk)",
-        ExpressionAttributeValues={":unused": {"S": "1"}},
-    ),
-    "BETWEEN with bounds reversed": lambda b, pk: aws.dynamodb().query(
-        TableName=b.table(topology.STATE_TABLE),
-        KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
-        ExpressionAttributeValues={":p": {"S": pk}, ":a": {"S": "b"}, ":b": {"S": "a"}},
-    ),
-    "a number of 39 digits": lambda b, pk: _put(b, {"pk": {"S": pk}, "sk": {"S": "N"}, "n": {"N": "1" * 39}}),
-    "a number of 1E+126": lambda b, pk: _put(b, {"pk": {"S": pk}, "sk": {"S": "N"}, "n": {"N": "1E+126"}}),
-}
-
-
-@pytest.mark.parametrize("case", sorted(VALIDATION))
-def test_what_aws_refuses_and_moto_lets_pass(backend: Backend, case: str) -> None:
-    call = VALIDATION[case]
-    if backend.local:
-        assert code(error_of(lambda: call(backend, unique("V")))) == "ValidationException"
-    else:
-        call(backend, unique("V"))
-
-
-def test_a_condition_comparing_a_number_with_a_string(backend: Backend) -> None:
-    """AWS: the comparison is false (ConditionalCheckFailed). moto: a TypeError inside moto."""
-    pk = unique("CMP")
-    _put(backend, {"pk": {"S": pk}, "sk": {"S": "S"}, "n": {"N": "5"}})
-
-    def write() -> Any:
-        return _put(
-            backend,
-            {"pk": {"S": pk}, "sk": {"S": "S"}},
-            ConditionExpression="n < :s",
-            ExpressionAttributeValues={":s": {"S": "9"}},
-        )
-
-    if backend.local:
-        assert code(error_of(write)) == "ConditionalCheckFailedException"
-    else:
-        with pytest.raises(TypeError):
-            write()
-
-
-def test_a_lone_surrogate_in_a_string(backend: Backend) -> None:
-    """boto3 sends it as a JSON escape. DynamoDB Local stores it; moto in-process fails to encode
-    it. The store never sends one (jsondoc.escape_lone_surrogates); AWS's answer is unverified."""
-    item = {"pk": {"S": unique("U")}, "sk": {"S": "S"}, "x": {"S": "\ud800"}}
-    if backend.local:
-        _put(backend, item)
-    else:
-        with pytest.raises(UnicodeEncodeError):
-            _put(backend, item)
+__all__ = ["backend"]  # the fixture, imported for this module's tests
 
 
 # --- conditional writes under races: the loser gets ConditionalCheckFailed -------------------
@@ -250,7 +28,7 @@ def test_two_writers_of_one_new_item_one_wins(backend: Backend) -> None:
         pk = unique("RACE#")
 
         def write(holder: str, pk: str = pk) -> Any:
-            return _put(
+            return put(
                 backend,
                 {"pk": {"S": pk}, "sk": {"S": "S"}, "holder": {"S": holder}},
                 ConditionExpression="attribute_not_exists(pk)",
