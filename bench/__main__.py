@@ -1,7 +1,8 @@
 """`make bench`: run every benchmark, print JSON, keep a copy in bench/results/.
 
 `python -m bench tokens` (or any section names) runs only those sections and updates their
-entries in bench/results/latest.json, keeping the other sections' last numbers."""
+entries in bench/results/latest.json, keeping the other sections' last numbers. The fuzz section
+(`make fuzz`, bench/fuzz.py) runs only when named."""
 
 from __future__ import annotations
 
@@ -11,13 +12,21 @@ import sys
 import time
 from pathlib import Path
 
-from . import cdrs, foundation, locations, tokens
+from . import cdrs, foundation, fuzz, locations, tokens
 
-SECTIONS = {"foundation": foundation, "locations": locations, "cdrs": cdrs, "tokens": tokens}
+SECTIONS = {
+    "foundation": foundation,
+    "locations": locations,
+    "cdrs": cdrs,
+    "tokens": tokens,
+    "fuzz": fuzz,
+}
+# Run only when named (`make fuzz`): minutes, not seconds.
+DEFAULT = [name for name in SECTIONS if name != "fuzz"]
 
 
 def main(argv: list[str]) -> int:
-    wanted = argv or list(SECTIONS)
+    wanted = argv or DEFAULT
     unknown = set(wanted) - set(SECTIONS)
     if unknown:
         print(f"unknown section(s): {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from roam_emp import config
+from roam_emp import config, topology
 from roam_emp.store import aws
 
 
@@ -30,31 +30,43 @@ def restore_env() -> Iterator[None]:
         _reset_process_caches()
 
 
+# The environment of every moto-backed fixture (credentials that can reach no real account).
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "eu-central-1",
+    "AWS_REGION": "eu-central-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "PUBLIC_BASE_URL": "https://emp.example.com",
+}
+# ROAM_EMP_TEST_DYNAMODB=local runs every ``aws_mock`` test with DynamoDB in DynamoDB Local (the
+# rest stays moto): how docs/dynamodb-local.md's differences were found. Off in CI (slower).
+
+
 @pytest.fixture
-def aws_mock(restore_env: None) -> Iterator[dict[str, str]]:
+def aws_mock(request: pytest.FixtureRequest, restore_env: None) -> Iterator[dict[str, str]]:
     """moto in-process with every resource of topology.py created; yields the handler env."""
     from moto import mock_aws
 
     from roam_emp.local.provision import LocalNames, apply, provision
 
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "eu-central-1",
-            "AWS_REGION": "eu-central-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "PUBLIC_BASE_URL": "https://emp.example.com",
-        }
-    )
+    os.environ.update(TEST_ENV)
+    local_dynamodb = os.environ.get("ROAM_EMP_TEST_DYNAMODB") == "local"
+    if local_dynamodb:
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = request.getfixturevalue("dynamodb_local")
     _reset_process_caches()
     with mock_aws():
         env = provision(LocalNames())
         apply(env)
         _reset_process_caches()
-        yield env
+        try:
+            yield env
+        finally:
+            if local_dynamodb:  # one server for the session: the next test makes them anew
+                for table in topology.TABLES:
+                    aws.platform_client("dynamodb").delete_table(TableName=env[table.env_var])
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +117,22 @@ def moto_server() -> Iterator[dict[str, str]]:
         os.environ.clear()
         os.environ.update(saved)
         _reset_process_caches()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[str]:
+    """One DynamoDB Local (in memory) for the whole session; yields its endpoint URL. Fails the
+    tests that need it when it cannot start, unless ROAM_EMP_SKIP_DYNAMODB_LOCAL=1."""
+    from .dynamodb_local import DynamoDbLocal, DynamoDbLocalUnavailable, skipped
+
+    if skipped():
+        pytest.skip("ROAM_EMP_SKIP_DYNAMODB_LOCAL=1")
+    server = DynamoDbLocal()
+    try:
+        server.start()
+    except DynamoDbLocalUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
