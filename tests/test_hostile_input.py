@@ -8,7 +8,7 @@ import copy
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -333,15 +333,22 @@ def test_a_cdr_with_a_volume_of_1e30_is_answered_4xx_or_stored_never_5xx(
     assert verdict.status == check["status"], (verdict, check)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvalidOperation,
-    reason="the pricing engine itself overflows Decimal's 28 digits on quantize; recompute() turns "
-    "it into UNCHECKABLE 'cost engine failed: InvalidOperation' (domain/pricing, not fixed here)",
-)
 @pytest.mark.parametrize("dimension", ["ENERGY", "TIME"])
-def test_the_pricing_engine_prices_a_volume_of_1e30_without_raising(dimension: str) -> None:
+def test_the_pricing_engine_answers_a_volume_of_1e30_uncheckable_naming_it(dimension: str) -> None:
+    """The engine itself, not recompute()'s catch-all: Decimal's 28 digits once overflowed on quantize
+    and the verdict said 'cost engine failed: InvalidOperation'."""
     from roam_emp.domain.pricing.check import _check
 
     cdr = parse_inbound(Cdr, _huge_cdr("HUGE", dimension))[0]
-    assert _check(cdr, Decimal("0.01"), None).status in ("OK", "DISCREPANCY", "UNCHECKABLE")
+    verdict = _check(cdr, Decimal("0.01"), None)
+    assert verdict.status == "UNCHECKABLE", verdict
+    assert any(f"{dimension} volume 1E+30" in reason for reason in verdict.reasons), verdict.reasons
+
+
+def test_a_large_but_plausible_volume_is_still_priced() -> None:
+    from roam_emp.domain.pricing.check import _check
+
+    cdr = parse_inbound(Cdr, _huge_cdr("LARGE", "ENERGY"))[0]
+    cdr.charging_periods[0].dimensions[0].volume = Decimal("99999999")
+    verdict = _check(cdr, Decimal("0.01"), None)
+    assert verdict.status == "DISCREPANCY" and verdict.computed_excl_vat is not None, verdict

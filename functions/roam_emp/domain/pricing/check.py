@@ -145,8 +145,24 @@ def _duration_origin(cdr: Cdr, periods: list[Period], used: dict[str, Tariff]) -
     ]
 
 
+# A period volume beyond this (a million MWh, or a hundred thousand years of hours) is no charging
+# session; pricing it would only overflow Decimal's 28 digits. Plugsurfing's relaxed validation
+# lets such numbers through (issue 13: a volume of 1e30), so the verdict says so instead of raising.
+MAX_PLAUSIBLE_VOLUME = Decimal(10) ** 9
+
+
+def _implausible_volumes(periods: list[Period]) -> list[str]:
+    return [
+        f"period {p.index}: {dimension} volume {volume.normalize()} is beyond {MAX_PLAUSIBLE_VOLUME:.0E}: "
+        "no charging session is that large"
+        for p in periods
+        for dimension, volume in p.volumes.items()
+        if not abs(volume) < MAX_PLAUSIBLE_VOLUME
+    ]
+
+
 def _preconditions(cdr: Cdr, periods: list[Period]) -> list[str]:
-    reasons = []
+    reasons = _implausible_volumes(periods)
     used: dict[str, Tariff] = {p.tariff.id: p.tariff for p in periods if p.tariff is not None}
     for tariff in used.values():
         if tariff.currency.upper() != cdr.currency.upper():
