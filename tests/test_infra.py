@@ -174,7 +174,7 @@ def test_api_routes_and_auth(synth: tuple[Any, Template, Path]) -> None:
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
-            "TracingEnabled": True,
+            "TracingEnabled": False,  # a cost lever, off by default (cdk.json xray_tracing)
             "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
         },
     )

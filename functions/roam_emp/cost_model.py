@@ -419,33 +419,27 @@ def _calls(operation: str) -> dict[str, Any]:
     return CALLS_PER_OPERATION[operation]
 
 
-def estimate(
-    workload: Workload,
-    shape: StackShape = StackShape(),
-    assumptions: Assumptions = Assumptions(),
-    prices: Prices = Prices(),
-) -> Estimate:
-    a, p = assumptions, prices
-    lines: list[Line] = []
+@dataclass
+class Usage:
+    """A month's AWS usage: counted calls and units summed over the operations, Lambda work."""
 
-    def add(service: str, item: str, quantity: float, unit: str, usd: float) -> None:
-        lines.append(Line(service, item, quantity, unit, usd))
+    totals: dict[str, float]  # call names and units (dynamodb_write_units, events_entries, ...)
+    invocations: dict[str, float]  # per function
+    gb_seconds: float
+    api_requests: float
 
-    runs = operations_per_month(workload, a)
+
+def usage(workload: Workload, a: Assumptions) -> Usage:
     totals: dict[str, float] = {}
     invocations: dict[str, float] = {}
-    gb_seconds = 0.0
-    api_requests = 0.0
-    relay_records = 0.0
-    relay_invocations = 0.0
+    gb_seconds = api_requests = relay_invocations = 0.0
     memory = {f.name: f.memory_mb / 1024 for f in topology.FUNCTIONS}
-    for operation, count in runs.items():
+    for operation, count in operations_per_month(workload, a).items():
         calls = _calls(operation)
         for part in ("request", "relay"):
             for name, per in calls[part].items():
                 totals[name] = totals.get(name, 0.0) + per * count
         records = calls["stream_records"] * count
-        relay_records += records
         if operation.startswith("location_"):
             relay_invocations += records / a.relay_location_records_per_invocation
             gb_seconds += records * a.duration_ms["relay_location_record"] / 1000 * memory["OutboxRelay"]
@@ -465,6 +459,28 @@ def estimate(
             api_requests += count
     invocations["LocationPull"] += a.full_pulls_per_day * a.days
     invocations["OutboxRelay"] = relay_invocations
+    return Usage(totals, invocations, gb_seconds, api_requests)
+
+
+def estimate(
+    workload: Workload,
+    shape: StackShape = StackShape(),
+    assumptions: Assumptions = Assumptions(),
+    prices: Prices = Prices(),
+) -> Estimate:
+    a, p = assumptions, prices
+    lines: list[Line] = []
+
+    def add(service: str, item: str, quantity: float, unit: str, usd: float) -> None:
+        lines.append(Line(service, item, quantity, unit, usd))
+
+    used = usage(workload, a)
+    totals, invocations, gb_seconds, api_requests = (
+        used.totals,
+        used.invocations,
+        used.gb_seconds,
+        used.api_requests,
+    )
     all_invocations = sum(invocations.values())
 
     # DynamoDB
@@ -585,10 +601,6 @@ def render(result: Estimate, top: int = 8, target_usd: float = 40.0) -> Iterator
         yield f"  even an unchanging network costs more than US$ {target_usd:.0f}"
     else:
         yield f"  the total stays under US$ {target_usd:.0f} up to {limit:.2f} changes per location per day"
-
-
-def with_shape(shape: StackShape, **changes: Any) -> StackShape:
-    return replace(shape, **changes)
 
 
 def add_parser(sub: Any) -> None:

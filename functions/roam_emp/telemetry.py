@@ -2,8 +2,8 @@
 
 - Support keys: the FAQ's support fields ("What information should partners include when raising
   support issues?") read from a Session or CDR as received, to bind to every log line about it.
-- Deviation reporting: every inbound object that departs from OCPI 2.2.1 is counted as a metric
-  (``OcpiDeviations``) and logged with its kinds with the object's id, never refused (ocpi/leniency.py).
+- Deviation reporting: every inbound object that departs from OCPI 2.2.1 is counted in one metric
+  (``OcpiDeviations``) and logged with the kinds and the object's id, never refused (ocpi/leniency.py).
 """
 
 from __future__ import annotations
