@@ -12,13 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from . import cdrs, foundation, fuzz, locations, tokens
+from . import calls, cdrs, foundation, fuzz, locations, tokens
 
 SECTIONS = {
     "foundation": foundation,
     "locations": locations,
     "cdrs": cdrs,
     "tokens": tokens,
+    "calls": calls,
     "fuzz": fuzz,
 }
 # Run only when named (`make fuzz`): minutes, not seconds.

@@ -85,8 +85,9 @@ class Api(Construct):
             deploy_options=apigateway.StageOptions(
                 stage_name="prod",
                 method_options=throttled,
-                tracing_enabled=True,
-                metrics_enabled=True,
+                # Cost levers (cdk.json, docs/cost.md): per-method metrics are custom metrics.
+                tracing_enabled=config.xray_tracing,
+                metrics_enabled=config.api_detailed_metrics,
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # bodies carry tokens and personal data
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),

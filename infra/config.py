@@ -144,6 +144,17 @@ class StackConfig:
     ocpi_throttle_rate_per_second: float = 200.0
     ocpi_throttle_burst: int = 400
     waf_web_acl_arn: str = ""  # an existing WAFv2 web ACL (REGIONAL) to attach to the stage; "" = none
+    # Cost levers (docs/cost.md): API Gateway's per-method metrics are billed as custom metrics
+    # (5 per method with traffic: 45 for a typical EMP); the API-level ones stay, free.
+    api_detailed_metrics: bool = False
+    # X-Ray on API Gateway and every function (Powertools Tracer follows through
+    # POWERTOOLS_TRACE_DISABLED): Lambda samples 1 request/s + 5 %, i.e. nearly every invocation
+    # at an EMP's rates; turn on while investigating.
+    xray_tracing: bool = False
+    # One alarm for all functions' errors and one for throttles (AWS/Lambda account-level
+    # metrics), instead of two per function: a metric math alarm can sum at most 10 metrics and
+    # is billed per metric it reads, so it would save nothing.
+    consolidated_alarms: bool = True
 
     @classmethod
     def from_context(cls, node: Node, environment: str | None = None) -> StackConfig:
@@ -238,6 +249,9 @@ class StackConfig:
             raise ValueError("support_log_hours must be 1..744 (a month)")
         if not (self.ocpi_throttle_rate_per_second > 0 and self.ocpi_throttle_burst >= 1):
             raise ValueError("ocpi_throttle_rate_per_second must be > 0 and ocpi_throttle_burst >= 1")
+        for switch in ("api_detailed_metrics", "xray_tracing", "consolidated_alarms"):
+            if not isinstance(getattr(self, switch), bool):
+                raise ValueError(f"{switch} must be true or false")
         if self.waf_web_acl_arn and not _WEB_ACL.match(self.waf_web_acl_arn):
             raise ValueError(
                 f"waf_web_acl_arn must be a regional WAFv2 web ACL ARN, got {self.waf_web_acl_arn!r}"
@@ -283,6 +297,7 @@ class StackConfig:
             "CDR_COST_TOLERANCE": self.cdr_cost_tolerance,
             "LOCATION_MAX_REMOVAL_FRACTION": str(self.location_max_removal_fraction),
             "SUPPORT_LOG_HOURS": str(self.support_log_hours),
+            "POWERTOOLS_TRACE_DISABLED": "false" if self.xray_tracing else "true",
         }
         if self.business_website:
             env["ROAM_EMP_BUSINESS_WEBSITE"] = self.business_website

@@ -80,7 +80,7 @@ class Functions(Construct):
                 handler=spec.handler,
                 memory_size=spec.memory_mb,
                 timeout=Duration.seconds(spec.timeout_s),
-                tracing=lambda_.Tracing.ACTIVE,
+                tracing=lambda_.Tracing.ACTIVE if config.xray_tracing else lambda_.Tracing.DISABLED,
                 environment=environment,
                 log_group=log_group,
                 role=role,

@@ -28,6 +28,10 @@ SERVICE = {"service": Aws.STACK_NAME}
 
 
 RUNBOOK = "docs/runbook.md"
+_CONSOLIDATED = {
+    "Errors": "raised unhandled errors (the dashboard's Function errors widget names it)",
+    "Throttles": "was throttled (account concurrency)",
+}
 
 
 def runbook_link(alarm: str) -> str:
@@ -90,21 +94,35 @@ class Observability(Construct):
             threshold=5,
             description="API Gateway answered 5xx more than 5 times in 5 min",
         )
-        for name, function in functions.items():
-            self._alarm(
-                f"{name}Errors",
-                function.metric_errors(period=Duration.minutes(5)),
-                threshold=0,
-                description=f"{name} raised unhandled errors",
-                runbook="FunctionErrors",
-            )
-            self._alarm(
-                f"{name}Throttles",
-                function.metric_throttles(period=Duration.minutes(5)),
-                threshold=0,
-                description=f"{name} was throttled",
-                runbook="FunctionThrottles",
-            )
+        if config.consolidated_alarms:
+            # Every function of the account and region at once (Lambda's metrics without a
+            # FunctionName dimension): two alarms instead of two per function. The dashboard's
+            # "Function errors" widget names the function; deploy into an account of its own.
+            for kind in ("Errors", "Throttles"):
+                self._alarm(
+                    f"Function{kind}",
+                    cloudwatch.Metric(
+                        namespace="AWS/Lambda", metric_name=kind, statistic="Sum", period=Duration.minutes(5)
+                    ),
+                    threshold=0,
+                    description=f"A function in this account and region {_CONSOLIDATED[kind]}",
+                )
+        else:
+            for name, function in functions.items():
+                self._alarm(
+                    f"{name}Errors",
+                    function.metric_errors(period=Duration.minutes(5)),
+                    threshold=0,
+                    description=f"{name} raised unhandled errors",
+                    runbook="FunctionErrors",
+                )
+                self._alarm(
+                    f"{name}Throttles",
+                    function.metric_throttles(period=Duration.minutes(5)),
+                    threshold=0,
+                    description=f"{name} was throttled",
+                    runbook="FunctionThrottles",
+                )
         # Locations cache freshness: the pull Lambda reports the cache's age after every run; no
         # data at all means no pull ran, which is just as stale.
         stale = app_metric("LocationCacheAgeSeconds", "Maximum").create_alarm(

@@ -95,14 +95,15 @@ def test_tables_on_demand_encrypted_with_pitr(synth: tuple[Any, Template, Path])
     )
 
 
-def test_one_lambda_per_topology_function_arm64_traced(synth: tuple[Any, Template, Path]) -> None:
+def test_one_lambda_per_topology_function_arm64_untraced_by_default(
+    synth: tuple[Any, Template, Path],
+) -> None:
     _, template, _ = synth
     functions = template.find_resources(
         "AWS::Lambda::Function",
         {
             "Properties": {
                 "Architectures": ["arm64"],
-                "TracingConfig": {"Mode": "Active"},
                 # pinned in cdk.json, whatever Python runs the synth (docs/operations.md "Runtime")
                 "Runtime": f"python{CONTEXT['roam_emp']['lambda_python']}",
             }
@@ -110,6 +111,11 @@ def test_one_lambda_per_topology_function_arm64_traced(synth: tuple[Any, Templat
     )
     handlers = sorted(f["Properties"]["Handler"] for f in functions.values())
     assert handlers == sorted(f.handler for f in topology.FUNCTIONS)
+    # X-Ray is a cost lever, off by default (cdk.json xray_tracing): Lambda does not trace and
+    # Powertools' Tracer is told so.
+    for function in functions.values():
+        assert function["Properties"].get("TracingConfig", {}).get("Mode") != "Active"
+        assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
 
 
 def test_each_function_role_holds_only_its_own_grants(synth: tuple[Any, Template, Path]) -> None:
@@ -180,7 +186,7 @@ def test_api_routes_and_auth(synth: tuple[Any, Template, Path]) -> None:
     template.has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
-            "TracingEnabled": True,
+            "TracingEnabled": False,  # a cost lever, off by default (cdk.json xray_tracing)
             "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
         },
     )
@@ -659,3 +665,102 @@ def test_cdr_archive_object_lock_option() -> None:
     (rule,) = props["LifecycleConfiguration"]["Rules"]
     assert "ExpirationInDays" not in rule
     assert [t["StorageClass"] for t in rule["Transitions"]] == ["GLACIER_IR", "DEEP_ARCHIVE"]
+
+
+def _stage(template: Template) -> dict[str, Any]:
+    return next(iter(template.find_resources("AWS::ApiGateway::Stage").values()))["Properties"]  # type: ignore[no-any-return]
+
+
+def test_cost_levers_by_default(synth: tuple[Any, Template, Path]) -> None:
+    """Issue 11: no per-method API metrics, no X-Ray, two function alarms in all; the cost model
+    counts the same alarms and metrics as the template holds."""
+    from roam_emp import cost_model
+
+    _, template, _ = synth
+    stage = _stage(template)
+    assert stage.get("TracingEnabled") is False
+    everything = [s for s in stage["MethodSettings"] if s["ResourcePath"] == "/*" and s["HttpMethod"] == "*"]
+    assert [s["MetricsEnabled"] for s in everything] == [False]
+    assert not [s for s in stage["MethodSettings"] if s.get("MetricsEnabled")]
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == cost_model.alarm_count(cost_model.StackShape())
+    for kind in ("Errors", "Throttles"):
+        (alarm,) = [
+            a["Properties"]
+            for a in alarms.values()
+            if a["Properties"].get("Namespace") == "AWS/Lambda" and a["Properties"]["MetricName"] == kind
+        ]
+        assert "Dimensions" not in alarm  # every function of the account at once
+        assert alarm["AlarmDescription"].endswith(f"Runbook: docs/runbook.md#function{kind.lower()}")
+
+
+def _api_and_alarms(context: dict[str, Any]) -> Template:
+    """The Api and Observability constructs alone, on inline functions (no bundling)."""
+    from aws_cdk import Stack
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
+    from aws_cdk import aws_sqs as sqs
+
+    from infra.api import Api
+    from infra.config import StackConfig
+    from infra.observability import Observability
+
+    app = App(context={"roam_emp": context})
+    stack = Stack(app, "Levers")
+    config = StackConfig.from_context(app.node)
+    functions = {
+        f.name: lambda_.Function(
+            stack,
+            f.name,
+            runtime=lambda_.Runtime.PYTHON_3_11,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        )
+        for f in topology.FUNCTIONS
+    }
+    api = Api(stack, "Api", functions=functions, config=config)
+    Observability(
+        stack,
+        "Observability",
+        config=config,
+        api=api.rest_api,
+        functions=functions,
+        dead_letter_queues={
+            "token_push": sqs.Queue(stack, "Dlq"),
+            "outbox_failures": sqs.Queue(stack, "Failed"),
+        },
+        log_groups={f.name: logs.LogGroup(stack, f"{f.name}Logs") for f in topology.FUNCTIONS},
+    )
+    return Template.from_stack(stack)
+
+
+def test_cost_levers_switched_on_restore_the_detail() -> None:
+    from roam_emp import cost_model
+
+    template = _api_and_alarms(
+        {"api_detailed_metrics": True, "xray_tracing": True, "consolidated_alarms": False}
+    )
+    stage = _stage(template)
+    assert stage["TracingEnabled"] is True
+    assert [s["MetricsEnabled"] for s in stage["MethodSettings"] if s["ResourcePath"] == "/*"] == [True]
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    shape = cost_model.StackShape(api_detailed_metrics=True, xray_tracing=True, consolidated_alarms=False)
+    assert len(alarms) == cost_model.alarm_count(shape)
+    per_function = [a for a in alarms.values() if a["Properties"].get("Dimensions")]
+    assert len([a for a in per_function if a["Properties"]["MetricName"] == "Errors"]) == len(
+        topology.FUNCTIONS
+    )
+    default = _api_and_alarms({})
+    assert len(default.find_resources("AWS::CloudWatch::Alarm")) == cost_model.alarm_count(
+        cost_model.StackShape()
+    )
+
+
+def test_cost_switches_must_be_booleans() -> None:
+    from infra.config import StackConfig
+
+    for switch in ("api_detailed_metrics", "xray_tracing", "consolidated_alarms"):
+        with pytest.raises(ValueError, match=switch):
+            StackConfig.from_context(App(context={"roam_emp": {switch: "yes"}}).node)
+    on = StackConfig.from_context(App(context={"roam_emp": {"xray_tracing": True}}).node)
+    assert on.function_environment()["POWERTOOLS_TRACE_DISABLED"] == "false"

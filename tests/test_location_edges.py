@@ -7,7 +7,6 @@ import copy
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.metrics import Metrics
 
 from roam_emp import topology
 from roam_emp.domain.location_pull import MAX_FAILED_RESUMPTIONS
@@ -91,9 +90,20 @@ def test_a_full_pull_during_a_delta_run_follows_it(fresh: Local) -> None:
     assert owed.run is not None and owed.run.mode is PullMode.FULL and owed.status == "completed"
 
 
-def own_metrics(monkeypatch: pytest.MonkeyPatch) -> Metrics:
-    """A Metrics of the test's own: local mode's scheduled pulls flush the handler's in-process."""
-    mine = Metrics(namespace="test", service="test")
+class RecordedMetrics:
+    """What the handler adds, kept by the test: Powertools keeps one metric set per process
+    (every Metrics instance shares it), and local mode's OutboxRelay, relaying this very pull's
+    changes in a stream thread, flushes and clears it at the end of each of its invocations."""
+
+    def __init__(self) -> None:
+        self.metric_set: dict[str, dict[str, list[float]]] = {}
+
+    def add_metric(self, name: str, unit: Any, value: float) -> None:
+        self.metric_set.setdefault(name, {"Value": []})["Value"].append(value)
+
+
+def own_metrics(monkeypatch: pytest.MonkeyPatch) -> RecordedMetrics:
+    mine = RecordedMetrics()
     monkeypatch.setattr(location_pull, "metrics", mine)
     return mine
 

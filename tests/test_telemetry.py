@@ -11,7 +11,7 @@ from roam_emp.telemetry import report_deviations
 from .helpers import example
 
 
-def test_deviations_become_metrics_by_kind() -> None:
+def test_deviations_become_one_metric() -> None:
     raw = copy.deepcopy(example("cdr_example.json"))
     raw["cdr_location"]["address"] = "A" * 180
     raw["cdr_location"]["connector_standard"] = "Type2"
@@ -20,6 +20,7 @@ def test_deviations_become_metrics_by_kind() -> None:
     metrics.clear_metrics()  # Powertools keeps one metric set per process
     report_deviations(metrics, deviations, object_type="Cdr", object_id=raw["id"])
     emf = metrics.serialize_metric_set()
-    assert emf["OcpiDeviations_long_string"] == [1.0]
-    assert emf["OcpiDeviations_unknown_enum"] == [1.0]
+    # One custom metric for every kind (each metric name is billed: issue 11); kinds are logged.
+    assert emf["OcpiDeviations"] == [2.0]
+    assert not [name for name in emf if name.startswith("OcpiDeviations_")]
     metrics.clear_metrics()

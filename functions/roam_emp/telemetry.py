@@ -2,8 +2,8 @@
 
 - Support keys: the FAQ's support fields ("What information should partners include when raising
   support issues?") read from a Session or CDR as received, to bind to every log line about it.
-- Deviation reporting: every inbound object that departs from OCPI 2.2.1 is counted as a metric
-  (``OcpiDeviations`` by kind) and logged with the object's id, never refused (ocpi/leniency.py).
+- Deviation reporting: every inbound object that departs from OCPI 2.2.1 is counted in one metric
+  (``OcpiDeviations``) and logged with the kinds and the object's id, never refused (ocpi/leniency.py).
 """
 
 from __future__ import annotations
@@ -51,13 +51,16 @@ def report_deviations(
 ) -> None:
     if not deviations:
         return
-    for kind, count in deviations.by_kind().items():
-        metrics.add_metric(name=f"OcpiDeviations_{kind}", unit=MetricUnit.Count, value=count)
+    by_kind = deviations.by_kind()
+    # One metric, not one per kind: each metric name is a billed custom metric (issue 11,
+    # docs/cost.md); the kinds are on the log line.
+    metrics.add_metric(name="OcpiDeviations", unit=MetricUnit.Count, value=sum(by_kind.values()))
     logger.info(
         "inbound object deviates from OCPI 2.2.1 (kept)",
         extra={
             "object_type": object_type,
             "object_id": object_id,
+            "deviation_kinds": by_kind,
             "deviations": [f"{d.where}: {d.kind} ({d.detail})" for d in deviations.items[:20]],
             "deviation_count": len(deviations),
         },
