@@ -23,4 +23,3 @@ def test_runner_imports_hub_side_and_never_the_reverse() -> None:
     assert "hub_side" in _local_imports("runner")
     assert "runner" not in _local_imports("hub_side")
     assert _local_imports("steps") == set()
-

@@ -161,7 +161,13 @@ def cmd_locations_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _print(AdminClient(args.api, args.region).call("GET", "/admin/registration"))
+    from .domain.status import render_text
+
+    status = AdminClient(args.api, args.region).call("GET", "/admin/status")
+    if args.json:
+        _print(status)
+    else:
+        print(render_text(status))
     return 0
 
 
@@ -252,7 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     admin("token-a", "issue a token A for a Plugsurfing-initiated registration").set_defaults(
         func=cmd_token_a
     )
-    admin("status", "show the connection with Plugsurfing").set_defaults(func=cmd_status)
+    status = admin(
+        "status", "registration, last full and delta pulls, queue and dead-letter depths, open alarms"
+    )
+    status.add_argument("--json", action="store_true", help="the raw status document")
+    status.set_defaults(func=cmd_status)
     bundle = admin("support-bundle", "the fields Plugsurfing's support asks for, ready to paste")
     which = bundle.add_mutually_exclusive_group(required=True)
     which.add_argument("--session-id")

@@ -71,6 +71,8 @@ TABLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("CommandTimeouts", COMMANDS_TABLE.key): frozenset({QUERY, UPDATE_ITEM}),  # by_due, conditional
     ("AdminCdrs", CDRS_TABLE.key): frozenset({GET_ITEM, PUT_ITEM, QUERY, UPDATE_ITEM}),
     ("AdminCdrs", LOCATIONS_TABLE.key): frozenset({GET_ITEM}),  # LocationCache.time_zone_of
+    # GET /admin/status: the connection, the pull run and the sync state (domain/status.py).
+    ("AdminSupport", STATE_TABLE.key): frozenset({GET_ITEM}),
 }
 
 
