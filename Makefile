@@ -10,7 +10,7 @@ WHEELHOUSE := .build/wheelhouse
 WHEEL_STAMP := $(WHEELHOUSE)/.stamp
 PYVER := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 
-.PHONY: install demo local test lint typecheck unit synth deploy bench wheelhouse clean
+.PHONY: install demo local test lint typecheck unit synth deploy bench wheelhouse clean openapi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ demo: $(STAMP)
 
 local: $(STAMP)
 	$(BIN)/roam-emp local
+
+openapi: $(STAMP)  # docs/openapi/admin.json from the admin handlers (tests fail when it is stale)
+	$(BIN)/roam-emp openapi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -171,6 +171,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .api import openapi
+
+    if args.check:
+        current = Path(args.out).read_text() if Path(args.out).exists() else ""
+        if current != openapi.render(openapi.admin_document()):
+            print(f"{args.out} is stale: run `roam-emp openapi`", file=sys.stderr)
+            return 1
+        print(f"{args.out} is up to date")
+        return 0
+    print(f"wrote {openapi.write(Path(args.out))}")
+    return 0
+
+
 def cmd_cdrs_reprocess(args: argparse.Namespace) -> int:
     _print(AdminClient(args.api, args.region).call("POST", "/admin/cdrs/reprocess", {"key": args.key}))
     return 0
@@ -263,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="the raw status document")
     status.set_defaults(func=cmd_status)
+    spec = sub.add_parser("openapi", help="regenerate the admin API's OpenAPI document from the handlers")
+    spec.add_argument("--out", default="docs/openapi/admin.json")
+    spec.add_argument("--check", action="store_true", help="fail if the document is stale")
+    spec.set_defaults(func=cmd_openapi)
     bundle = admin("support-bundle", "the fields Plugsurfing's support asks for, ready to paste")
     which = bundle.add_mutually_exclusive_group(required=True)
     which.add_argument("--session-id")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from .. import topology
 from ..config import Settings
 from ..ocpi.timestamps import utcnow
@@ -23,6 +25,47 @@ from ..store.registration import ConnectionStore
 DEPTH_ATTRIBUTES = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
 # describe_alarms answers at most 100 per page; a page more would mean a misconfigured prefix.
 MAX_ALARMS = 100
+
+
+class Registration(BaseModel):
+    status: str  # ConnectionStatus
+    versions_url: str | None
+    registered_at: str | None
+    hub_roles: list[str]
+
+
+class LastPull(BaseModel):
+    completed_at: str | None = Field(description="RFC 3339, UTC; null: never")
+    age_s: float | None
+    locations: int | None = Field(description="locations the run received")
+
+
+class LocationPulls(BaseModel):
+    last_full: LastPull
+    last_delta: LastPull
+    cache_age_s: float | None = Field(description="since the start of the last completed pull")
+    running: dict[str, Any] | None  # the PullRun in progress
+    last_failed: dict[str, Any] | None  # the most recent FAILED run among the last ten
+
+
+class QueueDepth(BaseModel):
+    visible: int = Field(ge=0, description="waiting (ApproximateNumberOfMessages)")
+    in_flight: int = Field(ge=0, description="being processed (ApproximateNumberOfMessagesNotVisible)")
+
+
+class OpenAlarm(BaseModel):
+    name: str
+    since: str | None
+    reason: str | None
+    description: str | None  # links its runbook section (docs/runbook.md)
+
+
+class Status(BaseModel):
+    registration: Registration
+    location_pulls: LocationPulls
+    # token_push, token_push_dlq, outbox_failures (itself where failures land)
+    queues: dict[str, QueueDepth]
+    alarms: list[OpenAlarm] | None = Field(description="in state ALARM; null: no alarm prefix configured")
 
 
 @dataclass
@@ -53,17 +96,20 @@ class StatusReport:
 
     def collect(self) -> dict[str, Any]:
         connection = self.connections.get()
-        return {
-            "registration": {
-                "status": connection.status.value,
-                "versions_url": connection.versions_url,
-                "registered_at": _iso(connection.registered_at),
-                "hub_roles": [f"{r.role} {r.country_code}/{r.party_id}" for r in connection.hub_roles],
-            },
-            "location_pulls": self._pulls(),
-            "queues": self._queues(),
-            "alarms": self._alarms(),
-        }
+        status = Status(
+            registration=Registration(
+                status=connection.status.value,
+                versions_url=connection.versions_url,
+                registered_at=_iso(connection.registered_at),
+                hub_roles=[f"{r.role} {r.country_code}/{r.party_id}" for r in connection.hub_roles],
+            ),
+            location_pulls=LocationPulls.model_validate(self._pulls()),
+            queues={k: QueueDepth.model_validate(v) for k, v in self._queues().items()},
+            alarms=None
+            if (alarms := self._alarms()) is None
+            else [OpenAlarm.model_validate(a) for a in alarms],
+        )
+        return status.model_dump(mode="json")
 
     def _pulls(self) -> dict[str, Any]:
         sync = self.pulls.sync()
