@@ -197,12 +197,6 @@ def test_local_mode_answers_validate_against_the_contract(local: Local, document
     )
     check_answer(document, "POST", "/admin/registration", registered)
     check_answer(document, "GET", "/admin/status", rt.admin("GET", "/admin/status"))
-    check_answer(
-        document,
-        "POST",
-        "/admin/locations/pull",
-        rt.admin("POST", "/admin/locations/pull", {"mode": "delta"}),
-    )
     check_answer(document, "GET", "/admin/locations/pull", rt.admin("GET", "/admin/locations/pull"))
     token = {
         "country_code": "NL",
