@@ -220,6 +220,11 @@ def test_local_mode_answers_validate_against_the_contract(local: Local, document
     assert refused.status_code == 400 and refused.json()["status_code"] == 2001
     assert refused.json()["status_message"].startswith("mode:")
     check_answer(document, "POST", "/admin/locations/pull", refused)
+    as_text = httpx.post(
+        f"{rt.url}/admin/locations/pull", content='{"mode": "full"}', headers={"Content-Type": "text/plain"}
+    )
+    assert (as_text.status_code, as_text.json()["status_code"]) == (400, 2001), as_text.text
+    assert "content type" in as_text.json()["status_message"]
     unknown = rt.admin("GET", "/admin/tokens/NEVER?type=RFID")
     check_answer(document, "GET", "/admin/tokens/{uid}", unknown)
     bad_type = rt.admin("GET", "/admin/tokens/OPENAPI0001?type=BADGE")

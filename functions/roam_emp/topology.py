@@ -396,7 +396,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="AdminSupport",
         handler="roam_emp.handlers.admin_support.handler",
-        description="Admin API: a support bundle with the fields Plugsurfing's support asks for",
+        description="Admin API: the support bundle Plugsurfing's support asks for, and the status page",
         routes=(Route("GET", "/admin/support", Auth.IAM), Route("GET", "/admin/status", Auth.IAM)),
         tables={
             STATE_TABLE.key: Access.READ,  # GET /admin/status: the connection and the pulls

@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -110,7 +110,7 @@ def _strict_json(raw: str) -> Any:
         raise OcpiError(StatusCode.INVALID_OR_MISSING_PARAMETERS, f"request body: {error}") from error
 
 
-def describe_request_error(error: RequestValidationError) -> str:
+def describe_request_error(error: ValidationException) -> str:
     """Powertools' validation errors as one OCPI status message naming the fields (2001)."""
     parts = []
     for item in error.errors()[:5]:
@@ -129,8 +129,9 @@ def create_resolver(*, validation: bool = False) -> APIGatewayRestResolver:
         enable_validation=validation, json_body_deserializer=_strict_json if validation else None
     )
 
-    @app.exception_handler(RequestValidationError)
-    def _invalid_parameters(error: RequestValidationError) -> Response[str]:
+    # Parameters that fail validation, or a body in a content type we do not read: 400 + 2001.
+    @app.exception_handler(ValidationException)
+    def _invalid_parameters(error: ValidationException) -> Response[str]:
         message = describe_request_error(error)
         logger.info("invalid request", extra={"status_code": 2001, "status_message": message})
         return respond(app, status=StatusCode.INVALID_OR_MISSING_PARAMETERS, message=message)

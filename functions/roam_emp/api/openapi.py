@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
@@ -95,6 +94,8 @@ def admin_handler_modules() -> list[str]:
 @lru_cache(maxsize=1)
 def admin_document() -> dict[str, Any]:
     """The admin API's OpenAPI document, generated from the handlers' resolvers."""
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge  # not on a Lambda's path
+
     merge = OpenAPIMerge(
         title=TITLE, version=__version__, description=DESCRIPTION, on_conflict="error", servers=None
     )
