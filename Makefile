@@ -11,7 +11,7 @@ WHEELHOUSE := .build/wheelhouse
 LAMBDA_PYTHON := $(shell $(PYTHON) -c 'import json; print(json.load(open("cdk.json"))["context"]["roam_emp"].get("lambda_python", "3.11"))')
 WHEEL_STAMP := $(WHEELHOUSE)/.stamp-python$(LAMBDA_PYTHON)
 
-.PHONY: install demo local test lint typecheck unit synth deploy bench fuzz wheelhouse clean
+.PHONY: install demo local test lint typecheck unit synth deploy bench fuzz wheelhouse clean openapi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ demo: $(STAMP)
 
 local: $(STAMP)
 	$(BIN)/roam-emp local
+
+openapi: $(STAMP)  # docs/openapi/admin.json from the admin handlers (tests fail when it is stale)
+	$(BIN)/roam-emp openapi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,7 +3,7 @@ grants its topology entry declares (least privilege), its own log group and X-Ra
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -126,6 +126,15 @@ class Functions(Construct):
                     ),
                     NagPackSuppression(
                         id="AwsSolutions-IAM5",
+                        reason="GET /admin/status lists the stack's own open alarms: CloudFormation "
+                        "names them '<stack name>-<logical id>-<suffix>', so the grant is the stack "
+                        "name's prefix (alarm names cannot be passed in without a dependency cycle).",
+                        applies_to=[
+                            {"regex": "/^Resource::arn:<AWS::Partition>:cloudwatch:.*:alarm:.*\\*$/g"}
+                        ],
+                    ),
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
                         reason="Table grants cover the table's own global secondary indexes "
                         "(table/index/*), which only the granted table has.",
                         applies_to=[{"regex": "/^Resource::<Storage.*Table.*\\.Arn>\\/index\\/\\*$/g"}],
@@ -148,6 +157,8 @@ class Functions(Construct):
         for spec in topology.FUNCTIONS:
             if spec.reads_logs:
                 self._grant_log_search(self.functions[spec.name], list(self.log_groups.values()))
+            if spec.reads_status:
+                self._grant_status(self.functions[spec.name], messaging)
 
     @staticmethod
     def _grant_log_search(function: lambda_.Function, log_groups: list[logs.LogGroup]) -> None:
@@ -162,6 +173,38 @@ class Functions(Construct):
         )
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["logs:GetQueryResults", "logs:StopQuery"], resources=["*"])
+        )
+
+    @staticmethod
+    def _grant_status(function: lambda_.Function, messaging: Messaging) -> None:
+        """GET /admin/status (domain/status.py): every queue's and dead-letter queue's depth, and
+        the stack's alarms in state ALARM (CloudFormation names them "<stack name>-...")."""
+        for spec in topology.QUEUES:
+            if spec.dead_letter:
+                function.add_environment(
+                    spec.dead_letter_env_var, messaging.dead_letter_queues[spec.key].queue_url
+                )
+        queues = {*messaging.queues.values(), *messaging.dead_letter_queues.values()}
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sqs:GetQueueAttributes"], resources=sorted(q.queue_arn for q in queues)
+            )
+        )
+        stack = Stack.of(function)
+        prefix = f"{stack.stack_name}-"
+        function.add_environment(topology.ALARM_NAME_PREFIX_ENV, prefix)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[
+                    stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=f"{prefix}*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
         )
 
     @staticmethod

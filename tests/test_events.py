@@ -50,6 +50,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminCommands", "post_admin_commands_command.json"): (404, 2004),  # no tokens yet
     ("AdminCommands", "get_admin_commands_command.json"): (404, 2000),
     ("AdminSupport", "get_admin_support.json"): (200, 1000),  # an (almost) empty bundle
+    ("AdminSupport", "get_admin_status.json"): (200, 1000),  # registered, no pulls, empty queues
     ("AdminCdrs", "get_admin_cdrs_cdr_id.json"): (404, 2000),
     ("AdminCdrs", "post_admin_cdrs_reprocess.json"): (404, 2000),  # nothing archived yet
     ("AdminCdrs", "post_admin_cdrs_check.json"): (200, 1000),  # the spec's example CDR, checked

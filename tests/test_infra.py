@@ -764,3 +764,39 @@ def test_cost_switches_must_be_booleans() -> None:
             StackConfig.from_context(App(context={"roam_emp": {switch: "yes"}}).node)
     on = StackConfig.from_context(App(context={"roam_emp": {"xray_tracing": True}}).node)
     assert on.function_environment()["POWERTOOLS_TRACE_DISABLED"] == "false"
+
+
+def test_status_function_reads_queue_depths_and_its_own_alarms_only(
+    synth: tuple[Any, Template, Path],
+) -> None:
+    """GET /admin/status (issue 12): GetQueueAttributes on every queue and dead-letter queue,
+    DescribeAlarms on the stack's own alarm names; no other function holds either."""
+    stack, template, _ = synth
+    statements: dict[str, list[dict[str, Any]]] = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for function in topology.FUNCTIONS:
+            if f"{function.name}Role" in json.dumps(policy["Properties"]["Roles"]):
+                statements.setdefault(function.name, []).extend(
+                    policy["Properties"]["PolicyDocument"]["Statement"]
+                )
+    holders = {
+        name
+        for name, found in statements.items()
+        if any(s["Action"] in ("sqs:GetQueueAttributes", "cloudwatch:DescribeAlarms") for s in found)
+    }
+    assert holders == {f.name for f in topology.FUNCTIONS if f.reads_status} == {"AdminSupport"}
+    by_action = {
+        s["Action"]: s["Resource"] for s in statements["AdminSupport"] if isinstance(s["Action"], str)
+    }
+    queues = template.find_resources("AWS::SQS::Queue")
+    assert len(by_action["sqs:GetQueueAttributes"]) == len(queues)  # token queue, its DLQ, outbox failures
+    alarms = json.dumps(by_action["cloudwatch:DescribeAlarms"])
+    assert f":alarm:{stack.stack_name}-*" in alarms and alarms.count("*") == 1
+    function = next(
+        f
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "roam_emp.handlers.admin_support.handler"
+    )
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert topology.TOKEN_PUSH_QUEUE.dead_letter_env_var in variables
+    assert variables[topology.ALARM_NAME_PREFIX_ENV] == f"{stack.stack_name}-"

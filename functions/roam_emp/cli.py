@@ -161,7 +161,29 @@ def cmd_locations_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _print(AdminClient(args.api, args.region).call("GET", "/admin/registration"))
+    from .domain.status import render_text
+
+    status = AdminClient(args.api, args.region).call("GET", "/admin/status")
+    if args.json:
+        _print(status)
+    else:
+        print(render_text(status))
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .api import openapi
+
+    if args.check:
+        current = Path(args.out).read_text() if Path(args.out).exists() else ""
+        if current != openapi.render(openapi.admin_document()):
+            print(f"{args.out} is stale: run `roam-emp openapi`", file=sys.stderr)
+            return 1
+        print(f"{args.out} is up to date")
+        return 0
+    print(f"wrote {openapi.write(Path(args.out))}")
     return 0
 
 
@@ -255,7 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     admin("token-a", "issue a token A for a Plugsurfing-initiated registration").set_defaults(
         func=cmd_token_a
     )
-    admin("status", "show the connection with Plugsurfing").set_defaults(func=cmd_status)
+    status = admin(
+        "status", "registration, last full and delta pulls, queue and dead-letter depths, open alarms"
+    )
+    status.add_argument("--json", action="store_true", help="the raw status document")
+    status.set_defaults(func=cmd_status)
+    spec = sub.add_parser("openapi", help="regenerate the admin API's OpenAPI document from the handlers")
+    spec.add_argument("--out", default="docs/openapi/admin.json")
+    spec.add_argument("--check", action="store_true", help="fail if the document is stale")
+    spec.set_defaults(func=cmd_openapi)
     bundle = admin("support-bundle", "the fields Plugsurfing's support asks for, ready to paste")
     which = bundle.add_mutually_exclusive_group(required=True)
     which.add_argument("--session-id")

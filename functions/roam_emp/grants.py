@@ -79,6 +79,8 @@ TABLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("AdminPrivacy", SESSIONS_TABLE.key): frozenset({SCAN, UPDATE_ITEM}),
     ("AdminPrivacy", CDRS_TABLE.key): frozenset({SCAN, UPDATE_ITEM}),
     ("AdminPrivacy", COMMANDS_TABLE.key): frozenset({SCAN, UPDATE_ITEM}),
+    # GET /admin/status: the connection, the pull run and the sync state (domain/status.py).
+    ("AdminSupport", STATE_TABLE.key): frozenset({GET_ITEM}),
 }
 
 

@@ -43,6 +43,12 @@ class Queue:
     # no dead-letter queue of its own, and its depth is alarmed instead.
     dead_letter: bool = True
 
+    @property
+    def dead_letter_env_var(self) -> str:
+        """Where the dead-letter queue's URL is given (GET /admin/status reads its depth); a
+        queue without one is itself the place failures land."""
+        return self.env_var.replace("_QUEUE_URL", "_DLQ_URL") if self.dead_letter else self.env_var
+
 
 @dataclass(frozen=True)
 class Secret:
@@ -98,6 +104,8 @@ class Function:
     publishes_events: bool = False
     calls_hub: bool = False  # outbound Roam OCPI calls (needs the rate limiter's table)
     reads_logs: bool = False  # Logs Insights over every function's log group (support bundle)
+    # Queue and dead-letter depths and the stack's open alarms (GET /admin/status)
+    reads_status: bool = False
     schedules: tuple[Schedule, ...] = ()
     # detail-types of our own bus's events (source roam-emp) that invoke this function
     on_events: tuple[str, ...] = ()
@@ -235,6 +243,9 @@ STREAM_CONSUMER = StreamConsumer()
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 # Comma-separated log group names of every function, for the functions that ``reads_logs``.
 SUPPORT_LOG_GROUPS_ENV = "SUPPORT_LOG_GROUPS"
+# The stack's alarms are named by CloudFormation "<stack name>-<logical id>-<suffix>": GET
+# /admin/status lists the open ones under this prefix.
+ALARM_NAME_PREFIX_ENV = "ALARM_NAME_PREFIX"
 EVENT_SOURCE = "roam-emp"
 LOCATION_PULL_REQUESTED = "LocationPullRequested"
 
@@ -385,9 +396,10 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="AdminSupport",
         handler="roam_emp.handlers.admin_support.handler",
-        description="Admin API: a support bundle with the fields Plugsurfing's support asks for",
-        routes=(Route("GET", "/admin/support", Auth.IAM),),
+        description="Admin API: the support bundle Plugsurfing's support asks for, and the status page",
+        routes=(Route("GET", "/admin/support", Auth.IAM), Route("GET", "/admin/status", Auth.IAM)),
         tables={
+            STATE_TABLE.key: Access.READ,  # GET /admin/status: the connection and the pulls
             SESSIONS_TABLE.key: Access.READ,
             CDRS_TABLE.key: Access.READ,
             TOKENS_TABLE.key: Access.READ,
@@ -395,6 +407,7 @@ FUNCTIONS: tuple[Function, ...] = (
             LOCATIONS_TABLE.key: Access.READ,
         },
         reads_logs=True,
+        reads_status=True,
         memory_mb=256,
     ),
     Function(

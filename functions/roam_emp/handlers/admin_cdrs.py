@@ -5,12 +5,14 @@ of any CDR JSON (what `roam-emp cdrs check --json` prints), nothing stored."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field
 
-from ..api.http import create_resolver, json_body, respond
+from ..api.http import create_resolver, respond
+from ..api.openapi import answers
 from ..config import per_settings
 from ..domain.cdrs import CdrService
 from ..domain.pricing import recompute
@@ -20,7 +22,8 @@ from ..ocpi.status import OcpiError, StatusCode
 from ..store.locations import LocationCache
 from ._runtime import http_entry
 
-app = create_resolver()
+app = create_resolver(validation=True)
+TAGS = ["cdrs"]
 service = per_settings(CdrService.from_settings)
 locations = per_settings(lambda config: LocationCache(config.locations_table))
 
@@ -35,7 +38,12 @@ class CheckRequest(BaseModel):
     tolerance: Decimal = Field(default=Decimal("0.01"), ge=0, le=1000)
 
 
-@app.get("/admin/cdrs/<cdr_id>")
+@app.get(
+    "/admin/cdrs/<cdr_id>",
+    summary="A stored CDR with its facts (token match, session link, cost check) and conflicts",
+    tags=TAGS,
+    responses=answers(dict[str, Any], "the CDR", errors=(404,)),
+)
 def get_cdr(cdr_id: str) -> Response[str]:
     stored = service().store.get(cdr_id)
     if stored is None:
@@ -43,15 +51,23 @@ def get_cdr(cdr_id: str) -> Response[str]:
     return respond(app, {**stored, "conflicts": service().store.conflicts(cdr_id)})
 
 
-@app.post("/admin/cdrs/reprocess")
-def reprocess() -> Response[str]:
-    request = ReprocessRequest.model_validate(json_body(app))
+@app.post(
+    "/admin/cdrs/reprocess",
+    summary="Run an archived CDR body (refused or stored) through the current code",
+    tags=TAGS,
+    responses=answers(dict[str, Any], "what the reprocessing did", errors=(400, 404)),
+)
+def reprocess(request: Annotated[ReprocessRequest, Body()]) -> Response[str]:
     return respond(app, service().reprocess(request.key))
 
 
-@app.post("/admin/cdrs/check")
-def check() -> Response[str]:
-    request = CheckRequest.model_validate(json_body(app))
+@app.post(
+    "/admin/cdrs/check",
+    summary="Recompute a CDR's cost from its tariffs (nothing stored)",
+    tags=TAGS,
+    responses=answers(dict[str, Any], "the cost check verdict"),
+)
+def check(request: Annotated[CheckRequest, Body()]) -> Response[str]:
     cdr, _ = parse_inbound(Cdr, request.cdr)
     # Restrictions are in the location's local time (mod_tariffs.asciidoc): the zone given, else
     # the cached location's; without either the engine says UNCHECKABLE wherever time matters.

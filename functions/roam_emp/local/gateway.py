@@ -84,6 +84,8 @@ class LocalGateway:
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        if request.path in (DOCS_PATH, DOCS_PATH + "/openapi.json") and request.method == "GET":
+            return _docs(request.path)
         found = topology.function_for(request.method, request.path)
         if found is None:
             if topology.path_exists(request.path):
@@ -92,6 +94,36 @@ class LocalGateway:
         function, route, params = found
         result = self.invoker.invoke(function, proxy_event(request, route, params))
         return _to_response(result)
+
+
+# Local mode only (API Gateway has no such route): the admin API's contract and Swagger UI.
+DOCS_PATH = "/_docs"
+
+
+def _docs(path: str) -> Response:
+    """Swagger UI over the admin API's OpenAPI document (api/openapi.py), generated from the
+    handlers as they are now. Powertools' bundled Swagger UI assets are inlined: no CDN."""
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
+    from ..api.openapi import admin_document
+
+    spec = json.dumps({**admin_document(), "servers": [{"url": "/"}]}, indent=2)
+    if path.endswith("/openapi.json"):
+        return Response(spec, content_type="application/json")
+    html = generate_swagger_html(
+        spec.replace("</", "<\\/"),
+        _swagger_asset("swagger-ui-bundle.min.js"),
+        _swagger_asset("swagger-ui.min.css"),
+        "",
+        None,
+    )
+    return Response(html, content_type="text/html; charset=utf-8")
+
+
+def _swagger_asset(name: str) -> str:
+    from importlib.resources import files
+
+    return (files("aws_lambda_powertools.event_handler.openapi.swagger_ui") / name).read_text("utf-8")
 
 
 def _to_response(result: dict[str, Any]) -> Response:

@@ -89,6 +89,7 @@ def provision(names: LocalNames, queue_visibility_s: int | None = None) -> dict[
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
+        env[queue.dead_letter_env_var] = dlq_url
         redrive = f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{queue.max_receive_count}"}}'
         url = sqs.create_queue(
             QueueName=names.queue(queue),
@@ -111,6 +112,7 @@ def provision(names: LocalNames, queue_visibility_s: int | None = None) -> dict[
     for function in topology.FUNCTIONS:
         logs.create_log_group(logGroupName=names.log_group(function))
     env[topology.SUPPORT_LOG_GROUPS_ENV] = ",".join(names.log_group(f) for f in topology.FUNCTIONS)
+    env[topology.ALARM_NAME_PREFIX_ENV] = f"{names.prefix}-"
     return env
 
 

@@ -2,6 +2,16 @@
 Plugsurfing's side of them, simulated or real (hub_side.py)."""
 
 from .hub_side import HubSide, PlugsurfingStage, SimulatedHub
-from .runner import AdminApi, StageIds, StageTest, Step
+from .runner import StageTest
+from .steps import AdminApi, StageContext, StageIds, Step
 
-__all__ = ["AdminApi", "HubSide", "PlugsurfingStage", "SimulatedHub", "StageIds", "StageTest", "Step"]
+__all__ = [
+    "AdminApi",
+    "HubSide",
+    "PlugsurfingStage",
+    "SimulatedHub",
+    "StageContext",
+    "StageIds",
+    "StageTest",
+    "Step",
+]

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from ..polling import wait_for
-
-if TYPE_CHECKING:
-    from .runner import StageTest
+from .steps import StageContext
 
 # Plugsurfing's real-time authorization timeout is configurable from 1 to 10 s (FAQ): an answer
 # must come well inside the smallest.
@@ -34,11 +32,11 @@ class HubSide(Protocol):
     def change_locations(self) -> dict[str, Any] | None: ...
     def holds_token(self, uid: str) -> bool | None: ...
     def validity_seen(self, uid: str) -> list[bool] | None: ...
-    def session_started(self, test: StageTest, known: set[str]) -> str: ...
-    def local_start(self, test: StageTest) -> str: ...
-    def authorize(self, test: StageTest, location_id: str) -> dict[str, Any]: ...
+    def session_started(self, test: StageContext, known: set[str]) -> str: ...
+    def local_start(self, test: StageContext) -> str: ...
+    def authorize(self, test: StageContext, location_id: str) -> dict[str, Any]: ...
     def authorize_unknown(self) -> int | None: ...
-    def slow_hook_fallback(self, test: StageTest) -> tuple[bool, str]: ...
+    def slow_hook_fallback(self, test: StageContext) -> tuple[bool, str]: ...
 
 
 def _decision(info: dict[str, Any], reference: str | None, ms: float) -> dict[str, Any]:
@@ -84,10 +82,10 @@ class SimulatedHub:
         key = self._key(uid)
         return [e["body"]["valid"] for e in self.token_log() if e["key"] == key]
 
-    def session_started(self, test: StageTest, known: set[str]) -> str:
+    def session_started(self, test: StageContext, known: set[str]) -> str:
         return str(wait_for(lambda: next(iter(httpx.get(f"{self.url}/_sim/sessions/active").json()), None)))
 
-    def local_start(self, test: StageTest) -> str:
+    def local_start(self, test: StageContext) -> str:
         run = self.sim(
             "sessions/run",
             {
@@ -103,7 +101,7 @@ class SimulatedHub:
             )
         return str(run["session_id"])
 
-    def authorize(self, test: StageTest, location_id: str) -> dict[str, Any]:
+    def authorize(self, test: StageContext, location_id: str) -> dict[str, Any]:
         answer = self.sim(
             "authorize", {"uid": test.ids.token_uid, "type": "RFID", "location_id": location_id}
         )
@@ -113,7 +111,7 @@ class SimulatedHub:
     def authorize_unknown(self) -> int | None:
         return int(self.sim("authorize", {"uid": "NEVER-PUSHED"})["body"]["status_code"])
 
-    def slow_hook_fallback(self, test: StageTest) -> tuple[bool, str]:
+    def slow_hook_fallback(self, test: StageContext) -> tuple[bool, str]:
         if self.slow_hook is None:
             raise RuntimeError("no slow hook available for this target")
         with self.slow_hook():
@@ -146,7 +144,7 @@ class PlugsurfingStage:
     def validity_seen(self, uid: str) -> list[bool] | None:
         return None
 
-    def _new_session(self, test: StageTest, known: set[str]) -> str:
+    def _new_session(self, test: StageContext, known: set[str]) -> str:
         """Evidence is a session of the test token we did not hold before the step (the CPO's
         own timestamps can be skewed or backdated, so they prove nothing)."""
 
@@ -156,10 +154,10 @@ class PlugsurfingStage:
 
         return wait_for(new_one, seconds=self.patience_s, interval=3)
 
-    def session_started(self, test: StageTest, known: set[str]) -> str:
+    def session_started(self, test: StageContext, known: set[str]) -> str:
         return self._new_session(test, known)
 
-    def local_start(self, test: StageTest) -> str:
+    def local_start(self, test: StageContext) -> str:
         known = test.known_sessions()
         self.ask(
             f"  -> Ask Plugsurfing to simulate a local start with token {test.ids.token_uid} at location "
@@ -167,7 +165,7 @@ class PlugsurfingStage:
         )
         return self._new_session(test, known)
 
-    def authorize(self, test: StageTest, location_id: str) -> dict[str, Any]:
+    def authorize(self, test: StageContext, location_id: str) -> dict[str, Any]:
         known = {d["authorization_reference"] for d in test.token_evidence().get("recent_authorizations", [])}
         self.ask(
             f"  -> Ask Plugsurfing to send a real-time authorization for token {test.ids.token_uid} at "
@@ -185,7 +183,7 @@ class PlugsurfingStage:
     def authorize_unknown(self) -> int | None:
         return None  # Plugsurfing only asks about tokens we pushed
 
-    def slow_hook_fallback(self, test: StageTest) -> tuple[bool, str]:
+    def slow_hook_fallback(self, test: StageContext) -> tuple[bool, str]:
         """A deployed stack's hook cannot be slowed from here: the evidence is how fast every
         decision of this run was answered, against Plugsurfing's smallest timeout."""
         if not self.decisions:

@@ -13,35 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import httpx
+from typing import Any
 
 from ..polling import wait_for
 from .hub_side import HubSide
-
-
-class AdminApi(Protocol):
-    """Our admin API: local mode's runtime, or a deployed stack through the SigV4 admin client."""
-
-    def admin(self, method: str, path: str, body: Any = None, timeout: float = 60) -> httpx.Response: ...
-
-
-@dataclass
-class Step:
-    title: str
-    ok: bool
-    detail: str
-    seconds: float
-
-
-@dataclass
-class StageIds:
-    """The test token and location agreed with Plugsurfing (FAQ: local-start simulation)."""
-
-    token_uid: str = "04DEM0C0FFEE42"
-    contract_id: str = "NLEMPD00000042"
-    location_id: str = "LOC0000006"
+from .steps import AdminApi, StageIds, Step
 
 
 @dataclass
