@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
+from ..ocpi.common import ci_key
 from ..ocpi.contract_id import contract_key
 from ..ocpi.enums import TokenType
 from ..ocpi.timestamps import format_timestamp, utcnow
@@ -58,7 +59,7 @@ class Identifiers:
     def matches(self, value: Any) -> bool:
         if not isinstance(value, str) or not value:
             return False
-        return value.upper() in self.uids or (len(value) >= 6 and contract_key(value) in self.contract_keys)
+        return ci_key(value) in self.uids or (len(value) >= 6 and contract_key(value) in self.contract_keys)
 
 
 # Where OCPI documents (and our facts) carry a driver's identifiers: cdr_token.uid/contract_id,
@@ -120,11 +121,11 @@ class Forgetter:
                 "(or force, accepting that Plugsurfing may still authorize them)"
             )
         ids = Identifiers(
-            uids={token_uid.upper()} if token_uid else set(),
+            uids={ci_key(token_uid)} if token_uid else set(),
             contract_keys={contract_key(contract_id)} if contract_id else set(),
         )
         for doc in tokens.values():
-            ids.uids.add(str(doc["uid"]).upper())
+            ids.uids.add(ci_key(str(doc["uid"])))
             if doc.get("contract_id"):
                 ids.contract_keys.add(contract_key(str(doc["contract_id"])))
         counts: Counter[str] = Counter()

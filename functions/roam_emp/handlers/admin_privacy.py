@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, Field, model_validator
 
-from ..api.http import create_resolver, json_body, respond
+from ..api.http import create_resolver, respond
+from ..api.openapi import answers
 from ..config import per_settings
 from ..domain.forget import Forgetter, StillValidAtHub
 from ..ocpi.status import OcpiError, StatusCode
 from ._runtime import http_entry
 
-app = create_resolver()
+app = create_resolver(validation=True)
 forgetter = per_settings(Forgetter.from_settings)
 
 
@@ -28,9 +32,13 @@ class ForgetRequest(BaseModel):
         return self
 
 
-@app.post("/admin/privacy/forget")
-def forget() -> Response[str]:
-    request = ForgetRequest.model_validate(json_body(app))
+@app.post(
+    "/admin/privacy/forget",
+    summary="GDPR erasure of one driver: tokens deleted, sessions, CDRs and commands pseudonymised",
+    tags=["privacy"],
+    responses=answers(dict[str, Any], "what was done, table by table", errors=(400, 409)),
+)
+def forget(request: Annotated[ForgetRequest, Body()]) -> Response[str]:
     try:
         report = forgetter().forget(
             token_uid=request.token_uid, contract_id=request.contract_id, force=request.force
