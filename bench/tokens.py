@@ -5,6 +5,15 @@
 2. Cold-start proxy: import time of the authorize Lambda's module in a fresh interpreter.
 3. Pushing N tokens (default 10,000) through the SQS FIFO queue to a simulator that enforces
    Plugsurfing's 3,000 requests per minute: tokens per minute, and the simulator's 429 count.
+4. Token push per consumer instance, hub limit lifted (issue 11): tokens/min of one TokenPusher
+   with one HTTP client per container, beside a new client per token, interleaved in blocks.
+5. A fleet of N consumers (token_push_max_concurrency) sharing the DynamoDB limiter, pushing a
+   10,000-token load to the simulator at Plugsurfing's 3,000/min: the overall rate and the 429s.
+   The fleet drives the domain push code (TokenPusher, the handler's hand-back rule) directly,
+   with an in-process stand-in for the queue: moto's SQS costs O(queue length) per call, which
+   would measure moto, not us.
+
+``BENCH_TOKEN_PARTS`` (comma-separated: authorize, gateway, instance, fleet) runs some of them.
 """
 
 from __future__ import annotations
@@ -234,9 +243,185 @@ def push_tokens(
     }
 
 
+INSTANCE_TOKENS = int(os.environ.get("BENCH_INSTANCE_TOKENS", "600"))
+FLEET_TOKENS = int(os.environ.get("BENCH_FLEET_TOKENS", "10000"))
+FLEET_SIZE = int(os.environ.get("BENCH_FLEET_SIZE", "3"))  # cdk.json token_push_max_concurrency
+INVOCATION_S = 60  # the TokenPush function's timeout (topology.py)
+
+
+def _store_tokens(pusher: Any, prefix: str, count: int) -> list[str]:
+    """Tokens stored QUEUED as the admin API stores them (without a queue message): the messages
+    the consumers are handed. Stored in parallel: this is set-up, not measured."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = pusher.service
+
+    def store(i: int) -> str:
+        token = service.complete(
+            {"uid": f"{prefix}{i:07d}", "type": "RFID", "contract_id": f"NLEMP{prefix}{i:08d}"}
+        )
+        version = service.store.save_queued(token)
+        return json.dumps({"type": "RFID", "uid": token["uid"], "version": version})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(store, range(count)))
+
+
+def _registered_runtime() -> Any:
+    from contextlib import ExitStack
+
+    from roam_emp.local.runtime import LocalRuntime
+    from roam_emp.simulator import RoamSimulator
+
+    stack = ExitStack()
+    runtime = stack.enter_context(LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False))
+    simulator = stack.enter_context(RoamSimulator())
+    runtime.admin(
+        "POST",
+        "/admin/registration",
+        {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
+    ).raise_for_status()
+    return stack, runtime, simulator
+
+
+def push_per_instance() -> dict[str, Any]:
+    """One consumer, hub limit lifted (simulator and limiter at 10^9/min: the limiter's two
+    DynamoDB updates per push are still paid). Blocks of 50 alternate between a client per
+    token (the old code: open, push, close) and one client per container."""
+    from roam_emp import config
+    from roam_emp.domain.tokens import TokenPusher
+    from roam_emp.hub.rate_limit import HubRateLimiter, Share
+
+    stack, _, simulator = _registered_runtime()
+    with stack:
+        httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": 10**9}).raise_for_status()
+        settings = config.settings()
+        pusher = TokenPusher.from_settings(settings, max_receive_count=5)
+        pusher.limiter = HubRateLimiter(
+            settings.state_table, per_minute=10**9, per_day=10**9, share=Share.BULK
+        )
+        bodies = _store_tokens(pusher, "I", INSTANCE_TOKENS)
+        pusher.handle(bodies.pop())  # warm: endpoint and secret caches
+        elapsed = {"client_per_token": 0.0, "client_per_container": 0.0}
+        pushed = {"client_per_token": 0, "client_per_container": 0}
+        for block, start in enumerate(range(0, len(bodies), 50)):
+            mode = "client_per_token" if block % 2 == 0 else "client_per_container"
+            started = time.perf_counter()
+            for body in bodies[start : start + 50]:
+                assert pusher.handle(body) == "pushed"
+                if mode == "client_per_token":
+                    pusher.close()
+                pushed[mode] += 1
+            elapsed[mode] += time.perf_counter() - started
+        per_min = {mode: round(pushed[mode] / elapsed[mode] * 60) for mode in elapsed}
+        return {
+            "tokens": sum(pushed.values()),
+            "tokens_per_minute": per_min,
+            "ms_per_token": {mode: round(elapsed[mode] / pushed[mode] * 1000, 2) for mode in elapsed},
+            "client_per_container_speedup": round(
+                per_min["client_per_container"] / per_min["client_per_token"], 2
+            ),
+            "target_tokens_per_minute": 2000,
+            "aws": "moto server over HTTP on this machine (stands in for DynamoDB/Secrets Manager)",
+        }
+
+
+def push_fleet() -> dict[str, Any]:
+    """FLEET_SIZE consumers, each its own TokenPusher (own HTTP client, as separate Lambda
+    instances), sharing the DynamoDB limiter at the stack's defaults (2,900/min, 200 kept for
+    interactive calls) against a simulator enforcing Plugsurfing's 3,000/min. Each consumer takes
+    batches of 10 as Lambda invocations of INVOCATION_S; a batch handed back (the next minute
+    starts after the invocation's deadline) is visible again when that minute starts, as the
+    handler arranges with SQS."""
+    import threading
+
+    from roam_emp import config
+    from roam_emp.domain.tokens import HandBack, RetryLater, TokenPusher
+
+    stack, _, simulator = _registered_runtime()
+    with stack:
+        httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": 3000}).raise_for_status()
+        settings = config.settings()
+        setup = TokenPusher.from_settings(settings, max_receive_count=5)
+        bodies = _store_tokens(setup, "F", FLEET_TOKENS)
+        rejected_before = simulator.state.rejected_429
+        lock = threading.Lock()
+        waiting: list[tuple[float, str]] = [(0.0, b) for b in bodies]  # (visible at, message)
+        counts = {"pushed": 0, "handed_back": 0, "retried": 0, "invocations": 0}
+
+        def take() -> list[str] | None:
+            with lock:
+                if counts["pushed"] >= FLEET_TOKENS:
+                    return None
+                now = time.time()
+                ready = [w for w in waiting if w[0] <= now][:10]
+                for w in ready:
+                    waiting.remove(w)
+                counts["invocations"] += bool(ready)
+                return [body for _, body in ready]
+
+        def consumer() -> None:
+            pusher = TokenPusher.from_settings(settings, max_receive_count=5)
+            while (batch := take()) is not None:
+                if not batch:
+                    time.sleep(0.05)
+                    continue
+                with pusher.within(INVOCATION_S * 1000):
+                    for i, body in enumerate(batch):
+                        try:
+                            outcome = pusher.handle(body)
+                        except HandBack as back:
+                            with lock:
+                                waiting.extend((back.retry_at, b) for b in batch[i:])
+                                counts["handed_back"] += len(batch) - i
+                            break
+                        except RetryLater:
+                            with lock:
+                                waiting.append((time.time() + 1, body))
+                                counts["retried"] += 1
+                            continue
+                        with lock:
+                            counts["pushed"] += outcome == "pushed"
+            pusher.close()
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=consumer) for _ in range(FLEET_SIZE)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        return {
+            "tokens": FLEET_TOKENS,
+            "consumers": FLEET_SIZE,
+            "pushed": counts["pushed"],
+            "all_pushed_in_s": round(elapsed, 1),
+            "tokens_per_minute_overall": round(counts["pushed"] / elapsed * 60),
+            "handed_back": counts["handed_back"],
+            "retried": counts["retried"],
+            "invocations": counts["invocations"],
+            "simulator_limit_per_minute": 3000,
+            "our_limit_per_minute": settings.hub_requests_per_minute,
+            "interactive_reserve_per_minute": settings.hub_interactive_reserve_per_minute,
+            "simulator_429s": simulator.state.rejected_429 - rejected_before,
+            "target": ">= 2,500/min overall, 0 x 429",
+            "method": "domain push code driven directly (in-process queue stand-in): moto's SQS costs "
+            "O(queue length) per message",
+        }
+
+
 def run() -> dict[str, Any]:
-    return {
-        "import_time": import_time(),
-        "authorize_in_process": authorize_in_process(),
-        **through_gateway_and_token_push(),
-    }
+    parts = set(os.environ.get("BENCH_TOKEN_PARTS", "authorize,gateway,instance,fleet").split(","))
+    results: dict[str, Any] = {}
+    if "authorize" in parts:
+        results |= {"import_time": import_time(), "authorize_in_process": authorize_in_process()}
+    if "gateway" in parts:
+        results |= through_gateway_and_token_push()
+    if "instance" in parts:
+        results["token_push_per_instance"] = push_per_instance()
+    if "fleet" in parts:
+        results["token_push_fleet"] = push_fleet()
+    # Parts not run keep their last numbers (bench/__main__.py replaces the whole section).
+    latest = Path(__file__).resolve().parent / "results" / "latest.json"
+    kept = json.loads(latest.read_text()).get("tokens", {}) if latest.exists() else {}
+    return {**kept, **results}

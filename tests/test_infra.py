@@ -263,9 +263,15 @@ def test_location_pull_schedules_and_bus_rule(synth: tuple[Any, Template, Path])
 
 def test_token_push_consumer_and_authorize_function(synth: tuple[Any, Template, Path]) -> None:
     _, template, _ = synth
+    # At most token_push_max_concurrency instances push at once (cdk.json, default 3): more would
+    # only wait on the shared budget (docs/tokens.md).
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
-        {"BatchSize": 10, "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+        {
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 3},
+        },
     )
     template.has_resource_properties(
         "AWS::Lambda::Function",

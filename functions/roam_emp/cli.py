@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any
 
-from . import cdrs_check_command
+from . import cdrs_check_command, tokens_command
 from .admin_client import AdminClient, AdminError
 
 
@@ -291,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = admin("show", "a CDR with its facts (token match, session link, cost check) and conflicts", cdrs)
     show.add_argument("cdr_id")
     show.set_defaults(func=cmd_cdrs_show)
+    tokens_command.add_parser(sub, admin)
     return parser
 
 
