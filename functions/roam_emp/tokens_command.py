@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from .admin_client import AdminClient
 
@@ -101,7 +102,7 @@ def _pages(client: AdminClient, method: str, path: str, body: dict[str, Any]) ->
     cursor: str | None = None
     while True:
         if method == "GET":
-            suffix = f"&cursor={cursor}" if cursor else ""
+            suffix = f"&cursor={quote(cursor, safe='')}" if cursor else ""
             page = client.call("GET", f"{path}{suffix}")
         else:
             page = client.call(method, path, {**body, **({"cursor": cursor} if cursor else {})})

@@ -223,11 +223,16 @@ class TokenStore:
         return True
 
     def scan_page(
-        self, which: Selection, cursor: str | None = None, min_items: int = 100
+        self,
+        which: Selection,
+        cursor: str | None = None,
+        min_items: int = 100,
+        page_size: int | None = None,
     ) -> tuple[list[StoredToken], str | None]:
         """Tokens matching ``which``, whole scan pages until at least ``min_items`` (or the end),
         and the cursor to continue from (None at the end). An operator's scan (redrive, re-sync):
-        no index holds push states, and a filtered Scan of the table costs what one pass reads."""
+        no index holds push states, and a filtered Scan of the table costs what one pass reads.
+        ``page_size``: items read per Scan call (default: DynamoDB's 1 MB)."""
         filters = {
             Selection.FAILED: ("push_state = :failed", {":failed": {"S": PushState.FAILED.value}}),
             # Plugsurfing never accepted it, or holds another version than ours (a byte copy of
@@ -238,6 +243,8 @@ class TokenStore:
         request: dict[str, Any] = {"TableName": self.table, "FilterExpression": expression}
         if values:
             request["ExpressionAttributeValues"] = values
+        if page_size:
+            request["Limit"] = page_size
         if cursor:
             request["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         found: list[StoredToken] = []
