@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from roam_emp import topology
+
 from .aws_calls import counting
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,7 +251,8 @@ FLEET_SIZE = int(os.environ.get("BENCH_FLEET_SIZE", "3"))  # cdk.json token_push
 # 1 = Plugsurfing's 3,000/min and our defaults (2,900/min, 200 kept for interactive calls); a
 # smaller scale shrinks the load and every budget alike, for a machine that cannot push 50/s.
 FLEET_SCALE = float(os.environ.get("BENCH_FLEET_SCALE", "1"))
-INVOCATION_S = 60  # the TokenPush function's timeout (topology.py)
+# Each batch is one invocation of the TokenPush function, with its whole timeout ahead of it.
+INVOCATION_S = next(f.timeout_s for f in topology.FUNCTIONS if f.name == "TokenPush")
 
 
 def _store_tokens(pusher: Any, prefix: str, count: int) -> list[str]:

@@ -336,7 +336,11 @@ FUNCTIONS: tuple[Function, ...] = (
         secrets={HUB_CREDENTIALS.key: Access.READ},
         queue_consume=TOKEN_PUSH_QUEUE.key,
         calls_hub=True,
-        timeout_s=60,
+        # A fresh invocation can always wait for the next clock minute's budget (at most 60 s)
+        # and still push before its deadline (docs/tokens.md): batches are handed back only by
+        # invocations that already waited, so a backlog is not received again and again on its
+        # way to the dead-letter queue. The queue's visibility (360 s) stays above it.
+        timeout_s=90,
     ),
     Function(
         name="OcpiSessions",
