@@ -3,6 +3,7 @@ clock minute, 1,000,000 per UTC day)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -101,23 +102,34 @@ def test_bulk_work_leaves_the_interactive_reserve_of_every_minute(moto_server: d
 def test_an_interactive_call_gets_its_unit_promptly_during_a_saturating_bulk_load(
     moto_server: dict[str, str],
 ) -> None:
-    """Eight bulk workers keep asking for units (each refusal is asked again at once); a remote
-    start arriving meanwhile takes one from the reserve without waiting for the next minute."""
-    bulk_clock, interactive_clock = FakeClock(NOON + 8 * 86400), FakeClock(NOON + 8 * 86400)
-    bulk = limiter(
-        moto_server, bulk_clock, per_minute=60, per_day=10_000, share=Share.BULK, reserve=5, max_wait_s=0
-    )
-    interactive = limiter(moto_server, interactive_clock, per_minute=60, per_day=10_000, reserve=5)
+    """Eight bulk workers take units until bulk's share is spent, then wait for the next minute
+    (their sleep blocks until the test ends); a remote start arriving meanwhile takes a unit from
+    this minute's reserve without waiting."""
+
+    class Stopped(Exception):
+        pass
+
     saturated, stop, granted = threading.Event(), threading.Event(), threading.Event()
+
+    class NextMinuteClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            saturated.set()  # a bulk caller found the share spent and waits for the next minute
+            stop.wait(60)
+            raise Stopped
+
+    start = NOON + 8 * 86400
+    bulk = limiter(
+        moto_server, NextMinuteClock(start), per_minute=60, per_day=10_000, share=Share.BULK, reserve=5
+    )
+    interactive_clock = FakeClock(start)
+    interactive = limiter(moto_server, interactive_clock, per_minute=60, per_day=10_000, reserve=5)
     taken = [0] * 8
 
     def bulk_worker(index: int) -> None:
-        while not stop.is_set():
-            try:
+        with contextlib.suppress(Stopped):
+            while not stop.is_set():
                 bulk.acquire()
                 taken[index] += 1
-            except RateBudgetExhausted:
-                saturated.set()  # bulk's share is spent; keep pressing on the counter
 
     def remote_start() -> None:
         interactive.acquire()
@@ -126,14 +138,15 @@ def test_an_interactive_call_gets_its_unit_promptly_during_a_saturating_bulk_loa
     with ThreadPoolExecutor(max_workers=9) as pool:
         for i in range(8):
             pool.submit(bulk_worker, i)
-        assert saturated.wait(60), "the bulk load never spent its share"
-        pool.submit(remote_start)
         try:
+            assert saturated.wait(60), "the bulk load never spent its share"
+            pool.submit(remote_start)
             assert granted.wait(60), "the interactive call did not get its unit"
         finally:
             stop.set()
     assert interactive_clock.slept == []  # from this minute's reserve, not the next minute
     assert sum(taken) == 55  # bulk never took more than per_minute - reserve
+    assert bulk.used() == (56, 56)
 
 
 def test_a_deadline_before_the_next_minute_refuses_instead_of_sleeping(moto_server: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ import pytest
 from roam_emp import config, topology
 from roam_emp.cli import main
 from roam_emp.domain.tokens import dead_letter_queue_url
+from roam_emp.handlers import admin_tokens
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
@@ -61,21 +62,24 @@ def test_failed_lists_plugsurfings_error_and_redrive_pushes_after_the_fix(
 
 
 def test_redrive_moves_the_dead_letter_queues_messages_back(
-    fresh: Local, capsys: pytest.CaptureFixture[str]
+    fresh: Local, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt, sim = fresh
-    uid = new_uid()
+    # Two per admin call (the handler runs in this process): five messages take three calls.
+    monkeypatch.setattr(admin_tokens, "DEAD_LETTERS_PER_CALL", 2)
+    uids = [new_uid() for _ in range(5)]
     sqs = aws.client("sqs")
     dlq = dead_letter_queue_url(rt.env[topology.TOKEN_PUSH_QUEUE.env_var])
-    sqs.send_message(  # what the queue moved there after its last delivery
-        QueueUrl=dlq,
-        MessageBody=json.dumps(token(uid)),
-        MessageGroupId=f"RFID#{uid}",
-        MessageDeduplicationId=uid,
-    )
+    for uid in uids:  # what the queue moved there after their last delivery
+        sqs.send_message(
+            QueueUrl=dlq,
+            MessageBody=json.dumps(token(uid)),
+            MessageGroupId=f"RFID#{uid}",
+            MessageDeduplicationId=uid,
+        )
     assert cli(rt, "redrive") == 0
-    assert "1 dead-letter message(s) moved back" in capsys.readouterr().out
-    wait_for(lambda: f"NL/EMP/RFID/{uid}" in sim_tokens(sim)["tokens"])
+    assert "5 dead-letter message(s) moved back" in capsys.readouterr().out
+    wait_for(lambda: all(f"NL/EMP/RFID/{u}" in sim_tokens(sim)["tokens"] for u in uids))
     assert not sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from roam_emp import config
+from roam_emp import config, topology
 from roam_emp.domain.tokens import TokenPusher
 from roam_emp.handlers.token_push import handle_batch
 from roam_emp.hub.rate_limit import HubRateLimiter, Share
@@ -140,3 +140,13 @@ def test_one_http_client_serves_every_push_of_a_container(registered: Local) -> 
     assert pusher.hub().limiter.share is Share.BULK  # type: ignore[attr-defined]
     pusher.close()
     assert http.is_closed
+
+
+def test_a_fresh_invocation_can_always_wait_for_the_next_minute() -> None:
+    """Only an invocation that already waited hands anything back: otherwise every invocation
+    starting early in a spent minute would hand its batch straight back, and a backlog would be
+    received again and again on its way to the dead-letter queue (docs/tokens.md)."""
+    function = next(f for f in topology.FUNCTIONS if f.name == "TokenPush")
+    margin = TokenPusher.from_settings(config.Settings.from_env(), max_receive_count=5).deadline_margin_s
+    assert function.timeout_s - margin > 60  # a clock minute is at most 60 s away
+    assert topology.TOKEN_PUSH_QUEUE.visibility_timeout_s >= function.timeout_s  # AWS requires it

@@ -131,10 +131,16 @@ def _sweep(args: Any, path: str, what: str) -> int:
     client = AdminClient(args.api, args.region)
     queued = moved = 0
     refused: list[dict[str, Any]] = []
+    more = False
     for page in _pages(client, "POST", path, {}):
         queued += len(page["queued"])
         moved += page.get("dead_letters_moved", 0)
+        more = more or page.get("dead_letters_more", False)
         refused.extend(page["refused"])
+    while more:  # a dead-letter queue longer than one call moves
+        page = client.call("POST", path, {"dead_letters_only": True})
+        moved += page["dead_letters_moved"]
+        more = page["dead_letters_more"]
     for r in refused:
         print(f"not queued: {r['type']} {r['uid']}: {r['reason']}")
     summary = f"{queued} token(s) queued {what}"
