@@ -194,6 +194,8 @@ def push_tokens(
     from roam_emp import config, topology
 
     os.environ["HUB_REQUESTS_PER_MINUTE"] = str(our_limit)
+    # the interactive reserve in the stack's proportion (200 of 2,900): bulk pushes leave it
+    os.environ["HUB_INTERACTIVE_RESERVE_PER_MINUTE"] = str(round(our_limit * 200 / 2900))
     config.reset()
     httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": sim_limit}).raise_for_status()
     # The producer waits patiently: moto, the simulator and the consumers share this one process.

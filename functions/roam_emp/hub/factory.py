@@ -22,7 +22,9 @@ def rate_limiter(config: Settings, share: Share = Share.INTERACTIVE) -> HubRateL
         per_minute=config.hub_requests_per_minute,
         per_day=config.hub_requests_per_day,
         share=share,
-        reserve=config.hub_interactive_reserve_per_minute,
+        # cdk.json validation keeps the reserve below the budget; a local override of the budget
+        # alone (HUB_REQUESTS_PER_MINUTE) must not make every call to Plugsurfing fail.
+        reserve=min(config.hub_interactive_reserve_per_minute, config.hub_requests_per_minute - 1),
     )
 
 
