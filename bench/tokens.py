@@ -5,6 +5,15 @@
 2. Cold-start proxy: import time of the authorize Lambda's module in a fresh interpreter.
 3. Pushing N tokens (default 10,000) through the SQS FIFO queue to a simulator that enforces
    Plugsurfing's 3,000 requests per minute: tokens per minute, and the simulator's 429 count.
+4. Token push per consumer instance, hub limit lifted (issue 11): tokens/min of one TokenPusher
+   with one HTTP client per container, beside a new client per token, interleaved in blocks.
+5. A fleet of N consumers (token_push_max_concurrency) sharing the DynamoDB limiter, pushing a
+   10,000-token load to the simulator at Plugsurfing's 3,000/min: the overall rate and the 429s.
+   The fleet drives the domain push code (TokenPusher, the handler's hand-back rule) directly,
+   with an in-process stand-in for the queue: moto's SQS costs O(queue length) per call, which
+   would measure moto, not us.
+
+``BENCH_TOKEN_PARTS`` (comma-separated: authorize, gateway, instance, fleet) runs some of them.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from roam_emp import topology
 
 from .aws_calls import counting
 
@@ -183,6 +194,8 @@ def push_tokens(
     from roam_emp import config, topology
 
     os.environ["HUB_REQUESTS_PER_MINUTE"] = str(our_limit)
+    # the interactive reserve in the stack's proportion (200 of 2,900): bulk pushes leave it
+    os.environ["HUB_INTERACTIVE_RESERVE_PER_MINUTE"] = str(round(our_limit * 200 / 2900))
     config.reset()
     httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": sim_limit}).raise_for_status()
     # The producer waits patiently: moto, the simulator and the consumers share this one process.
@@ -234,9 +247,221 @@ def push_tokens(
     }
 
 
+INSTANCE_TOKENS = int(os.environ.get("BENCH_INSTANCE_TOKENS", "600"))
+FLEET_TOKENS = int(os.environ.get("BENCH_FLEET_TOKENS", "10000"))
+FLEET_SIZE = int(os.environ.get("BENCH_FLEET_SIZE", "3"))  # cdk.json token_push_max_concurrency
+# 1 = Plugsurfing's 3,000/min and our defaults (2,900/min, 200 kept for interactive calls); a
+# smaller scale shrinks the load and every budget alike, for a machine that cannot push 50/s.
+FLEET_SCALE = float(os.environ.get("BENCH_FLEET_SCALE", "1"))
+# Each batch is one invocation of the TokenPush function, with its whole timeout ahead of it.
+INVOCATION_S = next(f.timeout_s for f in topology.FUNCTIONS if f.name == "TokenPush")
+
+
+def _store_tokens(pusher: Any, prefix: str, count: int) -> list[str]:
+    """Tokens stored QUEUED as the admin API stores them (without a queue message): the messages
+    the consumers are handed. Stored in parallel: this is set-up, not measured."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = pusher.service
+
+    def store(i: int) -> str:
+        token = service.complete(
+            {"uid": f"{prefix}{i:07d}", "type": "RFID", "contract_id": f"NLEMP{prefix}{i:08d}"}
+        )
+        version = service.store.save_queued(token)
+        return json.dumps({"type": "RFID", "uid": token["uid"], "version": version})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(store, range(count)))
+
+
+def _registered_runtime() -> Any:
+    from contextlib import ExitStack
+
+    from roam_emp.local.runtime import LocalRuntime
+    from roam_emp.simulator import RoamSimulator
+
+    stack = ExitStack()
+    runtime = stack.enter_context(LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False))
+    simulator = stack.enter_context(RoamSimulator())
+    runtime.admin(
+        "POST",
+        "/admin/registration",
+        {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
+    ).raise_for_status()
+    import logging
+
+    logging.disable(logging.INFO)  # two INFO lines per push would be measured too
+    if runtime.triggers:
+        # The parts drive the consumer directly; the local stream consumer (the OutboxRelay, a
+        # Lambda of its own in AWS) would otherwise share this interpreter with it.
+        runtime.triggers.stop()
+    return stack, runtime, simulator
+
+
+def push_per_instance() -> dict[str, Any]:
+    """One consumer, hub limit lifted (simulator and limiter at 10^9/min: the limiter's two
+    DynamoDB updates per push are still paid). Blocks of 50 alternate between a client per
+    token (the old code: open, push, close) and one client per container."""
+    from roam_emp import config
+    from roam_emp.domain.tokens import TokenPusher
+    from roam_emp.hub.rate_limit import HubRateLimiter, Share
+
+    stack, _, simulator = _registered_runtime()
+    with stack:
+        httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": 10**9}).raise_for_status()
+        settings = config.settings()
+        pusher = TokenPusher.from_settings(settings, max_receive_count=5)
+        pusher.limiter = HubRateLimiter(
+            settings.state_table, per_minute=10**9, per_day=10**9, share=Share.BULK
+        )
+        bodies = _store_tokens(pusher, "I", INSTANCE_TOKENS)
+        pusher.handle(bodies.pop())  # warm: endpoint and secret caches
+        modes = ("client_per_token", "client_per_container")
+        elapsed = dict.fromkeys(modes, 0.0)
+        cpu = dict.fromkeys(modes, 0.0)
+        own = dict.fromkeys(modes, 0.0)
+        pushed = dict.fromkeys(modes, 0)
+        for block, start in enumerate(range(0, len(bodies), 50)):
+            mode = modes[block % 2]
+            started, cpu_started, own_started = time.perf_counter(), time.process_time(), time.thread_time()
+            for body in bodies[start : start + 50]:
+                assert pusher.handle(body) == "pushed"
+                if mode == "client_per_token":
+                    pusher.close()
+                pushed[mode] += 1
+            elapsed[mode] += time.perf_counter() - started
+            cpu[mode] += time.process_time() - cpu_started
+            own[mode] += time.thread_time() - own_started
+        per_min = {mode: round(pushed[mode] / elapsed[mode] * 60) for mode in modes}
+        cpu_ms = {mode: round(cpu[mode] / pushed[mode] * 1000, 2) for mode in modes}
+        return {
+            "tokens": sum(pushed.values()),
+            "tokens_per_minute": per_min,
+            "ms_per_token": {mode: round(elapsed[mode] / pushed[mode] * 1000, 2) for mode in modes},
+            # CPU of the whole process (consumer, moto server, simulator) per token: what one core
+            # would sustain, less sensitive to other work on the machine than the wall clock.
+            "cpu_ms_per_token_all_parts": cpu_ms,
+            "tokens_per_minute_one_free_core": {mode: round(60_000 / cpu_ms[mode]) for mode in modes},
+            # The consumer's own thread only: what a TokenPush instance spends, without moto,
+            # the simulator and the local stream consumer (separate services in AWS).
+            "consumer_cpu_ms_per_token": {mode: round(own[mode] / pushed[mode] * 1000, 2) for mode in modes},
+            "client_per_container_speedup": round(
+                per_min["client_per_container"] / per_min["client_per_token"], 2
+            ),
+            "target_tokens_per_minute": 2000,
+            "load_average_1min": round(os.getloadavg()[0], 1),
+            "aws": "moto server over HTTP in this process (stands in for DynamoDB and Secrets Manager)",
+        }
+
+
+def push_fleet() -> dict[str, Any]:
+    """FLEET_SIZE consumers, each its own TokenPusher (own HTTP client, as separate Lambda
+    instances), sharing the DynamoDB limiter at the stack's defaults (2,900/min, 200 kept for
+    interactive calls) against a simulator enforcing Plugsurfing's 3,000/min. Each consumer takes
+    batches of 10 as Lambda invocations of INVOCATION_S; a batch handed back (the next minute
+    starts after the invocation's deadline) is visible again when that minute starts, as the
+    handler arranges with SQS."""
+    import threading
+
+    from roam_emp import config
+    from roam_emp.domain.tokens import HandBack, RetryLater, TokenPusher
+    from roam_emp.hub.rate_limit import HubRateLimiter, Share
+
+    tokens = round(FLEET_TOKENS * FLEET_SCALE)
+    hub_limit, ours, reserve = (round(n * FLEET_SCALE) for n in (3000, 2900, 200))
+    stack, _, simulator = _registered_runtime()
+    with stack:
+        httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": hub_limit}).raise_for_status()
+        settings = config.settings()
+        setup = TokenPusher.from_settings(settings, max_receive_count=5)
+        bodies = _store_tokens(setup, "F", tokens)
+        rejected_before = simulator.state.rejected_429
+        lock = threading.Lock()
+        waiting: list[tuple[float, str]] = [(0.0, b) for b in bodies]  # (visible at, message)
+        counts = {"pushed": 0, "handed_back": 0, "retried": 0, "invocations": 0}
+
+        def take() -> list[str] | None:
+            with lock:
+                if counts["pushed"] >= tokens:
+                    return None
+                now = time.time()
+                ready = [w for w in waiting if w[0] <= now][:10]
+                for w in ready:
+                    waiting.remove(w)
+                counts["invocations"] += bool(ready)
+                return [body for _, body in ready]
+
+        def consumer() -> None:
+            pusher = TokenPusher.from_settings(settings, max_receive_count=5)
+            pusher.limiter = HubRateLimiter(  # the shared DynamoDB counter, as every instance's
+                settings.state_table, per_minute=ours, per_day=10**6, share=Share.BULK, reserve=reserve
+            )
+            while (batch := take()) is not None:
+                if not batch:
+                    time.sleep(0.05)
+                    continue
+                with pusher.within(INVOCATION_S * 1000):
+                    for i, body in enumerate(batch):
+                        try:
+                            outcome = pusher.handle(body)
+                        except HandBack as back:
+                            with lock:
+                                waiting.extend((back.retry_at, b) for b in batch[i:])
+                                counts["handed_back"] += len(batch) - i
+                            break
+                        except RetryLater:
+                            with lock:
+                                waiting.append((time.time() + 1, body))
+                                counts["retried"] += 1
+                            continue
+                        with lock:
+                            counts["pushed"] += outcome == "pushed"
+            pusher.close()
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=consumer) for _ in range(FLEET_SIZE)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        rate = counts["pushed"] / elapsed * 60
+        return {
+            "scale": FLEET_SCALE,
+            "tokens": tokens,
+            "consumers": FLEET_SIZE,
+            "pushed": counts["pushed"],
+            "all_pushed_in_s": round(elapsed, 1),
+            "tokens_per_minute_overall": round(rate),
+            "share_of_hub_limit": round(rate / hub_limit, 3),
+            "handed_back": counts["handed_back"],
+            "retried": counts["retried"],
+            "invocations": counts["invocations"],
+            "simulator_limit_per_minute": hub_limit,
+            "our_limit_per_minute": ours,
+            "interactive_reserve_per_minute": reserve,
+            "simulator_429s": simulator.state.rejected_429 - rejected_before,
+            "target": ">= 2,500/min overall (5/6 of the hub limit), 0 x 429",
+            "load_average_1min": round(os.getloadavg()[0], 1),
+            "method": "domain push code driven directly (in-process queue stand-in): moto's SQS costs "
+            "O(queue length) per message",
+        }
+
+
 def run() -> dict[str, Any]:
-    return {
-        "import_time": import_time(),
-        "authorize_in_process": authorize_in_process(),
-        **through_gateway_and_token_push(),
-    }
+    parts = set(os.environ.get("BENCH_TOKEN_PARTS", "authorize,gateway,instance,fleet").split(","))
+    results: dict[str, Any] = {}
+    if "authorize" in parts:
+        results |= {"import_time": import_time(), "authorize_in_process": authorize_in_process()}
+    if "gateway" in parts:
+        results |= through_gateway_and_token_push()
+    if "instance" in parts:
+        results["token_push_per_instance"] = push_per_instance()
+    if "fleet" in parts:
+        results["token_push_fleet"] = push_fleet()
+    # Parts not run keep their last numbers (bench/__main__.py replaces the whole section).
+    latest = Path(__file__).resolve().parent / "results" / "latest.json"
+    kept = json.loads(latest.read_text()).get("tokens", {}) if latest.exists() else {}
+    kept.pop("measured_at", None)
+    return {**kept, **results}

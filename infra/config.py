@@ -118,6 +118,12 @@ class StackConfig:
     public_base_url: str = ""  # custom domain in front of the API; empty = the API Gateway URL
     hub_requests_per_minute: int = 2900  # FAQ limit 3,000 per clock minute, minus clock-skew headroom
     hub_requests_per_day: int = 990000  # FAQ limit 1,000,000 per UTC day
+    # Units of each minute's budget kept for interactive calls (remote start/stop, credentials):
+    # token pushes never take them, so a bulk load cannot starve a driver (docs/tokens.md).
+    hub_interactive_reserve_per_minute: int = 200
+    # Lambda instances the token queue may drive at once (SQS event source maximum concurrency,
+    # at least 2): enough to fill the bulk share of the budget, few enough not to queue up on it.
+    token_push_max_concurrency: int = 3
     hub_timeout_seconds: float = 10.0
     secret_cache_seconds: int = 30
     location_delta_pull_minutes: int = 2  # FAQ recommends every 1-5 minutes
@@ -224,6 +230,10 @@ class StackConfig:
             raise ValueError(
                 "hub request budgets may not exceed Plugsurfing's limits (3,000/min, 1,000,000/day)"
             )
+        if not 0 <= self.hub_interactive_reserve_per_minute < self.hub_requests_per_minute:
+            raise ValueError("hub_interactive_reserve_per_minute must be 0..hub_requests_per_minute-1")
+        if not 2 <= self.token_push_max_concurrency <= 1000:
+            raise ValueError("token_push_max_concurrency must be 2..1000 (SQS event source limits)")
         if not 1 <= self.max_tokens_per_contract_id <= 25:
             raise ValueError("max_tokens_per_contract_id must be 1..25 (FAQ: default 1, at most 25)")
         if not isinstance(self.allow_contract_id_change, bool):
@@ -287,6 +297,7 @@ class StackConfig:
             "ROAM_EMP_ENVIRONMENT": self.environment,
             "HUB_REQUESTS_PER_MINUTE": str(self.hub_requests_per_minute),
             "HUB_REQUESTS_PER_DAY": str(self.hub_requests_per_day),
+            "HUB_INTERACTIVE_RESERVE_PER_MINUTE": str(self.hub_interactive_reserve_per_minute),
             "HUB_TIMEOUT_S": str(self.hub_timeout_seconds),
             "SECRET_CACHE_S": str(self.secret_cache_seconds),
             # The stack's name, so the metrics of two environments in one account stay apart

@@ -7,7 +7,6 @@ from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as lambda_events
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -94,13 +93,7 @@ class Functions(Construct):
                     )
                 )
             if spec.queue_consume:
-                function.add_event_source(
-                    lambda_events.SqsEventSource(
-                        messaging.queues[spec.queue_consume],
-                        batch_size=spec.queue_batch_size,
-                        report_batch_item_failures=True,
-                    )
-                )
+                function.add_event_source(messaging.event_source(spec.queue_consume, spec, config))
             if spec.invokes_auth_hook and config.authorization.hook_function_arn:
                 function.add_to_role_policy(
                     iam.PolicyStatement(
@@ -232,6 +225,8 @@ class Functions(Construct):
             messaging.queues[key].grant_send_messages(function)
         if spec.queue_consume:
             messaging.queues[spec.queue_consume].grant_consume_messages(function)
+        for key in spec.queues_redrive:
+            messaging.grant_redrive(key, function)
         if spec.publishes_events:
             messaging.bus.grant_put_events_to(function)
 

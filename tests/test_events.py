@@ -41,6 +41,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int]] = {
     ("AdminTokens", "post_admin_tokens.json"): (202, 1000),
     ("AdminTokens", "patch_admin_tokens_uid.json"): (404, 2004),  # each event runs on a fresh stack
     ("AdminTokens", "get_admin_tokens_uid.json"): (404, 2004),
+    ("AdminTokens", "get_admin_tokens.json"): (200, 1000),  # no FAILED token on a fresh stack
+    ("AdminTokens", "post_admin_tokens_redrive.json"): (202, 1000),  # nothing to redrive, DLQ empty
+    ("AdminTokens", "post_admin_tokens_resync.json"): (202, 1000),
+    ("AdminTokens", "post_admin_tokens_import.json"): (202, 1000),  # one queued, one refused line
     ("OcpiSessions", "put_ocpi_221_sessions_country_code_party_id_session_id.json"): (200, 1000),
     ("OcpiSessions", "patch_ocpi_221_sessions_country_code_party_id_session_id.json"): (404, 2001),
     ("OcpiSessions", "get_ocpi_221_sessions_country_code_party_id_session_id.json"): (404, 2000),

@@ -131,6 +131,20 @@ def test_a_401_rereads_the_token_once_and_retries(sim: RoamSimulator) -> None:
     assert len(requests_to(sim, "/ocpi/versions")) == before + 4  # 2, 1, then 1 refused
 
 
+def test_a_long_lived_client_follows_every_later_rotation(sim: RoamSimulator) -> None:
+    """One client per container (token pushes): a second rotation must be re-read as well."""
+    original = sim.state.token_a
+    current = {"token": original}
+    hub, _, _ = client(sim)
+    hub.token, hub.refresh_token = (lambda: "cached-before-any-rotation"), (lambda: current["token"])
+    assert hub.get(sim.versions_url).http_status == 200  # first rotation: re-read once
+    try:
+        sim.state.token_a = current["token"] = "rotated-again"
+        assert hub.get(sim.versions_url).http_status == 200  # second rotation: re-read again
+    finally:
+        sim.state.token_a = original
+
+
 def test_ocpi_error_envelope_is_a_typed_rejection(sim: RoamSimulator) -> None:
     hub, _, _ = client(sim)
     with pytest.raises(HubRejected) as caught:

@@ -281,9 +281,15 @@ def test_location_pull_schedules_and_bus_rule(synth: tuple[Any, Template, Path])
 
 def test_token_push_consumer_and_authorize_function(synth: tuple[Any, Template, Path]) -> None:
     _, template, _ = synth
+    # At most token_push_max_concurrency instances push at once (cdk.json, default 3): more would
+    # only wait on the shared budget (docs/tokens.md).
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
-        {"BatchSize": 10, "FunctionResponseTypes": ["ReportBatchItemFailures"]},
+        {
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": 3},
+        },
     )
     template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -431,11 +437,12 @@ def test_table_grants_are_exactly_what_each_function_calls(synth: tuple[Any, Tem
         not {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
         & sessions
     )
-    # Only the Location pull (its cache and checkpoints) and the GDPR erasure (docs/operations.md)
-    # delete or scan; only the Location pull writes in batches.
+    # Only the Location pull (its cache and checkpoints) writes in batches; it deletes and scans too,
+    # as do the GDPR erasure (docs/operations.md) and, scanning the tokens table for FAILED and
+    # out-of-sync tokens, the token operations (docs/tokens.md).
     for action, allowed in (
-        ("dynamodb:DeleteItem", ["LocationPull", "AdminPrivacy"]),
-        ("dynamodb:Scan", ["LocationPull", "AdminPrivacy"]),
+        ("dynamodb:DeleteItem", ["AdminPrivacy", "LocationPull"]),
+        ("dynamodb:Scan", ["AdminPrivacy", "AdminTokens", "LocationPull"]),
         ("dynamodb:BatchWriteItem", ["LocationPull"]),
     ):
         holders = [
@@ -443,7 +450,7 @@ def test_table_grants_are_exactly_what_each_function_calls(synth: tuple[Any, Tem
             for f in topology.FUNCTIONS
             if action in {a for s in _role_statements(template, f.name) for a in _actions(s)}
         ]
-        assert holders == allowed, action
+        assert sorted(holders) == allowed, action
     # OcpiSessions' DynamoDB statements name the sessions table only.
     for statement in _role_statements(template, "OcpiSessions"):
         if any(a.startswith("dynamodb:") for a in _actions(statement)):
@@ -800,3 +807,19 @@ def test_status_function_reads_queue_depths_and_its_own_alarms_only(
     variables = function["Properties"]["Environment"]["Variables"]
     assert topology.TOKEN_PUSH_QUEUE.dead_letter_env_var in variables
     assert variables[topology.ALARM_NAME_PREFIX_ENV] == f"{stack.stack_name}-"
+
+
+def test_admin_tokens_may_move_the_dead_letter_queue_back(synth: tuple[Any, Template, Path]) -> None:
+    """`tokens redrive`: read the queue's redrive policy, take from its DLQ, send to the queue."""
+    _, template, _ = synth
+    sqs_actions = {
+        a for s in _role_statements(template, "AdminTokens") for a in _actions(s) if a.startswith("sqs:")
+    }
+    assert {
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:SendMessage",
+    } <= sqs_actions
+    others = [f.name for f in topology.FUNCTIONS if f.name != "AdminTokens" and f.queues_redrive]
+    assert others == []

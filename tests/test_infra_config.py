@@ -64,6 +64,9 @@ def test_operator_settings_are_passed_exactly() -> None:
         ({"supported_countries": ["DE", "BR"]}, "supported_countries: 'BR' is neither"),
         ({"supported_countries": ["DEUT"]}, "give its alpha-3 code"),
         ({"supported_countries": [49]}, "supported_countries: 49"),
+        ({"hub_interactive_reserve_per_minute": 2900}, "hub_interactive_reserve_per_minute"),
+        ({"hub_interactive_reserve_per_minute": -1}, "hub_interactive_reserve_per_minute"),
+        ({"token_push_max_concurrency": 1}, "token_push_max_concurrency"),
     ],
 )
 def test_bad_settings_are_refused_at_synth(context: dict[str, Any], message: str) -> None:

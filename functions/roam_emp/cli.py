@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any
 
-from . import cdrs_check_command, cost_model, operations
+from . import cdrs_check_command, cost_model, operations, tokens_command
 from .admin_client import AdminClient, AdminError
 
 
@@ -326,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("cdr_id")
     show.set_defaults(func=cmd_cdrs_show)
     cost_model.add_parser(sub)
+    tokens_command.add_parser(sub, admin)
     return parser
 
 

@@ -69,6 +69,9 @@ class Settings:
     # limiting / fair usage"); the defaults leave headroom for clock skew between us and them.
     hub_requests_per_minute: int
     hub_requests_per_day: int
+    # Units of every minute only interactive calls (remote start/stop, credentials) may take, so a
+    # bulk token load cannot starve them (hub/rate_limit.py; issue 12 "Bulk initial load").
+    hub_interactive_reserve_per_minute: int
     hub_timeout_s: float
     secret_cache_s: int
     environment: str
@@ -113,6 +116,7 @@ class Settings:
             public_base_url=(os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
             hub_requests_per_minute=int(_env("HUB_REQUESTS_PER_MINUTE", "2900")),
             hub_requests_per_day=int(_env("HUB_REQUESTS_PER_DAY", "990000")),
+            hub_interactive_reserve_per_minute=int(_env("HUB_INTERACTIVE_RESERVE_PER_MINUTE", "200")),
             hub_timeout_s=float(_env("HUB_TIMEOUT_S", "10")),
             secret_cache_s=int(_env("SECRET_CACHE_S", "30")),
             environment=_env("ROAM_EMP_ENVIRONMENT", "local"),

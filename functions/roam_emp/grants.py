@@ -46,7 +46,8 @@ TABLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("OcpiAuthorize", LOCATIONS_TABLE.key): frozenset({GET_ITEM}),  # LocationCache.country_of
     ("OcpiAuthorize", AUTHORIZATIONS_TABLE.key): frozenset({PUT_ITEM}),  # the decision record
     ("OcpiTokens", TOKENS_TABLE.key): frozenset({QUERY, BATCH_GET_ITEM}),  # TokenStore.list_updated
-    ("AdminTokens", TOKENS_TABLE.key): READ_ACTIONS | {UPDATE_ITEM},  # conditional, versioned writes
+    # conditional, versioned writes; the operator's scans for FAILED and out-of-sync tokens
+    ("AdminTokens", TOKENS_TABLE.key): READ_ACTIONS | {UPDATE_ITEM, SCAN},
     ("AdminTokens", AUTHORIZATIONS_TABLE.key): frozenset({QUERY}),
     ("TokenPush", TOKENS_TABLE.key): frozenset({GET_ITEM, UPDATE_ITEM}),
     ("TokenPush", STATE_TABLE.key): frozenset({GET_ITEM}),

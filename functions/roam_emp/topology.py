@@ -96,6 +96,8 @@ class Function:
     buckets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     queues_send: tuple[str, ...] = ()
     queue_consume: str | None = None  # SQS event source (partial batch responses)
+    # Queues whose dead-letter queue this function moves back onto them (an operator's redrive)
+    queues_redrive: tuple[str, ...] = ()
     queue_batch_size: int = 10
     # DynamoDB Streams event sources (table keys): ordered per item, partial batch responses,
     # bisect on error, bounded retries, then the on-failure destination (STREAM_CONSUMER).
@@ -327,9 +329,15 @@ FUNCTIONS: tuple[Function, ...] = (
             Route("POST", "/admin/tokens", Auth.IAM),
             Route("PATCH", "/admin/tokens/{uid}", Auth.IAM),
             Route("GET", "/admin/tokens/{uid}", Auth.IAM),
+            # Operations (docs/tokens.md): FAILED list, redrive, re-sync, bulk import.
+            Route("GET", "/admin/tokens", Auth.IAM),
+            Route("POST", "/admin/tokens/redrive", Auth.IAM),
+            Route("POST", "/admin/tokens/resync", Auth.IAM),
+            Route("POST", "/admin/tokens/import", Auth.IAM),
         ),
         tables={TOKENS_TABLE.key: Access.WRITE, AUTHORIZATIONS_TABLE.key: Access.READ},
         queues_send=(TOKEN_PUSH_QUEUE.key,),
+        queues_redrive=(TOKEN_PUSH_QUEUE.key,),
     ),
     Function(
         name="TokenPush",
@@ -339,7 +347,11 @@ FUNCTIONS: tuple[Function, ...] = (
         secrets={HUB_CREDENTIALS.key: Access.READ},
         queue_consume=TOKEN_PUSH_QUEUE.key,
         calls_hub=True,
-        timeout_s=60,
+        # A fresh invocation can always wait for the next clock minute's budget (at most 60 s)
+        # and still push before its deadline (docs/tokens.md): batches are handed back only by
+        # invocations that already waited, so a backlog is not received again and again on its
+        # way to the dead-letter queue. The queue's visibility (360 s) stays above it.
+        timeout_s=90,
     ),
     Function(
         name="OcpiSessions",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +22,10 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from ..config import Settings
-from ..hub.client import RetryPolicy
+from ..hub.client import HubClient, RetryPolicy
 from ..hub.errors import HubError, HubRejected
 from ..hub.factory import hub_client
+from ..hub.rate_limit import HubRateLimiter, PermitAfterDeadline, Share
 from ..ocpi.contract_id import contract_key, prefix
 from ..ocpi.enums import TokenType, WhitelistType
 from ..ocpi.leniency import describe_validation_error, dump_outbound
@@ -33,7 +35,7 @@ from ..ocpi.tokens import Token
 from ..store import aws
 from ..store.credentials import CredentialsVault
 from ..store.registration import ConnectionStore
-from ..store.tokens import PushState, StoredToken, TokenStore, VersionConflict, token_key
+from ..store.tokens import PushState, Selection, StoredToken, TokenStore, VersionConflict, token_key
 
 logger = Logger(child=True)
 
@@ -48,6 +50,16 @@ PUSH_RETRY = RetryPolicy(max_attempts=2, base_s=0.25, cap_s=1.0)
 
 class RetryLater(Exception):
     """A push that failed for a reason that may pass (429, 5xx, timeouts): retry the message."""
+
+
+class HandBack(Exception):
+    """Not tried: the bulk share of this minute's budget is spent and the next minute starts after
+    the invocation's deadline. The message goes back to the queue untouched, visible again at
+    ``retry_at`` (epoch s), instead of the function sleeping into its timeout."""
+
+    def __init__(self, retry_at: float) -> None:
+        super().__init__(f"budget spent until {retry_at:.0f}: handed back")
+        self.retry_at = retry_at
 
 
 def _invalid(message: str) -> OcpiError:
@@ -150,6 +162,87 @@ class TokenService:
             StatusCode.SERVER_ERROR, "token is being changed concurrently; retry", http_status=409
         )
 
+    # Operations (issue 12 "Redrive and reset", "Bulk initial load") -----------------------------
+
+    def import_lines(self, lines: list[tuple[int, Any]]) -> dict[str, Any]:
+        """A chunk of a bulk load: each (line number, token) goes through :meth:`submit`, the
+        admin API's own rules; a refused line is reported with its number and reason."""
+        queued = 0
+        refused: list[dict[str, Any]] = []
+        for line, data in lines:
+            try:
+                if not isinstance(data, dict):
+                    raise _invalid("a token must be a JSON object")
+                self.submit(data)
+                queued += 1
+            except OcpiError as error:
+                refused.append({"line": line, "uid": _uid_of(data), "reason": error.message})
+        return {"queued": queued, "refused": refused}
+
+    def redrive(self, stored: StoredToken) -> StoredToken:
+        """Queue a FAILED token again after a fix, as a new version checked by today's rules.
+        Refused by Plugsurfing (the token went back to what Plugsurfing holds, ``refused`` kept
+        aside): the refused change is the one to push again. Given up after every delivery (the
+        dead-letter queue): the token as stored is."""
+        if stored.push_state is not PushState.FAILED:
+            raise _invalid(f"token {stored.token['uid']} is {stored.push_state}, not FAILED")
+        refusal = stored.refused is not None and stored.token == stored.accepted
+        wanted = stored.refused if refusal and stored.refused else stored.token
+        token = self.validate({**wanted, "last_updated": format_timestamp(utcnow())}, stored)
+        return self._queue(token, expected_version=stored.version)
+
+    def resync(self, stored: StoredToken) -> None:
+        """Ask for a push of the token as stored (its version unchanged): the consumer pushes
+        whatever is current, and SQS drops the message as a duplicate if it is already queued."""
+        self.enqueue(stored.token["type"], stored.token["uid"], stored.version)
+
+    def sweep(self, which: Selection, cursor: str | None, limit: int) -> dict[str, Any]:
+        """One page of redrive (FAILED) or re-sync (OUT_OF_SYNC): what was queued, what was not
+        and why, and the cursor of the next page."""
+        found, next_cursor = self.store.scan_page(which, cursor, limit)
+        queued: list[str] = []
+        refused: list[dict[str, Any]] = []
+        for stored in found:
+            uid = stored.token["uid"]
+            try:
+                if which is Selection.FAILED:
+                    self.redrive(stored)
+                else:
+                    self.resync(stored)
+                queued.append(uid)
+            except OcpiError as error:
+                refused.append({"uid": uid, "type": stored.token["type"], "reason": error.message})
+        return {"queued": queued, "refused": refused, "cursor": next_cursor}
+
+    def redrive_dead_letters(self, max_messages: int = 100) -> int:
+        """Move up to ``max_messages`` from the token queue's dead-letter queue back onto the
+        queue, each in its own message group; the consumer pushes whatever is current for the
+        token, so an old message cannot roll a newer version back."""
+        sqs = aws.client("sqs")
+        dlq = dead_letter_queue_url(self.config.token_push_queue_url)
+        moved = 0
+        while moved < max_messages:
+            answer = sqs.receive_message(
+                QueueUrl=dlq,
+                MaxNumberOfMessages=min(10, max_messages - moved),
+                AttributeNames=["MessageGroupId"],
+                WaitTimeSeconds=0,
+            )
+            messages = answer.get("Messages", [])
+            if not messages:
+                return moved
+            for message in messages:
+                sqs.send_message(
+                    QueueUrl=self.config.token_push_queue_url,
+                    MessageBody=message["Body"],
+                    MessageGroupId=message.get("Attributes", {}).get("MessageGroupId", "redrive"),
+                    # deterministic: a redrive retried within SQS's 5-minute window sends it once
+                    MessageDeduplicationId=f"redrive-{message['MessageId']}",
+                )
+                sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+        return moved
+
     def _queue(self, token: dict[str, Any], expected_version: int | None = None) -> StoredToken:
         version = self.store.save_queued(token, expected_version)
         try:
@@ -181,16 +274,34 @@ class TokenService:
         )
 
 
+def _uid_of(data: Any) -> str | None:
+    uid = data.get("uid") if isinstance(data, dict) else None
+    return uid if isinstance(uid, str) else None
+
+
+def dead_letter_queue_url(queue_url: str) -> str:
+    """The dead-letter queue named by the queue's redrive policy (no configuration of its own)."""
+    sqs = aws.client("sqs")
+    policy = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    arn = json.loads(policy["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+    _, _, _, _, account, name = arn.split(":", 5)
+    return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+
+
 @dataclass
 class TokenPusher:
-    """The queue consumer: one message, one push."""
+    """The queue consumer: one message, one push; one HTTP client (and so its kept-alive
+    connections to Plugsurfing) for as long as the container lives (issue 11: a client per token
+    was 44 % of a push)."""
 
     config: Settings
     service: TokenService
     connections: ConnectionStore
     vault: CredentialsVault
     max_receive_count: int
+    limiter: HubRateLimiter | None = None  # default: the shared limiter, bulk share
     _endpoint: tuple[float, str | None] = (0.0, None)
+    _client: HubClient | None = None
 
     @classmethod
     def from_settings(cls, config: Settings, max_receive_count: int) -> TokenPusher:
@@ -218,6 +329,42 @@ class TokenPusher:
             message = {"type": token["type"], "uid": token["uid"]}
         return self._push(message["type"], message["uid"], receive_count)
 
+    @property
+    def deadline_margin_s(self) -> float:
+        """Time a push may still take once it has its unit: every attempt's HTTP timeout and the
+        pauses between them, plus a second to write the outcome."""
+        return self.config.hub_timeout_s * PUSH_RETRY.max_attempts + PUSH_RETRY.cap_s + 1.0
+
+    def hub(self) -> HubClient:
+        if self._client is None:
+            self._client = hub_client(
+                self.config,
+                lambda: self.vault.get().outbound,
+                retry=PUSH_RETRY,
+                share=Share.BULK,  # token loads leave the interactive reserve alone
+                limiter=self.limiter,
+            )
+        return self._client
+
+    def close(self) -> None:
+        """Drop the HTTP client (its connections); the next push opens a new one."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def within(self, remaining_ms: int) -> AbstractContextManager[None]:
+        """While handling one invocation: never wait for the budget past its remaining time
+        (less :attr:`deadline_margin_s`); a push that would is handed back (:class:`HandBack`)."""
+        limiter = self.hub().limiter
+        if not isinstance(limiter, HubRateLimiter):
+            return nullcontext()
+        return limiter.until(self.now() + remaining_ms / 1000 - self.deadline_margin_s)
+
+    def now(self) -> float:
+        """Epoch seconds on the limiter's clock (the clock its minutes and deadlines use)."""
+        limiter = self.hub().limiter
+        return limiter.clock() if isinstance(limiter, HubRateLimiter) else time.time()
+
     def _tokens_endpoint(self) -> str | None:
         """Plugsurfing's tokens endpoint, re-read at most once a minute (it changes only with a
         credentials exchange): one read fewer per pushed token."""
@@ -237,16 +384,28 @@ class TokenPusher:
         if not base:
             raise RetryLater("not registered with Plugsurfing (no tokens RECEIVER endpoint) yet")
         url = f"{base.rstrip('/')}/{self.config.country_code}/{self.config.party_id}/{uid}"
-        # SQS redelivery is the outer retry; inside one delivery, retry briefly.
-        client = hub_client(self.config, lambda: self.vault.get().outbound, retry=PUSH_RETRY)
+        # SQS redelivery is the outer retry; inside one delivery, retry briefly (PUSH_RETRY).
         try:
-            client.request(
+            self.hub().request(
                 "PUT",
                 url,
                 params={"type": token_type},
                 json_body=stored.token,
                 correlation_id=f"token-{uid}-v{stored.version}",
             )
+        except PermitAfterDeadline as error:
+            # Nothing was sent for this attempt and the token stays QUEUED as it is, unless this
+            # was the last delivery the queue allows: then say where the message went.
+            if receive_count >= self.max_receive_count:
+                self.service.store.mark(
+                    token_type,
+                    uid,
+                    stored.version,
+                    PushState.FAILED,
+                    "gave up, message moved to the dead-letter queue: the bulk budget was spent on "
+                    "every delivery (roam-emp tokens redrive)",
+                )
+            raise HandBack(error.retry_at) from error
         except HubRejected as error:
             # Plugsurfing refused the token itself: retrying the same body cannot help.
             self.service.store.refused(token_type, uid, stored.version, str(error))
@@ -265,8 +424,6 @@ class TokenPusher:
                 f"{'gave up, message moved to the dead-letter queue: ' if last_try else ''}{error}",
             )
             raise RetryLater(str(error)) from error
-        finally:
-            client.close()
         current = self.service.store.mark(token_type, uid, stored.version, PushState.PUSHED)
         logger.info(
             "token pushed",

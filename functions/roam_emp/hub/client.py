@@ -22,6 +22,7 @@ import json
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -144,7 +145,11 @@ class HubClient:
     sleep: Callable[[float], None] = time.sleep
     http: httpx.Client | None = None
     user_agent: str = "roam-emp/0.1"
-    attempts: list[tuple[str, str, int | None]] = field(default_factory=list, repr=False)
+    # The latest attempts (method, url, HTTP status or None): bounded, as a client lives as long as
+    # its container (one per Lambda instance for token pushes).
+    attempts: deque[tuple[str, str, int | None]] = field(
+        default_factory=lambda: deque(maxlen=100), repr=False
+    )
     # A fresh read of the outbound token (bypassing any cache), used once after a 401.
     refresh_token: Callable[[], str | None] | None = field(default=None, repr=False)
     _refreshed: str | None = field(default=None, repr=False)
@@ -178,7 +183,9 @@ class HubClient:
         try:
             return self._send(method, url, body, params, retry_server_errors, correlation_id)
         except HubUnauthorized as error:
-            if error.http_status != 401 or self.refresh_token is None or self._refreshed is not None:
+            # Once per call (the retry below is outside this handler), not once per client: a client
+            # lives as long as its container and must follow every later rotation too.
+            if error.http_status != 401 or self.refresh_token is None:
                 raise
             fresh = self.refresh_token()
             if not fresh or fresh == self._sent:

@@ -1,5 +1,8 @@
 """Build HubClients configured from Settings: one rate limiter shared through DynamoDB; a client
-whose token comes from our credentials secret re-reads it once on a 401 (hub/client.py)."""
+whose token comes from our credentials secret re-reads it once on a 401 (hub/client.py).
+
+Calls are interactive unless said otherwise (``share=Share.BULK``): only bulk work leaves the
+interactive reserve of every minute untouched (hub/rate_limit.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +13,18 @@ import httpx
 from ..config import Settings
 from ..store.credentials import CredentialsVault
 from .client import HubClient, RetryPolicy
-from .rate_limit import HubRateLimiter
+from .rate_limit import HubRateLimiter, Limiter, Share
 
 
-def rate_limiter(config: Settings) -> HubRateLimiter:
+def rate_limiter(config: Settings, share: Share = Share.INTERACTIVE) -> HubRateLimiter:
     return HubRateLimiter(
         config.state_table,
         per_minute=config.hub_requests_per_minute,
         per_day=config.hub_requests_per_day,
+        share=share,
+        # cdk.json validation keeps the reserve below the budget; a local override of the budget
+        # alone (HUB_REQUESTS_PER_MINUTE) must not make every call to Plugsurfing fail.
+        reserve=min(config.hub_interactive_reserve_per_minute, config.hub_requests_per_minute - 1),
     )
 
 
@@ -27,12 +34,15 @@ def hub_client(
     *,
     http: httpx.Client | None = None,
     retry: RetryPolicy | None = None,
+    share: Share = Share.INTERACTIVE,
+    limiter: Limiter | None = None,
 ) -> HubClient:
     """``token``: a fixed token (registration: Plugsurfing's token A or B), or a callable reading
-    our outbound token from the secret (every other call), which is then re-read on a 401."""
+    our outbound token from the secret (every other call), which is then re-read on a 401.
+    ``limiter``: instead of the shared one for ``share`` (tests, benches)."""
     return HubClient(
         token=token,
-        limiter=rate_limiter(config),
+        limiter=limiter or rate_limiter(config, share),
         timeout_s=config.hub_timeout_s,
         retry=retry or RetryPolicy(),
         http=http,

@@ -9,13 +9,25 @@ Two single-item conditional updates (not a transaction) per request: plain Updat
 hot item serialise inside DynamoDB, while transactions on it would fail with TransactionConflict
 under load. When the day counter refuses after the minute counter accepted, the minute unit is
 given back.
+
+Two shares of one budget (issue 12 "Bulk initial load"): interactive calls (remote start/stop,
+credentials) may take every unit of the minute; bulk work (token pushes) only while the minute's
+counter is below ``per_minute - reserve``. The last ``reserve`` units of every minute are therefore
+always there for a driver waiting at a charger, whatever a 50,000-token load is doing. It is the
+same atomic condition on the same counter, so the reserve costs no extra call.
+
+A caller with a deadline (a Lambda's remaining time) is never put to sleep past it: when the next
+unit would only come in a minute that starts after the deadline, :class:`PermitAfterDeadline` says
+when to come back instead (handlers/token_push.py hands the rest of its batch back to SQS).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Protocol
 
 from aws_lambda_powertools import Metrics
@@ -27,6 +39,22 @@ from ..store.dynamo import is_conditional_failure
 from .errors import RateBudgetExhausted
 
 _metrics = Metrics(namespace="RoamEmp")  # one metric set per process, flushed by the handler
+
+
+class Share(StrEnum):
+    """Whose units a caller takes: see the module docstring."""
+
+    INTERACTIVE = "interactive"  # remote start/stop, credentials: the whole minute budget
+    BULK = "bulk"  # token pushes: everything but the interactive reserve
+
+
+class PermitAfterDeadline(RateBudgetExhausted):
+    """The next unit comes only after the caller's deadline: come back at ``retry_at`` (epoch s,
+    the start of the clock minute that has units again)."""
+
+    def __init__(self, message: str, *, retry_at: float) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 class Limiter(Protocol):
@@ -48,16 +76,38 @@ class HubRateLimiter:
         per_minute: int,
         per_day: int,
         max_wait_s: float = 65.0,
+        share: Share = Share.INTERACTIVE,
+        reserve: int = 0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if not 0 <= reserve < per_minute:
+            raise ValueError(f"the interactive reserve ({reserve}) must be 0..{per_minute - 1}")
         self.table_name = table_name
         self.per_minute = per_minute
         self.per_day = per_day
         self.max_wait_s = max_wait_s
+        self.share = share
+        self.reserve = reserve
         self.clock = clock
         self.sleep = sleep
         self.waited_s = 0.0  # time spent waiting for a new minute (reported as a metric)
+        self.deadline: float | None = None  # epoch s; never sleep past it (see :meth:`until`)
+
+    @property
+    def ceiling(self) -> int:
+        """Units of a minute this limiter may take: bulk work leaves the reserve untouched."""
+        return self.per_minute - self.reserve if self.share is Share.BULK else self.per_minute
+
+    @contextmanager
+    def until(self, deadline: float | None) -> Iterator[None]:
+        """Within the block, :meth:`acquire` raises :class:`PermitAfterDeadline` rather than
+        sleeping into a minute that starts after ``deadline`` (epoch s on this limiter's clock)."""
+        previous, self.deadline = self.deadline, deadline
+        try:
+            yield
+        finally:
+            self.deadline = previous
 
     def acquire(self) -> None:
         """Take one request unit, waiting for the next clock minute when this one is spent."""
@@ -65,7 +115,7 @@ class HubRateLimiter:
         while True:
             now = self.clock()
             minute_start = int(now // 60 * 60)
-            if self._take(f"MINUTE#{_minute(minute_start)}", self.per_minute, minute_start + 120):
+            if self._take(f"MINUTE#{_minute(minute_start)}", self.ceiling, minute_start + 120):
                 day = _day(now)
                 if self._take(f"DAY#{day}", self.per_day, minute_start + 2 * 86400):
                     return
@@ -74,6 +124,12 @@ class HubRateLimiter:
                     f"daily budget of {self.per_day} requests to Plugsurfing is spent for {day} (UTC)"
                 )
             next_minute = minute_start + 60
+            if self.deadline is not None and next_minute > self.deadline:
+                raise PermitAfterDeadline(
+                    f"the {self.share} share of the per-minute budget to Plugsurfing is spent and the "
+                    "next minute starts after this invocation's deadline",
+                    retry_at=next_minute,
+                )
             if next_minute > deadline:
                 raise RateBudgetExhausted(
                     f"per-minute budget of {self.per_minute} requests to Plugsurfing is spent"

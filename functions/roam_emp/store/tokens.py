@@ -18,6 +18,7 @@ sessions' and authorizations' by_token indexes alike); the document keeps the ui
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +41,13 @@ class PushState(StrEnum):
     QUEUED = "QUEUED"
     PUSHED = "PUSHED"
     FAILED = "FAILED"
+
+
+class Selection(StrEnum):
+    """What an operator's scan looks for (TokenStore.scan_page)."""
+
+    FAILED = "FAILED"
+    OUT_OF_SYNC = "OUT_OF_SYNC"
 
 
 class VersionConflict(Exception):
@@ -219,6 +227,44 @@ class TokenStore:
         except aws.dynamodb().exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def scan_page(
+        self,
+        which: Selection,
+        cursor: str | None = None,
+        min_items: int = 100,
+        page_size: int | None = None,
+    ) -> tuple[list[StoredToken], str | None]:
+        """Tokens matching ``which``, whole scan pages until at least ``min_items`` (or the end),
+        and the cursor to continue from (None at the end). An operator's scan (redrive, re-sync):
+        no index holds push states, and a filtered Scan of the table costs what one pass reads.
+        ``page_size``: items read per Scan call (default: DynamoDB's 1 MB)."""
+        filters = {
+            Selection.FAILED: ("push_state = :failed", {":failed": {"S": PushState.FAILED.value}}),
+            # Plugsurfing never accepted it, or holds another version than ours (a byte copy of
+            # ``doc`` is taken as ``accepted`` on every accepted push, so equal means in sync).
+            Selection.OUT_OF_SYNC: ("attribute_not_exists(accepted) OR accepted <> doc", {}),
+        }
+        expression, values = filters[which]
+        request: dict[str, Any] = {"TableName": self.table, "FilterExpression": expression}
+        if values:
+            request["ExpressionAttributeValues"] = values
+        if page_size:
+            request["Limit"] = page_size
+        if cursor:
+            request["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        found: list[StoredToken] = []
+        while True:
+            page = aws.dynamodb().scan(**request)
+            found.extend(
+                _stored(item) for item in page.get("Items", []) if item.get("sk", {}).get("S") == _SK
+            )
+            last = page.get("LastEvaluatedKey")
+            if last is None:
+                return found, None
+            request["ExclusiveStartKey"] = last
+            if len(found) >= min_items:
+                return found, base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
 
     def count_for_contract(self, contract_id: str) -> set[str]:
         """Token keys (type#uid) sharing this contract_id, in any of its forms."""
