@@ -11,9 +11,15 @@ import sys
 import time
 from pathlib import Path
 
-from . import cdrs, foundation, locations, tokens
+from . import cdrs, coldstart, foundation, locations, tokens
 
-SECTIONS = {"foundation": foundation, "locations": locations, "cdrs": cdrs, "tokens": tokens}
+SECTIONS = {
+    "foundation": foundation,
+    "coldstart": coldstart,
+    "locations": locations,
+    "cdrs": cdrs,
+    "tokens": tokens,
+}
 
 
 def main(argv: list[str]) -> int:
