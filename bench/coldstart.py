@@ -81,7 +81,9 @@ def _http_event(function: topology.Function) -> dict[str, Any]:
     from roam_emp.ocpi.auth_header import encode_token
 
     routes = function.routes
-    route = next((r for r in routes if r.method == "GET"), routes[0]) if function.name != TARGET else routes[0]
+    route = (
+        next((r for r in routes if r.method == "GET"), routes[0]) if function.name != TARGET else routes[0]
+    )
     path = route.path
     params: dict[str, str] = {}
     for part in path.split("/"):
@@ -92,7 +94,11 @@ def _http_event(function: topology.Function) -> dict[str, Any]:
     body = json.dumps({"location_id": LOCATION_ID}) if function.name == TARGET else None
     if route.method != "GET" and body is None:
         body = "{}"
-    headers = {"Authorization": encode_token(INBOUND_TOKEN), "X-Request-ID": "cold", "Content-Type": "application/json"}
+    headers = {
+        "Authorization": encode_token(INBOUND_TOKEN),
+        "X-Request-ID": "cold",
+        "Content-Type": "application/json",
+    }
     if route.auth is topology.Auth.IAM:
         headers.pop("Authorization")
     query = {"type": "RFID"} if function.name == TARGET else None
@@ -177,7 +183,7 @@ def _seed() -> None:
 
 
 def _child(body: str, env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - our own interpreter, our own code
         [sys.executable, "-c", CHILD.format(body=body)],
         env=env,
         capture_output=True,
@@ -198,7 +204,9 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
     functions = [f for f in topology.FUNCTIONS if not names or f.name in names]
     moto = MotoServer().start()
     try:
-        os.environ.update({**DEFAULT_ENV, "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"})
+        os.environ.update(
+            {**DEFAULT_ENV, "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+        )
         apply(provision(LocalNames()))
         _seed()
         env = {**os.environ, "PYTHONPATH": str(FUNCTIONS_DIR), "PYTHONDONTWRITEBYTECODE": ""}
@@ -247,7 +255,9 @@ def print_table(result: dict[str, Any]) -> None:
         f"here), median of {result['runs']} fresh interpreters each",
         file=sys.stderr,
     )
-    print(f"{'function':<20} {'import':>7} {'1st call':>9} {'total':>7} {'modules':>8}  loaded", file=sys.stderr)
+    print(
+        f"{'function':<20} {'import':>7} {'1st call':>9} {'total':>7} {'modules':>8}  loaded", file=sys.stderr
+    )
     for name, row in sorted(result["functions"].items(), key=lambda kv: kv[1]["total_ratio"]):
         note = f"  ({row['error']})" if row["error"] else ""
         print(

@@ -18,16 +18,20 @@ import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.leniency import to_json_dict
-from ..ocpi.locations import Location
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import Item, batch_get, batch_write, paginate
+
+if TYPE_CHECKING:
+    # Only the pull builds Locations; the authorize path reads one attribute by key and must not
+    # pay for the Location/Tariff models' import on its cold start (issue 11).
+    from ..ocpi.locations import Location
 
 logger = Logger(child=True)
 
