@@ -182,6 +182,33 @@ def _seed() -> None:
     )
 
 
+def warm_authorize_calls(n: int = 50) -> dict[str, Any]:
+    """AWS calls per warm authorization (token and location known), in this process on moto."""
+    import time
+
+    from roam_emp.config import settings
+    from roam_emp.domain.authorization import Authorizer
+    from roam_emp.ocpi.tokens import LocationReferences
+
+    from .aws_calls import counting
+
+    authorizer = Authorizer.from_settings(settings())
+    where = LocationReferences(location_id=LOCATION_ID)
+    authorizer.authorize(TOKEN_UID, "RFID", where)  # warm: clients made
+    with counting() as calls:
+        started = time.perf_counter()
+        for _ in range(n):
+            authorizer.authorize(TOKEN_UID, "RFID", where)
+        elapsed = time.perf_counter() - started
+    return {
+        "authorizations": n,
+        "aws_calls_per_authorize": round(sum(calls.values()) / n, 2),
+        "by_operation": {k: round(v / n, 2) for k, v in calls.items()},
+        "reads_concurrent": True,  # tests/test_authorize_hot_path.py asserts the overlap
+        "ms_per_authorize_on_moto": round(elapsed / n * 1000, 1),
+    }
+
+
 def _child(body: str, env: dict[str, str]) -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603 - our own interpreter, our own code
         [sys.executable, "-c", CHILD.format(body=body)],
@@ -225,6 +252,7 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
             for function in functions:  # interleaved: the machine's load hits both alike
                 baseline.append(_child(BASELINE, env)["import_ms"])
                 samples[function.name].append(_child(bodies[function.name], env))
+        warm = warm_authorize_calls()
     finally:
         moto.stop()
     floor = statistics.median(baseline)
@@ -246,6 +274,7 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
         "import_boto3_ms_this_machine": round(floor, 1),
         "target": {"function": TARGET, "total_ratio_max": TARGET_RATIO},
         "functions": table,
+        "authorize_warm": warm,
     }
 
 
