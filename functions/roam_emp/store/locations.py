@@ -137,32 +137,54 @@ def _shape(doc: dict[str, Any]) -> dict[str, Any]:
     return shape
 
 
-@dataclass
 class Encoded:
-    """A location of a page in its stored form, computed once before any validation: the
-    canonical bytes are hashed (change detection) and, if it changed, compressed and stored."""
+    """A location of a page for change detection, computed before any validation: its canonical
+    bytes are hashed once (the same hash as before this split, so stored hashes stay valid); the
+    stored form (tariffs by reference) and the shape hash are computed only if it changed."""
 
-    location_id: str
-    doc: dict[str, Any]  # tariffs replaced by references
-    doc_bytes: bytes
-    tariffs: dict[str, dict[str, Any]]
-    tariff_hashes: dict[str, str]
-    content_hash: str
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.location_id = str(raw.get("id"))
+        self.raw = raw
+        self.content_hash = _digest(canonical(raw))
+        self._split: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
+        self._doc_bytes: bytes | None = None
+        self._tariff_hashes: dict[str, str] | None = None
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The location with tariffs replaced by references."""
+        if self._split is None:
+            self._split = _split_tariffs(self.raw)
+        return self._split[0]
+
+    @property
+    def tariffs(self) -> dict[str, dict[str, Any]]:
+        self.doc  # noqa: B018 - splits once
+        assert self._split is not None
+        return self._split[1]
+
+    @property
+    def doc_bytes(self) -> bytes:
+        """What is stored (compressed): encoded once, shared by every write of this location."""
+        if self._doc_bytes is None:
+            self._doc_bytes = canonical(self.doc)
+        return self._doc_bytes
+
+    @property
+    def tariff_hashes(self) -> dict[str, str]:
+        if self._tariff_hashes is None:
+            self._tariff_hashes = {tariff_id: canonical_hash(t) for tariff_id, t in self.tariffs.items()}
+        return self._tariff_hashes
 
     @property
     def shape_hash(self) -> str:
-        """The hash of everything but the EVSE statuses and the last_updated stamps: equal to the
-        stored one, a change is status-only (computed for changed locations only)."""
-        tariffs = "".join(self.tariff_hashes[t] for t in sorted(self.tariff_hashes))
-        return _digest(canonical(_shape(self.doc)) + tariffs.encode())
+        """The hash of everything but the EVSE statuses and the last_updated stamps (tariffs
+        inlined): equal to the stored one, a change is status-only."""
+        return _digest(canonical(_shape(self.raw)))
 
 
 def encode(raw: dict[str, Any]) -> Encoded:
-    doc, tariffs = _split_tariffs(raw)
-    doc_bytes = canonical(doc)
-    hashes = {tariff_id: canonical_hash(t) for tariff_id, t in tariffs.items()}
-    tariff_part = "".join(hashes[t] for t in sorted(hashes)).encode()
-    return Encoded(str(raw.get("id")), doc, doc_bytes, tariffs, hashes, _digest(doc_bytes + tariff_part))
+    return Encoded(raw)
 
 
 @dataclass
@@ -309,13 +331,14 @@ class LocationCache:
                 result.unchanged += 1
                 continue
             (result.updated if previous else result.created).append(item)
-            tariffs.update(encoded.tariffs)
-            tariff_hashes.update(encoded.tariff_hashes)
             if item.status_change is not None and previous is not None:
+                # the same shape, tariffs included: nothing new for the tariffs either
                 assert previous.shape_hash is not None
                 updates.append((item, previous.shape_hash))
                 result.status_only += 1
                 continue
+            tariffs.update(encoded.tariffs)
+            tariff_hashes.update(encoded.tariff_hashes)
             location = item.location
             assert location is not None, "a new location or a new shape is validated in full"
             record: Item = {
