@@ -20,6 +20,8 @@ from . import bundling
 from .config import StackConfig
 from .messaging import Messaging
 
+AUTHORIZE = "OcpiAuthorize"  # topology.FUNCTIONS: the real-time authorization function
+
 
 class Functions(Construct):
     def __init__(
@@ -35,6 +37,8 @@ class Functions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.functions: dict[str, lambda_.Function] = {}
+        # What API Gateway invokes: the function, or its alias with provisioned concurrency.
+        self.api_targets: dict[str, lambda_.IFunction] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         code = bundling.code()
         dependencies = lambda_.LayerVersion(
@@ -143,10 +147,27 @@ class Functions(Construct):
                 ],
             )
             self.functions[spec.name] = function
+            self.api_targets[spec.name] = function
             self.log_groups[spec.name] = log_group
+        if config.authorize_provisioned_concurrency > 0:
+            self.api_targets[AUTHORIZE] = self._provisioned(
+                self.functions[AUTHORIZE], config.authorize_provisioned_concurrency
+            )
         for spec in topology.FUNCTIONS:
             if spec.reads_logs:
                 self._grant_log_search(self.functions[spec.name], list(self.log_groups.values()))
+
+    def _provisioned(self, function: lambda_.Function, instances: int) -> lambda_.Alias:
+        """An alias of the current version with ``instances`` pre-initialised environments: the
+        authorize answer never waits for a cold start (Plugsurfing's timeout can be 1 s; cost and
+        measurements in docs/performance.md). API Gateway invokes the alias."""
+        return lambda_.Alias(
+            self,
+            f"{function.node.id}Live",
+            alias_name="live",
+            version=function.current_version,
+            provisioned_concurrent_executions=instances,
+        )
 
     @staticmethod
     def _grant_log_search(function: lambda_.Function, log_groups: list[logs.LogGroup]) -> None:

@@ -57,6 +57,7 @@ def test_operator_settings_are_passed_exactly() -> None:
         ({"max_tokens_per_contract_id": 26}, "max_tokens_per_contract_id"),
         ({"max_tokens_per_contract_id": 0}, "max_tokens_per_contract_id"),
         ({"allow_contract_id_change": "yes"}, "allow_contract_id_change"),
+        ({"authorize_provisioned_concurrency": -1}, "authorize_provisioned_concurrency"),
     ],
 )
 def test_bad_settings_are_refused_at_synth(context: dict[str, Any], message: str) -> None:
