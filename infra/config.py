@@ -56,7 +56,7 @@ class StackConfig:
     location_cache_max_age_minutes: int = 15  # alarm when no pull completed for this long
     authorize_p99_alarm_ms: int = 800  # alarm when authorize p99 nears Plugsurfing's timeout (>= 1 s)
     # Pre-initialised authorize instances (no cold start inside Plugsurfing's 1-10 s timeout); each
-    # costs about US$8.64/month at the function's 1,024 MB on arm64 (docs/performance.md). 0 = off.
+    # costs about US$8.76/month at the function's 1,024 MB on arm64 (docs/performance.md). 0 = off.
     authorize_provisioned_concurrency: int = 0
     alarm_email: str = ""  # subscribed to the alarm topic when set
     log_retention_days: int = 30
