@@ -22,6 +22,9 @@ from roam_emp import topology
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[1] / "functions"
 RUNS = int(os.environ.get("BENCH_COLDSTART_RUNS", "5"))
+# Another source tree's functions/ (e.g. an export of an earlier commit), measured in the same
+# interleaved runs: before and after side by side (docs/performance.md).
+COMPARE_WITH = os.environ.get("BENCH_COLDSTART_COMPARE_WITH")
 TARGET = "OcpiAuthorize"
 TARGET_RATIO = 1.5
 INBOUND_TOKEN = "coldstart-inbound-token"
@@ -246,16 +249,37 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
         }
         for body in bodies.values():  # compile the .pyc files, as Lambda's package ships them
             _child(body, env)
+        other = {**env, "PYTHONPATH": COMPARE_WITH} if COMPARE_WITH else None
+        if other is not None:
+            for body in bodies.values():
+                _child(body, other)
         baseline: list[float] = []
         samples: dict[str, list[dict[str, Any]]] = {f.name: [] for f in functions}
+        compared: dict[str, list[dict[str, Any]]] = {f.name: [] for f in functions}
         for _ in range(runs):
             for function in functions:  # interleaved: the machine's load hits both alike
                 baseline.append(_child(BASELINE, env)["import_ms"])
                 samples[function.name].append(_child(bodies[function.name], env))
+                if other is not None:
+                    compared[function.name].append(_child(bodies[function.name], other))
         warm = warm_authorize_calls()
     finally:
         moto.stop()
     floor = statistics.median(baseline)
+    table = _ratios(samples, floor)
+    result: dict[str, Any] = {
+        "runs": runs,
+        "import_boto3_ms_this_machine": round(floor, 1),
+        "target": {"function": TARGET, "total_ratio_max": TARGET_RATIO},
+        "functions": table,
+        "authorize_warm": warm,
+    }
+    if COMPARE_WITH:
+        result["compared_tree"] = {"source": COMPARE_WITH, "functions": _ratios(compared, floor)}
+    return result
+
+
+def _ratios(samples: dict[str, list[dict[str, Any]]], floor: float) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for name, runs_of in samples.items():
         imported = statistics.median(r["import_ms"] for r in runs_of)
@@ -269,13 +293,7 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
             "loaded": [m for m, on in runs_of[-1]["loaded"].items() if on],
             "error": runs_of[-1]["error"],
         }
-    return {
-        "runs": runs,
-        "import_boto3_ms_this_machine": round(floor, 1),
-        "target": {"function": TARGET, "total_ratio_max": TARGET_RATIO},
-        "functions": table,
-        "authorize_warm": warm,
-    }
+    return table
 
 
 def print_table(result: dict[str, Any]) -> None:
@@ -294,6 +312,14 @@ def print_table(result: dict[str, Any]) -> None:
             f"{row['total_ratio']:>6.2f}x {row['modules']:>8}  {', '.join(row['loaded']) or '-'}{note}",
             file=sys.stderr,
         )
+    if "compared_tree" in result:
+        print(f"compared with {result['compared_tree']['source']}:", file=sys.stderr)
+        for name, row in result["compared_tree"]["functions"].items():
+            print(
+                f"{name:<20} {row['import_ratio']:>6.2f}x {row['first_call_ratio']:>8.2f}x "
+                f"{row['total_ratio']:>6.2f}x {row['modules']:>8}  {', '.join(row['loaded']) or '-'}",
+                file=sys.stderr,
+            )
 
 
 def run() -> dict[str, Any]:
