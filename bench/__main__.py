@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import calls, cdrs, foundation, fuzz, locations, tokens
+from . import calls, cdrs, coldstart, foundation, fuzz, locations, tokens
 
 SECTIONS = {
     "foundation": foundation,
+    "coldstart": coldstart,
     "locations": locations,
     "cdrs": cdrs,
     "tokens": tokens,

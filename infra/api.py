@@ -9,6 +9,7 @@ an optional WAF web ACL is attached to the stage; what API Gateway answers itsel
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from aws_cdk import Stack
 from aws_cdk import aws_apigateway as apigateway
@@ -60,7 +61,7 @@ class Api(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        functions: dict[str, lambda_.Function],
+        functions: Mapping[str, lambda_.IFunction],  # a function or its alias (provisioned concurrency)
         config: StackConfig,
     ) -> None:
         super().__init__(scope, construct_id)

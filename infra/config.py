@@ -138,6 +138,9 @@ class StackConfig:
     authorization: AuthorizationPolicy = field(default_factory=AuthorizationPolicy)
     location_cache_max_age_minutes: int = 15  # alarm when no pull completed for this long
     authorize_p99_alarm_ms: int = 800  # alarm when authorize p99 nears Plugsurfing's timeout (>= 1 s)
+    # Pre-initialised authorize instances (no cold start inside Plugsurfing's 1-10 s timeout); each
+    # costs about US$8.76/month at the function's 1,024 MB on arm64 (docs/performance.md). 0 = off.
+    authorize_provisioned_concurrency: int = 0
     alarm_email: str = ""  # subscribed to the alarm topic when set
     log_retention_days: int = 30
     log_level: str = "INFO"  # DEBUG adds request bodies (never credentials) to the logs
@@ -245,6 +248,8 @@ class StackConfig:
             raise ValueError(f"authorization.hook_fallback must be one of {allowed}")
         if not 50 <= self.authorization.hook_budget_ms <= 5000:
             raise ValueError("authorization.hook_budget_ms must be 50..5000 (Plugsurfing waits 1-10 s)")
+        if not 0 <= self.authorize_provisioned_concurrency <= 50:
+            raise ValueError("authorize_provisioned_concurrency must be 0..50 (0 = off)")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         try:

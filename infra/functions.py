@@ -19,6 +19,8 @@ from . import bundling
 from .config import StackConfig
 from .messaging import Messaging
 
+AUTHORIZE = "OcpiAuthorize"  # topology.FUNCTIONS: the real-time authorization function
+
 
 class Functions(Construct):
     def __init__(
@@ -34,6 +36,8 @@ class Functions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.functions: dict[str, lambda_.Function] = {}
+        # What API Gateway invokes: the function, or its alias with provisioned concurrency.
+        self.api_targets: dict[str, lambda_.IFunction] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         code = bundling.code(config.lambda_python)
         runtime = bundling.runtime(config.lambda_python)
@@ -146,12 +150,29 @@ class Functions(Construct):
                 ],
             )
             self.functions[spec.name] = function
+            self.api_targets[spec.name] = function
             self.log_groups[spec.name] = log_group
+        if config.authorize_provisioned_concurrency > 0:
+            self.api_targets[AUTHORIZE] = self._provisioned(
+                self.functions[AUTHORIZE], config.authorize_provisioned_concurrency
+            )
         for spec in topology.FUNCTIONS:
             if spec.reads_logs:
                 self._grant_log_search(self.functions[spec.name], list(self.log_groups.values()))
             if spec.reads_status:
                 self._grant_status(self.functions[spec.name], messaging)
+
+    def _provisioned(self, function: lambda_.Function, instances: int) -> lambda_.Alias:
+        """An alias of the current version with ``instances`` pre-initialised environments: the
+        authorize answer never waits for a cold start (Plugsurfing's timeout can be 1 s; cost and
+        measurements in docs/performance.md). API Gateway invokes the alias."""
+        return lambda_.Alias(
+            self,
+            f"{function.node.id}Live",
+            alias_name="live",
+            version=function.current_version,
+            provisioned_concurrent_executions=instances,
+        )
 
     @staticmethod
     def _grant_log_search(function: lambda_.Function, log_groups: list[logs.LogGroup]) -> None:

@@ -44,7 +44,7 @@ class RoamEmpStack(Stack):
             tables=storage.tables,
             failures=messaging.queues[topology.OUTBOX_FAILURES_QUEUE.key],
         )
-        api = Api(self, "Api", functions=functions.functions, config=config)
+        api = Api(self, "Api", functions=functions.api_targets, config=config)
         Triggers(self, "Triggers", config=config, functions=functions.functions, bus=messaging.bus)
         self.observability = Observability(
             self,

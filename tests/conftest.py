@@ -7,16 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
 from roam_emp import config, topology
-from roam_emp.store import aws
+from roam_emp.store import aws, credentials
 
 
 def _reset_process_caches() -> None:
     aws.reset()
     config.reset()
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    credentials.clear_cache()
 
 
 @pytest.fixture

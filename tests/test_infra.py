@@ -823,3 +823,46 @@ def test_admin_tokens_may_move_the_dead_letter_queue_back(synth: tuple[Any, Temp
     } <= sqs_actions
     others = [f.name for f in topology.FUNCTIONS if f.name != "AdminTokens" and f.queues_redrive]
     assert others == []
+
+
+def test_authorize_provisioned_concurrency_is_off_by_default(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    template.resource_count_is("AWS::Lambda::Alias", 0)
+
+
+def test_authorize_provisioned_concurrency_puts_the_api_on_a_provisioned_alias(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["roam_emp"] = {**context["roam_emp"], "authorize_provisioned_concurrency": 2}
+    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=context)
+    template = Template.from_stack(entry.build(app))
+    aliases = template.find_resources(
+        "AWS::Lambda::Alias",
+        {
+            "Properties": {
+                "Name": "live",
+                "ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": 2},
+            }
+        },
+    )
+    assert len(aliases) == 1
+    (alias_id,) = aliases
+    functions = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "roam_emp.handlers.ocpi_authorize.handler"}}
+    )
+    (authorize_id,) = functions
+    version = template.to_json()["Resources"][alias_id]["Properties"]["FunctionVersion"]
+    versions = template.find_resources("AWS::Lambda::Version")
+    assert version["Fn::GetAtt"][0] in versions
+    # The authorize route's integration invokes the alias, never the unqualified function.
+    methods = [
+        m
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "POST" and alias_id in json.dumps(m["Properties"]["Integration"])
+    ]
+    assert len(methods) == 1
+    assert authorize_id not in json.dumps(methods[0]["Properties"]["Integration"])
+    # and API Gateway may invoke it
+    permissions = template.find_resources("AWS::Lambda::Permission")
+    assert any(alias_id in json.dumps(p["Properties"]["FunctionName"]) for p in permissions.values())

@@ -67,6 +67,7 @@ def test_operator_settings_are_passed_exactly() -> None:
         ({"hub_interactive_reserve_per_minute": 2900}, "hub_interactive_reserve_per_minute"),
         ({"hub_interactive_reserve_per_minute": -1}, "hub_interactive_reserve_per_minute"),
         ({"token_push_max_concurrency": 1}, "token_push_max_concurrency"),
+        ({"authorize_provisioned_concurrency": -1}, "authorize_provisioned_concurrency"),
     ],
 )
 def test_bad_settings_are_refused_at_synth(context: dict[str, Any], message: str) -> None:

@@ -62,8 +62,9 @@ TABLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("AdminCommands", STATE_TABLE.key): frozenset({GET_ITEM}),
     # Lease, run and checkpoint (a transaction of Put and Update), seen ids, lease release.
     ("LocationPull", STATE_TABLE.key): READ_ACTIONS | {PUT_ITEM, UPDATE_ITEM, DELETE_ITEM},
-    # Changed locations and tariffs in batches, removals, and the scan for cached ids (full pull).
-    ("LocationPull", LOCATIONS_TABLE.key): READ_ACTIONS | {BATCH_WRITE_ITEM, SCAN},
+    # Changed locations and tariffs in batches, removals, and the scan for cached ids (full pull);
+    # a status-only change is one conditional UpdateItem (store/locations.py, issue 11).
+    ("LocationPull", LOCATIONS_TABLE.key): READ_ACTIONS | {BATCH_WRITE_ITEM, SCAN, UPDATE_ITEM},
     # Enrichment after acknowledgement: the facts write-back, a session's CDRs (by_session_id).
     ("OutboxRelay", CDRS_TABLE.key): frozenset({GET_ITEM, QUERY, UPDATE_ITEM}),
     ("OutboxRelay", TOKENS_TABLE.key): READ_ACTIONS,  # token matching: by uid, by contract_id

@@ -13,8 +13,9 @@ A known token always gets an AuthorizationInfo (HTTP 200): a LocationReferences 
 reference and the policy decides; answering it with 400 would make Plugsurfing apply its own
 malformed-response fallback, possibly accept, and leak the FAQ's "full control" recipe.
 
-Hot path: two reads (token, location), then the decision record and the AuthorizationDecided event
-are written in parallel.
+Hot path (issue 11): the two reads (token, location) run concurrently, then the decision record is
+the only write (AuthorizationDecided comes from its stream). Imports stay light: the location cache
+is read by key for its ``country``, without loading the Location/Tariff models.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -86,10 +87,10 @@ class LambdaHook:
         from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
         if self._client is None:
-            import boto3
+            import botocore.session
             from botocore.config import Config
 
-            self._client = boto3.client(
+            self._client = botocore.session.get_session().create_client(
                 "lambda",
                 config=Config(connect_timeout=budget_s, read_timeout=budget_s, retries={"max_attempts": 0}),
             )
@@ -128,6 +129,13 @@ def hook_for(target: str | None) -> Hook | None:
     return HttpHook(target) if target.startswith(("http://", "https://")) else LambdaHook(target)
 
 
+def _settle(read: Future[str | None] | None) -> None:
+    """Wait for a read whose answer is not needed, so that the decision record is still the
+    last call of the request (and a failure of that read is not left unobserved)."""
+    if read is not None:
+        read.exception()
+
+
 @dataclass
 class Authorizer:
     config: Settings
@@ -149,11 +157,17 @@ class Authorizer:
     def authorize(self, uid: str, token_type: str, location: LocationReferences | None) -> dict[str, Any]:
         started = time.perf_counter()
         reference = uuid.uuid4().hex  # 32 characters, within CiString(36)
+        # The location's read runs beside the token's: the answer waits for one round trip, not
+        # two. For an unknown or disabled token its result goes unused (one small read).
+        country: Future[str | None] | None = (
+            _POOL.submit(self.locations.country_of, location.location_id) if location is not None else None
+        )
         stored = self.tokens.get(token_type, uid, consistent=False)
         if stored is None:
+            _settle(country)
             self._record(reference, uid, token_type, location, "UNKNOWN_TOKEN", "token unknown", started)
             raise OcpiError(StatusCode.UNKNOWN_TOKEN, f"unknown token {token_type} {uid}")
-        allowed, reason = self._policy(stored.token, location)
+        allowed, reason = self._policy(stored.token, location, country)
         if allowed == AllowedType.ALLOWED and self.hook is not None:
             allowed, reason = self._ask_hook(stored.token, location)
         info: dict[str, Any] = {
@@ -170,15 +184,18 @@ class Authorizer:
         self._record(reference, uid, token_type, location, allowed, reason, started)
         return info
 
-    def _policy(self, token: dict[str, Any], location: LocationReferences | None) -> tuple[str, str]:
+    def _policy(
+        self, token: dict[str, Any], location: LocationReferences | None, read: Future[str | None] | None
+    ) -> tuple[str, str]:
         if not token.get("valid", False):
+            _settle(read)
             return AllowedType.BLOCKED, "token is disabled"
         deny_unknown = self.config.auth_unknown_location == "DENY"
-        if location is None:
+        if location is None or read is None:
             if deny_unknown:
                 return AllowedType.NOT_ALLOWED, "no location reference (policy: deny)"
             return AllowedType.ALLOWED, "no location reference (policy: allow)"
-        country = self.locations.country_of(location.location_id)
+        country = read.result()
         if country is None:
             if deny_unknown:
                 return AllowedType.NOT_ALLOWED, f"location {location.location_id} unknown (policy: deny)"

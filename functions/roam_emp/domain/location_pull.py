@@ -29,18 +29,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..config import Settings
 from ..hub.client import HubClient
 from ..hub.errors import HubError, HubRateLimited, HubRejected, HubUnauthorized, RateBudgetExhausted
 from ..hub.factory import hub_client
-from ..ocpi.common import ci_key
+from ..ocpi.common import DateTime, ci_key
+from ..ocpi.enums import OpenStatus
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.locations import Location
 from ..ocpi.timestamps import format_timestamp, utcnow
 from ..store.credentials import CredentialsVault
-from ..store.locations import IncomingLocation, LocationCache, UpsertResult
+from ..store.locations import IncomingLocation, LocationCache, StatusChange, UpsertResult, encode
 from ..store.pull_state import PullMode, PullRun, PullStateStore, RunStatus, SyncState
 from ..store.registration import ConnectionStore
 
@@ -73,6 +74,35 @@ class PullOutcome:
             "seconds": round(self.seconds, 3),
             "run": self.run.model_dump(mode="json") if self.run else None,
         }
+
+
+class _EvseStatus(BaseModel):
+    """An EVSE's part of a status-only change, validated as Location.EVSE validates it."""
+
+    model_config = ConfigDict(extra="ignore", title="EVSE", defer_build=True)
+    status: OpenStatus
+    last_updated: DateTime
+
+
+class _StatusChange(BaseModel):
+    model_config = ConfigDict(extra="ignore", title="Location", defer_build=True)
+    last_updated: DateTime
+    evses: list[_EvseStatus] | None = None
+
+
+def _has_id(raw: dict[str, Any]) -> bool:
+    return isinstance(raw.get("id"), str) and bool(raw["id"])
+
+
+def _status_change(raw: Any, deviations: DeviationLog) -> StatusChange | None:
+    """The statuses and stamps of a location whose shape is what we stored (validated then), or
+    None when they do not validate (the whole location is then validated, and refused)."""
+    try:
+        change, found = parse_inbound(_StatusChange, raw)
+    except ValidationError:
+        return None
+    deviations.items.extend(found.items)
+    return StatusChange(change.last_updated, [e.status for e in change.evses or []])
 
 
 @dataclass
@@ -258,10 +288,29 @@ class LocationPuller:
         return params
 
     def _process(self, items: list[Any], deviations: DeviationLog) -> PageResult:
+        """Change detection first, validation only for what changed (issue 11): each location's
+        canonical bytes are computed once (hashed now; stored if it changed), the stored hashes
+        read in one go, and an unchanged location (byte for byte what was validated and stored
+        before) is not validated again. A status-only change validates its statuses and stamps;
+        anything else, the whole location."""
         ids: list[str] = []
         incoming: list[IncomingLocation] = []
-        rejected = 0
-        for raw in items:
+        rejected = unchanged = 0
+        encoded = [encode(raw) if isinstance(raw, dict) and _has_id(raw) else None for raw in items]
+        stored = self.cache.stored_hashes([e.location_id for e in encoded if e is not None])
+        for raw, this in zip(items, encoded, strict=True):
+            previous = stored.get(ci_key(this.location_id)) if this is not None else None
+            if this is not None and previous is not None:
+                if previous.content_hash == this.content_hash:
+                    unchanged += 1
+                    ids.append(this.location_id)
+                    continue
+                if previous.shape_hash == this.shape_hash:
+                    change = _status_change(raw, deviations)
+                    if change is not None:
+                        ids.append(this.location_id)
+                        incoming.append(IncomingLocation(None, raw, this, change))
+                        continue
             location_id = raw.get("id") if isinstance(raw, dict) else None
             try:
                 location, found = parse_inbound(Location, raw)
@@ -281,9 +330,10 @@ class LocationPuller:
                 continue
             deviations.items.extend(found.items)
             ids.append(location.id)
-            incoming.append(IncomingLocation(location, raw))
+            incoming.append(IncomingLocation(location, raw, this))
         # LocationUpserted / TariffAdded come from the locations table's stream (domain/outbox.py).
-        return PageResult(ids, self.cache.upsert(incoming), rejected)
+        upserted = self.cache.upsert(incoming, stored=stored, unchanged=unchanged)
+        return PageResult(ids, upserted, rejected)
 
     def _complete(self, run: PullRun, holder: str) -> None:
         now = self.clock()

@@ -16,7 +16,7 @@ T = TypeVar("T")
 class Envelope(BaseModel, Generic[T]):
     """What every OCPI response body looks like; ``data`` is typed by the caller."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # parsed off the hot paths only
 
     data: T | None = None
     status_code: int

@@ -180,7 +180,9 @@ Url = Annotated[str, limited(255)]
 class OcpiModel(BaseModel):
     """Base of every OCPI object: unknown fields are kept (and reported), never dropped."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, use_enum_values=True)
+    # Built on first use, not at import (issue 11): a function validates a few of the models it
+    # imports (authorize: LocationReferences), and cold start pays only for those.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, use_enum_values=True, defer_build=True)
 
     @model_validator(mode="after")
     def _report_extra_fields(self, info: ValidationInfo) -> OcpiModel:

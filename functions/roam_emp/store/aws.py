@@ -1,16 +1,21 @@
-"""boto3 clients, created once per process and endpoint.
+"""AWS clients, created once per process and endpoint, on first use.
 
-boto3 honours ``AWS_ENDPOINT_URL``, which is how local mode points every client at moto's server.
+botocore directly, not boto3: ``import boto3`` also loads s3transfer and boto3's resource layer,
+which nothing here uses, and cold start is what Plugsurfing's 1-10 s authorize timeout waits for
+(issue 11, docs/performance.md). One botocore session is shared by every client, so the endpoint
+rules and credentials are loaded once, not once per client.
+
+botocore honours ``AWS_ENDPOINT_URL``, which is how local mode points every client at moto's server.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 if TYPE_CHECKING:
@@ -29,14 +34,32 @@ _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard",
 _client_hooks: dict[str, Callable[[Any, str], None]] = {}
 
 
-@lru_cache(maxsize=16)
+_session: botocore.session.Session | None = None
+# A botocore session is not thread-safe while it creates clients (clients themselves are).
+_session_lock = threading.Lock()
+
+
+_clients: dict[tuple[str, str | None, str | None, bool], Any] = {}
+
+
 def _client(service: str, endpoint: str | None, region: str | None, ours: bool) -> Any:
-    made = boto3.session.Session().client(  # type: ignore[call-overload]
-        service, config=_CONFIG, region_name=region
-    )
-    if ours:
-        for hook in list(_client_hooks.values()):
-            hook(made, service)
+    key = (service, endpoint, region, ours)
+    made = _clients.get(key)
+    if made is not None:
+        return made
+    global _session
+    # Under the lock: two threads asking at once (authorize's parallel reads) get one client.
+    with _session_lock:
+        made = _clients.get(key)
+        if made is not None:
+            return made
+        if _session is None:
+            _session = botocore.session.get_session()
+        made = _session.create_client(service, config=_CONFIG, region_name=region)
+        if ours:
+            for hook in list(_client_hooks.values()):
+                hook(made, service)
+        _clients[key] = made
     return made
 
 
@@ -75,5 +98,8 @@ def events() -> EventBridgeClient:
 
 
 def reset() -> None:
-    """Drop cached clients (tests and local mode switch endpoints)."""
-    _client.cache_clear()
+    """Drop cached clients and the session (tests and local mode switch endpoints)."""
+    global _session
+    with _session_lock:
+        _clients.clear()
+        _session = None

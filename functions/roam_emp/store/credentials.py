@@ -6,7 +6,9 @@ One secret (JSON) holds the three tokens of the connection with Plugsurfing:
 - ``token_a``: a token A we issued out of band for a Plugsurfing-initiated registration,
 - ``outbound``: the token we present to Plugsurfing (its token A, then C; or its token B).
 
-Reads are cached with Powertools parameters for ``secret_cache_s`` seconds. A token that does not
+Reads are cached per process for ``secret_cache_s`` seconds (a dozen lines here rather than
+Powertools ``parameters``, whose import loads boto3, s3transfer and AppConfig's client code on the
+authorize path's cold start: issue 11). A token that does not
 match the cached copy triggers a fresh read, so a rotated token works within
 ``FRESH_READ_INTERVAL_S``; an *old* token can be accepted by another warm Lambda for at most the
 cache age (documented in README, Security). Fresh reads for a mismatch are bounded per process
@@ -22,8 +24,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from aws_lambda_powertools.utilities import parameters
 
 from . import aws
 
@@ -42,7 +42,12 @@ class HubTokens:
         )
 
 
-_shared: tuple[Any, parameters.SecretsProvider] | None = None
+# One cache per process (secret name -> (read at, SecretString)), dropped when the client is
+# replaced (local mode and tests point botocore elsewhere): every vault in the process sees the same
+# cache, so a rotation clears it for all of them.
+_cache: dict[str, tuple[float, str]] = {}
+_cache_client: Any = None
+_cache_lock = threading.Lock()
 
 # At most one fresh read per secret per this many seconds for mismatching tokens (per process, so
 # per warm Lambda): a rotated token waits at most this long, a flood of wrong tokens costs nothing.
@@ -52,15 +57,25 @@ _fresh_reads: dict[str, float] = {}
 _fresh_lock = threading.Lock()
 
 
-def _provider() -> parameters.SecretsProvider:
-    """One Powertools provider (and cache) per process, rebuilt when the boto3 client is (local
-    mode and tests point boto3 elsewhere): every vault in the process sees the same cache, so a
-    rotation clears it for all of them."""
-    global _shared
+def _read_secret(name: str, max_age_s: float, fresh: bool) -> str:
+    global _cache_client
     client = aws.secretsmanager()
-    if _shared is None or _shared[0] is not client:
-        _shared = (client, parameters.SecretsProvider(boto3_client=client))
-    return _shared[1]
+    with _cache_lock:
+        if _cache_client is not client:
+            _cache.clear()
+            _cache_client = client
+        cached = _cache.get(name)
+    if cached is not None and not fresh and time.monotonic() - cached[0] < max_age_s:
+        return cached[1]
+    value = client.get_secret_value(SecretId=name).get("SecretString", "")
+    with _cache_lock:
+        _cache[name] = (time.monotonic(), value)
+    return value
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
 
 
 def new_token() -> str:
@@ -74,8 +89,8 @@ class CredentialsVault:
         self.cache_seconds = cache_seconds
 
     def get(self, *, fresh: bool = False) -> HubTokens:
-        raw = _provider().get(self.secret_name, max_age=self.cache_seconds, force_fetch=fresh)
-        data = json.loads(raw) if isinstance(raw, str) and raw.strip() else {}
+        raw = _read_secret(self.secret_name, self.cache_seconds, fresh)
+        data = json.loads(raw) if raw.strip() else {}
         return HubTokens(
             inbound=data.get("inbound"), token_a=data.get("token_a"), outbound=data.get("outbound")
         )
@@ -95,4 +110,4 @@ class CredentialsVault:
             SecretId=self.secret_name, SecretString=json.dumps(asdict(tokens))
         )
         # Our own process must see the new tokens at once (rotation, unregistration).
-        _provider().clear_cache()  # type: ignore[no-untyped-call]
+        clear_cache()

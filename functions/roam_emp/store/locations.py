@@ -20,18 +20,24 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.leniency import to_json_dict
-from ..ocpi.locations import Location
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import Item, batch_get, batch_write, paginate
+
+if TYPE_CHECKING:
+    # Only the pull builds Locations; the authorize path reads one attribute by key and must not
+    # pay for the Location/Tariff models' import on its cold start (issue 11).
+    from ..ocpi.locations import Location
 
 logger = Logger(child=True)
 
@@ -40,9 +46,17 @@ TARIFF_SK = "T"  # the current version of a tariff id
 TARIFF_VERSION_PREFIX = "V#"  # every version received, by content hash
 
 
+def canonical(obj: Any) -> bytes:
+    """The one canonical JSON encoding: sorted keys, no spaces, UTF-8 (hashed, and stored)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
 def canonical_hash(raw: dict[str, Any]) -> str:
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return _digest(canonical(raw))
 
 
 def _pack(doc: dict[str, Any]) -> bytes:
@@ -80,49 +94,175 @@ def _later(candidate: str, stored: str) -> bool:
         return True
 
 
+def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The location without inlined tariffs (references instead), and the tariffs by id.
+
+    Only the containers on the way to a connector's ``tariffs`` are copied (the raw JSON is never
+    mutated, and nothing else is copied: issue 11, no ``json.loads(json.dumps())`` round trip)."""
+    tariffs: dict[str, dict[str, Any]] = {}
+    evses = raw.get("evses")
+    if not isinstance(evses, list):
+        return raw, tariffs
+    new_evses: list[Any] = []
+    for evse in evses:
+        connectors = evse.get("connectors") if isinstance(evse, dict) else None
+        if not isinstance(connectors, list):
+            new_evses.append(evse)
+            continue
+        new_connectors: list[Any] = []
+        for connector in connectors:
+            inlined = connector.get("tariffs") if isinstance(connector, dict) else None
+            if inlined is None:
+                new_connectors.append(connector)
+                continue
+            copy = {k: v for k, v in connector.items() if k != "tariffs"}
+            copy["_tariff_refs"] = [t.get("id") if isinstance(t, dict) else None for t in inlined]
+            for tariff in inlined:
+                if isinstance(tariff, dict) and tariff.get("id"):
+                    tariffs[tariff["id"]] = tariff
+            new_connectors.append(copy)
+        new_evses.append({**evse, "connectors": new_connectors})
+    return {**raw, "evses": new_evses}, tariffs
+
+
+# What a status change touches (spec mod_locations: EVSE.status, and the last_updated stamps of the
+# EVSE and of its Location, the latest of its children's): everything else is the location's shape.
+VOLATILE_EVSE_FIELDS = ("status", "last_updated")
+
+
+def _shape(doc: dict[str, Any]) -> dict[str, Any]:
+    evses = doc.get("evses")
+    shape = {k: v for k, v in doc.items() if k != "last_updated"}
+    if isinstance(evses, list):
+        shape["evses"] = [
+            {k: v for k, v in e.items() if k not in VOLATILE_EVSE_FIELDS} if isinstance(e, dict) else e
+            for e in evses
+        ]
+    return shape
+
+
+class Encoded:
+    """A location of a page for change detection, computed before any validation: its canonical
+    bytes are hashed once (the same hash as before this split, so stored hashes stay valid); the
+    stored form (tariffs by reference) and the shape hash are computed only if it changed."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.location_id = str(raw.get("id"))
+        self.raw = raw
+        self.content_hash = _digest(canonical(raw))
+        self._split: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
+        self._doc_bytes: bytes | None = None
+        self._tariff_hashes: dict[str, str] | None = None
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The location with tariffs replaced by references."""
+        if self._split is None:
+            self._split = _split_tariffs(self.raw)
+        return self._split[0]
+
+    @property
+    def tariffs(self) -> dict[str, dict[str, Any]]:
+        self.doc  # noqa: B018 - splits once
+        assert self._split is not None
+        return self._split[1]
+
+    @property
+    def doc_bytes(self) -> bytes:
+        """What is stored (compressed): encoded once, shared by every write of this location."""
+        if self._doc_bytes is None:
+            self._doc_bytes = canonical(self.doc)
+        return self._doc_bytes
+
+    @property
+    def tariff_hashes(self) -> dict[str, str]:
+        if self._tariff_hashes is None:
+            self._tariff_hashes = {tariff_id: canonical_hash(t) for tariff_id, t in self.tariffs.items()}
+        return self._tariff_hashes
+
+    @property
+    def shape_hash(self) -> str:
+        """The hash of everything but the EVSE statuses and the last_updated stamps (tariffs
+        inlined): equal to the stored one, a change is status-only."""
+        return _digest(canonical(_shape(self.raw)))
+
+
+def encode(raw: dict[str, Any]) -> Encoded:
+    return Encoded(raw)
+
+
+@dataclass
+class StatusChange:
+    """A status-only change, its values validated (domain/location_pull.py): the new
+    ``last_updated`` and each EVSE's status."""
+
+    last_updated: datetime
+    evse_statuses: list[str]
+
+
 @dataclass
 class IncomingLocation:
-    """One validated location of a page, with the raw JSON it came in."""
+    """One location of a page: validated (``location``), or a status-only change
+    (``status_change``: the rest is byte for byte what is stored), with the raw JSON it came in."""
 
-    location: Location
+    location: Location | None
     raw: dict[str, Any]
-    content_hash: str = ""
+    encoded: Encoded | None = None
+    status_change: StatusChange | None = None
 
     def __post_init__(self) -> None:
-        self.content_hash = self.content_hash or canonical_hash(self.raw)
+        self.encoded = self.encoded or encode(self.raw)
+        if self.location is None and self.status_change is None:
+            raise ValueError("an incoming location is validated or a status-only change")
+
+    @property
+    def id(self) -> str:
+        return self.location.id if self.location is not None else self.stored.location_id
+
+    @property
+    def stored(self) -> Encoded:
+        assert self.encoded is not None
+        return self.encoded
+
+    @property
+    def content_hash(self) -> str:
+        return self.stored.content_hash
+
+
+@dataclass(frozen=True)
+class StoredHashes:
+    content_hash: str
+    shape_hash: str | None  # None: stored before shape hashes existed (the next change rewrites)
 
 
 @dataclass
 class UpsertResult:
     created: list[IncomingLocation] = field(default_factory=list)
     updated: list[IncomingLocation] = field(default_factory=list)
+    status_only: int = 0  # of ``updated``: written without touching the indexes' attributes
     unchanged: int = 0
     new_tariffs: list[dict[str, Any]] = field(default_factory=list)
     changed_tariffs: list[str] = field(default_factory=list)
 
 
-def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The location without inlined tariffs (references instead), and the tariffs by id."""
-    doc = json.loads(json.dumps(raw))
-    tariffs: dict[str, dict[str, Any]] = {}
-    for evse in doc.get("evses") or []:
-        for connector in evse.get("connectors") or []:
-            inlined = connector.pop("tariffs", None)
-            if inlined is None:
-                continue
-            connector["_tariff_refs"] = [t.get("id") for t in inlined]
-            for tariff in inlined:
-                if isinstance(tariff, dict) and tariff.get("id"):
-                    tariffs[tariff["id"]] = tariff
-    return doc, tariffs
+def _statuses_json(statuses: list[str]) -> str:
+    """The EVSE count per status, the way the admin API's summaries show it."""
+    counts: dict[str, int] = {}
+    for status in statuses:
+        if status == "REMOVED":
+            continue  # spec mod_locations, Status: REMOVED is an EVSE that no longer exists
+        counts[status] = counts.get(status, 0) + 1
+    return json.dumps(counts, separators=(",", ":"))
+
+
+# Status-only updates of a page, a few at a time (each is one UpdateItem round trip).
+_WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="location-status")
 
 
 def _summary(location: Location) -> str:
-    statuses: dict[str, int] = {}
-    for evse in location.evses or []:
-        if evse.status == "REMOVED":
-            continue  # spec mod_locations, Status: REMOVED is an EVSE that no longer exists
-        statuses[evse.status] = statuses.get(evse.status, 0) + 1
+    """What the two indexes project: nothing a status change touches (the EVSE status counts and
+    ``last_updated`` are attributes of their own, read back by :meth:`LocationCache.query`), so a
+    status-only change rewrites no index (issue 11)."""
     return json.dumps(
         {
             "id": location.id,
@@ -136,8 +276,6 @@ def _summary(location: Location) -> str:
             "party": f"{location.country_code}*{location.party_id}",
             "country": location.country,
             "city": location.city,
-            "evses": statuses,
-            "last_updated": location.last_updated.isoformat(),
         },
         separators=(",", ":"),
     )
@@ -150,68 +288,123 @@ class LocationCache:
 
     # Writing -------------------------------------------------------------------------------
 
-    def stored_hashes(self, location_ids: list[str]) -> dict[str, str]:
-        """Content hashes by the ids' CiString keys (``ci_key``)."""
+    def stored_hashes(self, location_ids: list[str]) -> dict[str, StoredHashes]:
+        """Content and shape hashes by the ids' CiString keys (``ci_key``)."""
         keys = {ci_key(i): location_key(i) for i in location_ids}  # one key per id, whatever its case
-        items = batch_get(self.table, list(keys.values()), projection="location_id, content_hash")
-        return {ci_key(i["location_id"]["S"]): i["content_hash"]["S"] for i in items if "location_id" in i}
+        items = batch_get(self.table, list(keys.values()), projection="location_id, content_hash, shape_hash")
+        return {
+            ci_key(i["location_id"]["S"]): StoredHashes(
+                i["content_hash"]["S"], i.get("shape_hash", {}).get("S")
+            )
+            for i in items
+            if "location_id" in i
+        }
 
     def upsert(
         self,
         incoming: list[IncomingLocation],
         before_write: Callable[[UpsertResult], None] | None = None,
+        *,
+        stored: dict[str, StoredHashes] | None = None,
+        unchanged: int = 0,
     ) -> UpsertResult:
         """Store the locations whose content changed, and tariffs not stored before.
+
+        ``stored``: the hashes already read for this page (the puller reads them first, to
+        validate only what changed; ``unchanged`` counts what it left out for being unchanged).
+        A status-only change is an UpdateItem of the document, hashes, ``last_updated`` and
+        ``evse_statuses``: none of them is a key or projected attribute of an index, so DynamoDB
+        writes no index (issue 11); any other change rewrites the item.
 
         ``before_write`` sees the changes before anything is written (the puller announces them
         there): a crash in between repeats the announcement on the resumed page rather than
         losing it, so events are at-least-once."""
-        result = UpsertResult()
+        result = UpsertResult(unchanged=unchanged)
         if not incoming:
             return result
         # One item per CiString key: a page holding one id in two spellings keeps the last one
         # (DynamoDB refuses a batch naming one key twice).
-        incoming = list({ci_key(i.location.id): i for i in incoming}.values())
-        stored = self.stored_hashes([i.location.id for i in incoming])
+        incoming = list({ci_key(i.id): i for i in incoming}.values())
+        if stored is None:
+            stored = self.stored_hashes([i.id for i in incoming])
         puts: list[Item] = []
+        updates: list[tuple[IncomingLocation, str]] = []
         tariffs: dict[str, dict[str, Any]] = {}
+        tariff_hashes: dict[str, str] = {}
         for item in incoming:
-            previous = stored.get(ci_key(item.location.id))
-            if previous == item.content_hash:
+            encoded = item.stored
+            previous = stored.get(ci_key(item.id))
+            if previous is not None and previous.content_hash == encoded.content_hash:
                 result.unchanged += 1
                 continue
             (result.updated if previous else result.created).append(item)
-            doc, inlined = _split_tariffs(item.raw)
-            tariffs.update(inlined)
+            if item.status_change is not None and previous is not None:
+                # the same shape, tariffs included: nothing new for the tariffs either
+                assert previous.shape_hash is not None
+                updates.append((item, previous.shape_hash))
+                result.status_only += 1
+                continue
+            tariffs.update(encoded.tariffs)
+            tariff_hashes.update(encoded.tariff_hashes)
             location = item.location
+            assert location is not None, "a new location or a new shape is validated in full"
             record: Item = {
                 **location_key(location.id),
                 "location_id": {"S": location.id},
                 "party_key": {"S": f"{location.country_code}*{location.party_id}"},
                 "country": {"S": location.country},
-                "content_hash": {"S": item.content_hash},
+                "content_hash": {"S": encoded.content_hash},
+                "shape_hash": {"S": encoded.shape_hash},
                 "last_updated": {"S": format_timestamp(location.last_updated)},
+                "evse_statuses": {"S": _statuses_json([e.status for e in location.evses or []])},
                 "summary": {"S": _summary(location)},
-                "doc": {"B": _pack(doc)},
+                "doc": {"B": zlib.compress(encoded.doc_bytes, 6)},
             }
             if location.operator and location.operator.name:
                 record["operator_name"] = {"S": location.operator.name}
             puts.append(record)
-        tariff_puts = self._plan_tariffs(tariffs, result)
+        tariff_puts = self._plan_tariffs(tariffs, tariff_hashes, result)
         if before_write is not None:
             before_write(result)
         batch_write(self.table, puts=tariff_puts + puts)
+        if updates:
+            # One UpdateItem per location (there is no batch of updates): a few at a time.
+            list(_WRITERS.map(lambda u: self._update_status(*u), updates))
         for put in tariff_puts:
             self._known_tariffs.add((put["tariff_id"]["S"], put["content_hash"]["S"]))
         return result
 
-    def _plan_tariffs(self, tariffs: dict[str, dict[str, Any]], result: UpsertResult) -> list[Item]:
+    def _update_status(self, item: IncomingLocation, shape_hash: str) -> None:
+        change = item.status_change
+        assert change is not None
+        encoded = item.stored
+        aws.dynamodb().update_item(
+            TableName=self.table,
+            Key=location_key(item.id),
+            # Only if the stored shape is the one this change was judged against (else the next
+            # pull of the page takes the full path: the invocation fails and resumes).
+            ConditionExpression="shape_hash = :shape",
+            UpdateExpression=(
+                "SET #doc = :doc, content_hash = :hash, last_updated = :updated, evse_statuses = :statuses"
+            ),
+            ExpressionAttributeNames={"#doc": "doc"},
+            ExpressionAttributeValues={
+                ":shape": {"S": shape_hash},
+                ":doc": {"B": zlib.compress(encoded.doc_bytes, 6)},
+                ":hash": {"S": encoded.content_hash},
+                ":updated": {"S": format_timestamp(change.last_updated)},
+                ":statuses": {"S": _statuses_json(change.evse_statuses)},
+            },
+        )
+
+    def _plan_tariffs(
+        self, tariffs: dict[str, dict[str, Any]], hashes: dict[str, str], result: UpsertResult
+    ) -> list[Item]:
         """Tariffs are immutable (FAQ "How should partners treat tariff IDs?"), yet a different
         body may come under a known id. Each version is kept (``TRF#<id>`` / ``V#<hash>``, whose
         stream record announces it: TariffAdded for an id's first version, TariffChanged after),
         and the current item (``TRF#<id>`` / ``T``, what cached locations inline) moves only to a
         version with a later ``last_updated``, compared as times, never as strings (issue 10)."""
-        hashes = {tariff_id: canonical_hash(t) for tariff_id, t in tariffs.items()}
         unknown = [t for t, h in hashes.items() if (t, h) not in self._known_tariffs]
         if not unknown:
             return []
@@ -316,6 +509,30 @@ class LocationCache:
         )
         return item["country"]["S"] if item else None
 
+    def _add_statuses(self, summaries: list[dict[str, Any]]) -> None:
+        """The EVSE status counts and ``last_updated`` are not in the indexes (a status change
+        must not rewrite them): one BatchGetItem for the page's. Items stored before they were
+        separate carry them in their summary already."""
+        wanted = [s["id"] for s in summaries if "evses" not in s and isinstance(s.get("id"), str)]
+        if not wanted:
+            return
+        found = {
+            i["location_id"]["S"]: i
+            for i in batch_get(
+                self.table,
+                [location_key(w) for w in wanted],
+                projection="location_id, evse_statuses, last_updated",
+            )
+            if "location_id" in i
+        }
+        for summary in summaries:
+            item = found.get(summary.get("id", ""))
+            if item is None or "evses" in summary:
+                continue
+            summary["evses"] = json.loads(item["evse_statuses"]["S"]) if "evse_statuses" in item else {}
+            if "last_updated" in item:
+                summary["last_updated"] = item["last_updated"]["S"]
+
     def all_ids(self) -> set[str]:
         """Every cached location id as last received (a paginated scan of keys: reads, no
         writes); compare them by ``ci_key``."""
@@ -358,6 +575,7 @@ class LocationCache:
             kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor))
         page = aws.dynamodb().query(**kwargs)
         summaries = [json.loads(i["summary"]["S"]) for i in page.get("Items", [])]
+        self._add_statuses(summaries)
         if operator:
             summaries = [s for s in summaries if s.get("operator") == operator]
         if not include_unpublished:
