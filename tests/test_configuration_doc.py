@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from infra.config import AuthorizationPolicy, StackConfig
+from infra.config import AuthorizationPolicy, RetentionPolicy, StackConfig
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 ROW = re.compile(r"^\| `([a-z0-9_.]+)` \| `(.*?)` \| (.+) \|$")
@@ -17,10 +17,12 @@ ROW = re.compile(r"^\| `([a-z0-9_.]+)` \| `(.*?)` \| (.+) \|$")
 
 def defaults() -> dict[str, Any]:
     found: dict[str, Any] = {}
+    nested: dict[str, Any] = {"authorization": AuthorizationPolicy(), "retention": RetentionPolicy()}
     for field in dataclasses.fields(StackConfig):
-        if field.name == "authorization":
-            for inner in dataclasses.fields(AuthorizationPolicy):
-                found[f"authorization.{inner.name}"] = getattr(AuthorizationPolicy(), inner.name)
+        if field.name in nested:
+            group = nested[field.name]
+            for inner in dataclasses.fields(group):
+                found[f"{field.name}.{inner.name}"] = getattr(group, inner.name)
         else:
             found[field.name] = getattr(StackConfig(), field.name)
     return found
