@@ -168,7 +168,7 @@ class Api(Construct):
                 NagPackSuppression(
                     id="AwsSolutions-APIG3",
                     reason="WAF is optional and priced per request: an EMP names its own web ACL in "
-                    "cdk.json (waf_web_acl_arn) to attach it to the stage (README, Security).",
+                    "cdk.json (waf_web_acl_arn) to attach it to the stage (docs/security.md).",
                 ),
                 NagPackSuppression(
                     id="AwsSolutions-IAM4",

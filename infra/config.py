@@ -1,4 +1,4 @@
-"""Stack configuration from `cdk.json` context (README "Configuration reference").
+"""Stack configuration from `cdk.json` context (docs/configuration.md).
 
 Every key lives under the ``roam_emp`` context object; anything left out takes the default below.
 """

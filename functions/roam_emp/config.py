@@ -1,7 +1,7 @@
 """Runtime configuration of a Lambda (or of local mode), read once from the environment.
 
 CDK sets these variables from `cdk.json` context (see infra/config.py for the defaults and
-README "Configuration reference"); local mode sets them for its in-process handlers.
+docs/configuration.md); local mode sets them for its in-process handlers.
 """
 
 from __future__ import annotations

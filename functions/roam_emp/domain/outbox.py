@@ -5,7 +5,7 @@ A request that fails right after its write (a timeout, a crash, a failed publish
 lose the event: the stream holds the change for 24 hours and the consumer retries until it is
 published (at least once). Each event's ``idempotency_key`` is derived from the stored change
 itself (an item and its version), so duplicates from retries, resends and stream replays carry the
-same key and consumers collapse them. README "Events" lists each event with its key.
+same key and consumers collapse them. docs/events.md lists each event with its key.
 
 The CDR table's stream also drives the CDR enrichment after acknowledgement (cdr_enrichment.py).
 """

@@ -1,7 +1,7 @@
 """Our domain events on the project's EventBridge bus, for the EMP's other systems.
 
 Every event has source ``roam-emp`` and a ``detail-type`` naming what happened in OCPI's words
-(``HubRegistered``, ``LocationUpserted``, ``CdrReceived``...); README has the catalogue.
+(``HubRegistered``, ``LocationUpserted``, ``CdrReceived``...); docs/events.md has the catalogue.
 """
 
 from __future__ import annotations

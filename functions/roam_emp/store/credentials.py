@@ -11,7 +11,7 @@ Powertools ``parameters``, whose import loads boto3, s3transfer and AppConfig's 
 authorize path's cold start: issue 11). A token that does not
 match the cached copy triggers a fresh read, so a rotated token works within
 ``FRESH_READ_INTERVAL_S``; an *old* token can be accepted by another warm Lambda for at most the
-cache age (documented in README, Security). Fresh reads for a mismatch are bounded per process
+cache age (documented in docs/security.md). Fresh reads for a mismatch are bounded per process
 (:meth:`CredentialsVault.recheck`): each wrong-token request used to cost one GetSecretValue call,
 a cost and denial-of-service lever (issue 13).
 """
