@@ -178,9 +178,9 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
     "location_delta_pull_changed_location": {
         "request": {
             "dynamodb:BatchGetItem": 0.05,
-            "dynamodb:BatchWriteItem": 0.05,
+            "dynamodb:UpdateItem": 1.0,  # a status-only change: no index is rewritten (issue 11)
             "dynamodb_read_units": 1.92,
-            "dynamodb_write_units": 3.78,
+            "dynamodb_write_units": 2.2,
         },
         "relay": {"events:PutEvents": 0.12, "events_entries": 1.0},
         "stream_records": 1.0,
