@@ -26,7 +26,7 @@ from roam_emp.ocpi.auth_header import encode_token
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store.commands import CommandStore
 
-from .helpers import example
+from .helpers import example, register
 from .test_sessions_cdrs import pushed_token, spec_cdr
 
 # --- what we send ---------------------------------------------------------------------------
@@ -259,9 +259,7 @@ def make_target(rt: LocalRuntime, sim: RoamSimulator) -> Target:
     """Registered with the simulator, one pushed token, and the canaries read once."""
     httpx.post(f"{sim.url}/_sim/chaos", json={})
     if not sim.state.registered:
-        rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        ).raise_for_status()
+        register(rt, sim).raise_for_status()
     token = sim.state.our_token_for_emp or ""
     auth = {"Authorization": encode_token(token)}
     base = f"{rt.url}/ocpi/2.2.1"

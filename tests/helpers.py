@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from roam_emp.local.runtime import LocalRuntime
+    from roam_emp.simulator.server import RoamSimulator
 
 EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "ocpi-2.2.1-examples"
 
@@ -39,3 +45,19 @@ def published(
     from roam_emp.polling import wait_for
 
     return wait_for(lambda: next((d for d in events_in(path, detail_type) if match(d)), None), seconds)
+
+
+def register(rt: LocalRuntime, sim: RoamSimulator) -> httpx.Response:
+    """Local mode registers with the simulator (POST /admin/registration with its token A)."""
+    return rt.admin(
+        "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
+    )
+
+
+def calm_and_registered(rt: LocalRuntime, sim: RoamSimulator) -> None:
+    """No chaos left over from an earlier test, and registered with the simulator."""
+    import httpx
+
+    httpx.post(f"{sim.url}/_sim/chaos", json={}, timeout=30).raise_for_status()
+    if not sim.state.registered:
+        register(rt, sim).raise_for_status()

@@ -25,7 +25,7 @@ from roam_emp.store.cdrs import CdrStore
 from roam_emp.store.pull_state import PullMode
 from roam_emp.store.sessions import SessionStore
 
-from .helpers import published
+from .helpers import published, register
 
 Local = tuple[LocalRuntime, RoamSimulator]
 _n = iter(range(1_000_000))
@@ -38,9 +38,7 @@ def ready(local: Local) -> Iterator[tuple[LocalRuntime, RoamSimulator, str]]:
     httpx.post(f"{sim.url}/_sim/chaos", json={})
     httpx.post(f"{sim.url}/_sim/locations/reset", json={"size": 50, "pull_min_interval_s": 0})
     if not sim.state.registered:
-        rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        ).raise_for_status()
+        register(rt, sim).raise_for_status()
     puller = LocationPuller.from_settings(dataclasses.replace(settings(), location_pull_min_interval_s=0))
     assert puller.run(PullMode.FULL, time_left_s=lambda: 900).status == "completed"
     uid = f"CMD{int(time.time() * 1000) % 10**8:08d}"

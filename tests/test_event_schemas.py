@@ -23,7 +23,7 @@ from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store.locations import IncomingLocation, LocationCache
 
-from .helpers import events_in
+from .helpers import events_in, register
 
 Local = tuple[LocalRuntime, RoamSimulator]
 SCHEMAS = Path(__file__).resolve().parents[1] / "events" / "schemas"
@@ -86,9 +86,7 @@ def journey(local: Local) -> LocalRuntime:
     rt, sim = local
     sim_post(sim, "chaos", {})
     sim_post(sim, "locations/reset", {"size": NETWORK, "pull_min_interval_s": 0})
-    registered = rt.admin(
-        "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-    )
+    registered = register(rt, sim)
     assert registered.status_code == 200, registered.text
     seen(rt, "HubRegistered")
 

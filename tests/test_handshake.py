@@ -11,6 +11,7 @@ import pytest
 from roam_emp.local.runtime import LocalRuntime
 from roam_emp.ocpi.auth_header import encode_token
 from roam_emp.simulator import RoamSimulator
+from tests.helpers import register
 
 CREDENTIALS = "/ocpi/2.2.1/credentials"
 
@@ -50,12 +51,6 @@ def fresh(local: tuple[LocalRuntime, RoamSimulator]) -> tuple[LocalRuntime, Roam
         sim.state.emp_token_for_us = sim.state.our_token_for_emp = None
     assert status(rt)["status"] == "UNREGISTERED"
     return rt, sim
-
-
-def register(rt: LocalRuntime, sim: RoamSimulator) -> httpx.Response:
-    return rt.admin(
-        "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-    )
 
 
 def test_we_register_with_plugsurfings_token_a(fresh: tuple[LocalRuntime, RoamSimulator]) -> None:

@@ -10,6 +10,7 @@ from roam_emp.local.runtime import LocalRuntime
 from roam_emp.local.triggers import schedule_interval_s
 from roam_emp.simulator import RoamSimulator
 from roam_emp.topology import FUNCTIONS
+from tests.helpers import register
 
 
 def test_schedule_intervals_from_settings() -> None:
@@ -27,9 +28,7 @@ def test_the_delta_schedule_fires_and_builds_the_cache(restore_env: None) -> Non
         LocalRuntime(log_level="ERROR", extra_env={"LOCATION_PULL_MIN_INTERVAL_S": "0"}) as rt,
         RoamSimulator(network_size=300) as sim,
     ):
-        rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        ).raise_for_status()
+        register(rt, sim).raise_for_status()
         deadline = time.time() + 30
         runs: list[str] = []
         while time.time() < deadline:

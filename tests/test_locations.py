@@ -23,7 +23,7 @@ from roam_emp.store import aws
 from roam_emp.store.dynamo import batch_write
 from roam_emp.store.pull_state import PullMode, PullStateStore
 
-from .helpers import events_in, events_seen
+from .helpers import events_in, events_seen, register
 
 Local = tuple[LocalRuntime, RoamSimulator]
 FOREVER: Callable[[], float] = lambda: 900.0  # noqa: E731
@@ -69,9 +69,7 @@ def fresh(local: Local) -> Iterator[Local]:
     sim_post(sim, "chaos", {})
     sim_post(sim, "locations/reset", {"size": 600, "pull_min_interval_s": 0})
     if not sim.state.registered:
-        answer = rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        )
+        answer = register(rt, sim)
         assert answer.status_code == 200, answer.text
     _wipe(rt.env[topology.LOCATIONS_TABLE.env_var])
     _wipe(rt.env[topology.STATE_TABLE.env_var], ("PULL", "LEASE"))

@@ -20,6 +20,7 @@ from openapi_spec_validator import validate
 from roam_emp import cli, topology
 from roam_emp.admin_client import AdminClient
 from roam_emp.api import openapi
+from tests.helpers import register
 
 PACKAGE = Path(cli.__file__).parent
 # Every module that calls our admin API: the CLI, its `cdrs check`, and the stage test.
@@ -192,9 +193,7 @@ def check_answer(document: dict[str, Any], method: str, template: str, answer: h
 def test_local_mode_answers_validate_against_the_contract(local: Local, document: dict[str, Any]) -> None:
     rt, sim = local
     check_answer(document, "GET", "/admin/registration", rt.admin("GET", "/admin/registration"))
-    registered = rt.admin(
-        "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-    )
+    registered = register(rt, sim)
     check_answer(document, "POST", "/admin/registration", registered)
     check_answer(document, "GET", "/admin/status", rt.admin("GET", "/admin/status"))
     check_answer(document, "GET", "/admin/locations/pull", rt.admin("GET", "/admin/locations/pull"))

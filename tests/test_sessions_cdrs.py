@@ -20,7 +20,7 @@ from roam_emp.store import aws
 from roam_emp.store.cdrs import CdrStore
 from roam_emp.store.sessions import SessionStore
 
-from .helpers import example
+from .helpers import example, register
 
 Local = tuple[LocalRuntime, RoamSimulator]
 _n = iter(range(1_000_000))
@@ -35,9 +35,7 @@ def fresh(local: Local) -> Iterator[Local]:
     rt, sim = local
     httpx.post(f"{sim.url}/_sim/chaos", json={})
     if not sim.state.registered:
-        rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        ).raise_for_status()
+        register(rt, sim).raise_for_status()
     yield rt, sim
 
 

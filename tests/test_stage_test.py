@@ -12,6 +12,7 @@ import httpx
 from roam_emp.admin_client import AdminClient
 from roam_emp.cli import main
 from roam_emp.stage import PlugsurfingStage, StageIds, StageTest
+from tests.helpers import register
 
 
 def test_stage_test_passes_every_step_and_writes_the_report(restore_env: None, tmp_path: Path) -> None:
@@ -42,9 +43,7 @@ def test_stage_test_against_a_deployed_stack_waits_for_what_plugsurfing_drives(l
     "integration team" answering the prompts is the simulator, acting a moment later."""
     rt, sim = local
     if not sim.state.registered:
-        rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        ).raise_for_status()
+        register(rt, sim).raise_for_status()
     ids = StageIds(token_uid="04STAGE0000001", contract_id="NLEMPS00000001", location_id="LOC0000011")
     asked: list[str] = []
 

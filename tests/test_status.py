@@ -12,6 +12,7 @@ import pytest
 from roam_emp import cli, topology
 from roam_emp.polling import wait_for
 from roam_emp.store import aws
+from tests.helpers import register
 
 Local = tuple[Any, Any]
 
@@ -62,9 +63,7 @@ def test_status_before_anything_happened(local: Local) -> None:
 
 def test_status_tells_pulls_queues_and_open_alarms(local: Local, capsys: pytest.CaptureFixture[str]) -> None:
     rt, sim = local
-    registered = rt.admin(
-        "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-    )
+    registered = register(rt, sim)
     assert registered.status_code == 200, registered.text
     pull(rt, "full")
     pull(rt, "delta")

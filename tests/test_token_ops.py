@@ -18,6 +18,7 @@ from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store import aws
 from roam_emp.store.tokens import TokenStore
+from tests.helpers import calm_and_registered
 from tests.test_tokens import new_uid, pushed, sim_post, sim_tokens, state_of, token
 
 Local = tuple[LocalRuntime, RoamSimulator]
@@ -25,14 +26,9 @@ Local = tuple[LocalRuntime, RoamSimulator]
 
 @pytest.fixture
 def fresh(local: Local) -> Iterator[Local]:
-    rt, sim = local
-    sim_post(sim, "chaos", {})
-    if not sim.state.registered:
-        rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        ).raise_for_status()
-    yield rt, sim
-    sim_post(sim, "chaos", {})
+    calm_and_registered(*local)
+    yield local
+    sim_post(local[1], "chaos", {})
 
 
 def cli(rt: LocalRuntime, *args: str) -> int:

@@ -18,6 +18,7 @@ from roam_emp.local.triggers import sqs_event
 from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store import aws
+from tests.helpers import register
 from tests.test_rate_limit import FakeClock
 from tests.test_tokens import new_uid, sim_tokens, state_of
 
@@ -40,9 +41,7 @@ class FakeContext:
 def registered(local: Local) -> Iterator[Local]:
     rt, sim = local
     if not sim.state.registered:
-        rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        ).raise_for_status()
+        register(rt, sim).raise_for_status()
     yield rt, sim
 
 

@@ -19,6 +19,7 @@ from roam_emp.ocpi.timestamps import parse_timestamp
 from roam_emp.polling import wait_for
 from roam_emp.simulator import RoamSimulator
 from roam_emp.store import aws
+from tests.helpers import calm_and_registered
 
 Local = tuple[LocalRuntime, RoamSimulator]
 _serial = iter(range(10_000_000))
@@ -50,14 +51,9 @@ def pushed(rt: LocalRuntime, uid: str) -> dict[str, Any]:
 
 @pytest.fixture
 def fresh(local: Local) -> Iterator[Local]:
-    rt, sim = local
-    sim_post(sim, "chaos", {})
-    if not sim.state.registered:
-        rt.admin(
-            "POST", "/admin/registration", {"versions_url": sim.versions_url, "token_a": sim.state.token_a}
-        ).raise_for_status()
-    yield rt, sim
-    sim_post(sim, "chaos", {})
+    calm_and_registered(*local)
+    yield local
+    sim_post(local[1], "chaos", {})
 
 
 def test_contract_id_forms_share_one_key() -> None:
