@@ -135,3 +135,37 @@ def dynamodb_local() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+# The synthesized CDK app (tests/test_infra*.py) -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Production (cdk.json's environment) and stage side by side in one app, as in one account;
+    synthesized once per test process (seconds: local bundling from the wheelhouse). CDK is
+    imported here, not at the top: most test processes never synthesize."""
+    import sys
+    from pathlib import Path
+
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from tests.cdk_synth import CONTEXT, ROOT
+
+    sys.path.insert(0, str(ROOT))
+    import app as entry
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(outdir=str(outdir), context=CONTEXT)
+    stacks = {"prod": entry.build(app), "stage": entry.build(app, "stage")}
+    assembly = app.synth()
+    return {
+        env: (stack, Template.from_stack(stack), Path(assembly.directory)) for env, stack in stacks.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def synth(environments: dict[str, Any]) -> Any:
+    return environments["prod"]
