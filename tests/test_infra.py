@@ -391,7 +391,7 @@ def test_table_grants_are_exactly_what_each_function_calls(synth: tuple[Any, Tem
                 "dynamodb:GetShardIterator",
                 "dynamodb:ListStreams",
             }
-        wanted = set().union(*grants.tableactions(function).values()) if function.tables else set()
+        wanted = set().union(*grants.table_actions(function).values()) if function.tables else set()
         assert granted == wanted, function.name
     sessions = {a for s in role_statements(template, "OcpiSessions") for a in actions(s)}
     assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= sessions
