@@ -403,3 +403,27 @@ def test_status_items_written_to_the_table_reach_the_bus_in_one_event(moto_serve
     assert detail["changes"][0]["evse_statuses"] == {"E1": "CHARGING"}
     assert detail["changes"][0]["removed_evses"] == ["EX"]
     jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(detail)
+
+
+@pytest.mark.parametrize(("id_chars", "evses"), [(10, None), (36, 8)])
+def test_the_cost_models_status_event_figure_is_what_aggregation_gives(
+    id_chars: int, evses: int | None
+) -> None:
+    """cost_model's relay figures for a status-only change: at the model's records per relay
+    invocation, the EventBridge 64 KB chunks and PutEvents calls per record (docs/cost.md):
+    locations shaped like the simulator's (1 to 3 EVSEs), and long ids with 8 EVSEs."""
+    from roam_emp import cost_model
+
+    per_invocation = int(cost_model.Assumptions().relay_location_records_per_invocation)
+    records = []
+    for n in range(per_invocation):
+        location_id = f"LOC{n:0{id_chars - 3}d}"
+        count = evses or 1 + n % 3
+        statuses = [(f"{location_id}-E{e + 1}"[:36], ("AVAILABLE", "CHARGING")[e % 2]) for e in range(count)]
+        records.append(status_record(n, location_id, f"{n:032x}", statuses, old_hash="e" * 32))
+    bus = Bus()
+    assert relay(bus).process(records) == {"batchItemFailures": []}
+    chunks = sum(-(-entry_bytes(*event) // 65536) for call in bus.calls for event in call)
+    kept = cost_model.CALLS_PER_OPERATION["location_delta_pull_changed_location"]["relay"]
+    assert kept["events_entries"] == pytest.approx(chunks / per_invocation)
+    assert kept["events:PutEvents"] == pytest.approx(len(bus.calls) / per_invocation)
