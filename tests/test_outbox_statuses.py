@@ -197,6 +197,8 @@ def test_what_is_not_news_announces_nothing() -> None:
     bus = Bus()
     assert relay(bus).process(records) == {"batchItemFailures": []}
     assert bus.calls == []
+    # one at a time (translate), a status item is not news either: only process() batches it
+    assert relay(bus).translate(outbox.change_from_record(status_record(4, "LOC4", "b" * 32))) == []
     sessions = OutboxRelay.__new__(OutboxRelay)
     sessions.tables = {"sess": "sessions"}
     session = _record("sess", 3, {"pk": {"S": "LOC#X"}, "sk": {"S": "S"}}, {"doc": {"S": "{}"}}, None)

@@ -413,6 +413,8 @@ class OutboxRelay:
     def location_change(self, change: Change) -> list[Event]:
         if change.pk().startswith("TRF#"):
             return self._tariff_change(change)
+        if change.sk() == LOCATION_STATUS_SK:
+            return []  # a status item: process() batches it (status_change), never one event each
         new, old = change.new, change.old
         location_id = change.pk().removeprefix("LOC#")
         if new is None:
