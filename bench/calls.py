@@ -81,7 +81,7 @@ class Capacity:
     updated_units: float = 0.0  # the updates, once sized (``size_updates``)
     index_units: float = 0.0
     read_units: float = 0.0
-    events: int = 0  # EventBridge entries (billed per entry, not per PutEvents call)
+    events: int = 0  # EventBridge entries' 64 KB chunks (billed so, not per PutEvents call)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, name: str, request: Any) -> None:
@@ -91,7 +91,10 @@ class Capacity:
         body = json.loads(request.get("body") or b"{}")
         with self.lock:
             if service == "events":
-                self.events += len(body.get("Entries", []))
+                # EventBridge bills each 64 KB chunk of an entry as one event.
+                self.events += sum(
+                    max(1, math.ceil(_entry_bytes(e) / 65536)) for e in body.get("Entries", [])
+                )
                 return
             if operation in DYNAMO_WRITES:
                 self._write(operation, body)
@@ -139,6 +142,11 @@ class Capacity:
             self.read_units += 2 * len(body["TransactItems"])
         elif operation in ("GetItem", "Query", "Scan"):
             self.read_units += unit
+
+
+def _entry_bytes(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge counts it (store/bus.entry_bytes)."""
+    return sum(len(str(entry.get(part, "")).encode()) for part in ("Source", "DetailType", "Detail"))
 
 
 def size_updates(capacity: Capacity) -> None:

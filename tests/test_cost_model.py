@@ -48,6 +48,11 @@ def test_the_checked_in_call_table_is_a_fresh_count(restore_env: None) -> None:
                     # records were batched; the entries are what EventBridge bills.
                     entries = counted[part].get("events_entries", 0.0)
                     same = entries / 10 - 0.01 <= now <= entries + 0.01
+                elif name == "events_entries" and operation in cost_model.AGGREGATED_RELAY:
+                    # One entry per relay invocation: the table's figure is at the model's
+                    # records per invocation; the bench's poller hands over fewer records at a
+                    # time, so it counts more, at most one per record.
+                    same = then - 0.01 <= now <= counted["stream_records"] + 0.01
                 elif name.startswith("dynamodb_"):  # estimated from sizes: ids and clocks vary a little
                     same = now == pytest.approx(then, rel=0.05, abs=0.1)
                 else:

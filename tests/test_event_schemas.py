@@ -1,8 +1,8 @@
 """Every domain event that reaches the bus validates against its JSON Schema (events/schemas/,
-draft 2020-12), over a realistic local-mode run: registration, location pulls (a removal and a
-tariff changed under its id), a token push, an authorization, a session started and stopped by
-command with its CDR, the CDR reprocessed, a command timed out by the timer, unregistration.
-Every detail type seen has a schema, and every schema is exercised."""
+draft 2020-12), over a realistic local-mode run: registration, location pulls (a removal, a
+tariff changed under its id, status-only changes), a token push, an authorization, a session
+started and stopped by command with its CDR, the CDR reprocessed, a command timed out by the
+timer, unregistration. Every detail type seen has a schema, and every schema is exercised."""
 
 from __future__ import annotations
 
@@ -81,6 +81,39 @@ def _tariff_changed_under_its_id(rt: LocalRuntime) -> None:
     raise AssertionError("no cached location carries a tariff")
 
 
+def _statuses_changed(rt: LocalRuntime, location_ids: list[str]) -> None:
+    """Status-only changes, as the pull stores them: each location's status item (sk ``S``)
+    written; the relay announces the batch in LocationStatusesChanged events."""
+    from roam_emp.store import aws
+
+    for n, location_id in enumerate(location_ids):
+        evses = [{"uid": f"{location_id}-E1", "status": "CHARGING", "last_updated": "2026-11-30T06:00:00Z"}]
+        evses.append(
+            {"uid": f"{location_id}-E2", "status": "REMOVED", "last_updated": "2026-11-30T06:00:00Z"}
+        )
+        aws.platform_client("dynamodb").put_item(
+            TableName=rt.env[topology.LOCATIONS_TABLE.env_var],
+            Item={
+                "pk": {"S": f"LOC#{location_id.upper()}"},
+                "sk": {"S": "S"},
+                "location_id": {"S": location_id},
+                "base_hash": {"S": "b" * 32},
+                "shape_hash": {"S": "5" * 32},
+                "content_hash": {"S": f"{n:032x}"},
+                "last_updated": {"S": "2026-11-30T06:00:00Z"},
+                "last_updated_ms": {"N": "1796018400000"},
+                "evse_statuses": {"S": json.dumps({"CHARGING": 1})},
+                "evses": {"S": json.dumps(evses)},
+            },
+        )
+
+    def announced() -> bool:
+        changes = [c for d in events_in(rt.events_out, "LocationStatusesChanged") for c in d["changes"]]
+        return {c["location_id"] for c in changes} >= set(location_ids)
+
+    wait_for(announced, 90)
+
+
 @pytest.fixture(scope="module")
 def journey(local: Local) -> LocalRuntime:
     rt, sim = local
@@ -98,6 +131,7 @@ def journey(local: Local) -> LocalRuntime:
     assert rt.admin("POST", "/admin/locations/pull", {"mode": "full"}).status_code == 202
     seen(rt, "LocationRemoved", lambda d: d["location_id"] == removed)
     _tariff_changed_under_its_id(rt)
+    _statuses_changed(rt, sorted(set(sim.state.network.locations) - {removed})[:3])
 
     # A token pushed to Plugsurfing, then authorized in real time by Plugsurfing.
     uid = "SCHEMA0000000001"

@@ -82,6 +82,9 @@ class Assumptions:
             "cdr_acknowledgement": 100.0,
             "relay_record": 40.0,  # one record of an API operation, alone in its invocation
             "relay_location_record": 5.0,  # one of a pull's records, in batches of up to 100
+            # A status item's record: no event of its own, one PutEvents call per batch of ~50
+            # (~30 ms) and ~5 ms of translation for the 50 (measured: docs/cost.md).
+            "relay_location_status_record": 1.0,
             "command_timeout_sweep": 50.0,
         }
     )
@@ -119,6 +122,10 @@ class Workload:
 # estimated from the request bodies (bench/calls.py explains how). Copied from
 # bench/results/latest.json ("calls"."per_operation"); tests/test_cost_model.py recounts.
 CALLS_REPEAT = 3  # the bench's repeats behind this table (BENCH_CALLS_REPEAT)
+# Operations whose stream records the relay announces together, a relay invocation's worth in one
+# event (LocationStatusesChanged): their relay events are given at relay_location_records_per_invocation
+# records per invocation, not as the bench's few records per poll count them.
+AGGREGATED_RELAY = frozenset({"location_delta_pull_changed_location"})
 CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
     "location_full_pull_page_new": {
         "request": {
@@ -182,7 +189,11 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
             "dynamodb_read_units": 1.92,
             "dynamodb_write_units": 2.2,
         },
-        "relay": {"events:PutEvents": 0.12, "events_entries": 1.0},
+        # The status item's record: one entry of a LocationStatusesChanged event that carries the
+        # batch's status changes (domain/outbox.py), one 64 KB chunk and one PutEvents call per
+        # relay invocation of relay_location_records_per_invocation (50) records; the bench, whose
+        # poller hands over a delta pull's few changes, counts more (AGGREGATED_RELAY).
+        "relay": {"events:PutEvents": 0.02, "events_entries": 0.02},
         "stream_records": 1.0,
     },
     "token_push": {
@@ -442,7 +453,10 @@ def usage(workload: Workload, a: Assumptions) -> Usage:
         records = calls["stream_records"] * count
         if operation.startswith("location_"):
             relay_invocations += records / a.relay_location_records_per_invocation
-            gb_seconds += records * a.duration_ms["relay_location_record"] / 1000 * memory["OutboxRelay"]
+            per_record = (
+                "relay_location_status_record" if operation in AGGREGATED_RELAY else "relay_location_record"
+            )
+            gb_seconds += records * a.duration_ms[per_record] / 1000 * memory["OutboxRelay"]
         else:
             relay_invocations += records / a.relay_records_per_invocation
             gb_seconds += records * a.duration_ms["relay_record"] / 1000 * memory["OutboxRelay"]

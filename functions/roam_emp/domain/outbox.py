@@ -23,7 +23,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from ..config import Settings
-from ..store.bus import EventPublisher
+from ..store.bus import EventPublisher, detail_json, entry_bytes
 from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
 from ..store.locations import TARIFF_VERSION_PREFIX
 from ..store.privacy import FORGET_ID
@@ -35,6 +35,15 @@ Event = tuple[str, dict[str, Any]]
 # In-process attempts per record before the record is handed back to the event source (which
 # retries from it, STREAM_CONSUMER.max_retries times): most AWS hiccups pass within a second.
 ATTEMPTS = 3
+# A location's status item (store/locations.py): its EVSE statuses, rewritten by a status-only change.
+LOCATION_STATUS_SK = "S"
+STATUSES_CHANGED = "LocationStatusesChanged"
+# PutEvents: at most 10 entries a call, and 256 KB for an entry and for a call's entries together,
+# counted as store/bus.entry_bytes does (AWS, "Calculating PutEvents event entry size"). The
+# margin covers what AWS may count beyond that rule (its API reference speaks of "necessary
+# characters and keys of the JSON representation"); an aggregate this size is 4 billed 64 KB chunks.
+PUT_EVENTS_MAX_ENTRIES = 10
+PUT_EVENTS_MAX_BYTES = 256 * 1024 - 8 * 1024
 
 
 def _doc_json(item: Item | None, name: str = "doc") -> Any:
@@ -54,6 +63,106 @@ def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _short_hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Slot:
+    """One event to put, with the records it carries (their positions in the batch) and the items
+    it concerns (``table/pk``: a location's item and its status item are one)."""
+
+    event: Event
+    records: list[int]
+    items: set[str]
+    size: int
+
+
+def _statuses_event(entries: list[tuple[int, str, dict[str, Any]]]) -> _Slot:
+    """The ``LocationStatusesChanged`` event carrying these entries. Its key is a hash of theirs:
+    a retry of the same batch repeats it; a retry cut differently (from a failed record, or
+    bisected) makes other aggregates, so consumers dedupe per entry (docs/events.md)."""
+    keys = "\n".join(entry["idempotency_key"] for _, _, entry in entries)
+    detail = {
+        "idempotency_key": f"{STATUSES_CHANGED}/{hashlib.sha256(keys.encode()).hexdigest()[:32]}",
+        "changes": [entry for _, _, entry in entries],
+    }
+    return _Slot(
+        (STATUSES_CHANGED, detail),
+        [index for index, _, _ in entries],
+        {item for _, item, _ in entries},
+        entry_bytes(STATUSES_CHANGED, detail),
+    )
+
+
+# The size of a LocationStatusesChanged event without its entries; each entry adds its JSON and
+# a separator (json.dumps' ", "), so the aggregate's size is known without serializing it again.
+_STATUSES_BASE_BYTES = _statuses_event([]).size
+
+
+class _Outgoing:
+    """What one batch announces and has not put on the bus yet, in the order it must go: events
+    (``pending``) and the open aggregate of status entries, which stays open over the batch and
+    is closed (queued behind what is pending) when it is full or when an event of one of its
+    items comes: a later change of an item never goes out before an earlier one. A PutEvents call
+    never carries one item twice either, so a partly failed call cannot reorder an item."""
+
+    def __init__(self, publish: Callable[[list[Event]], None]) -> None:
+        self.publish = publish
+        self.pending: list[_Slot] = []
+        self.entries: list[tuple[int, str, dict[str, Any]]] = []  # the open aggregate
+        self.entries_size = _STATUSES_BASE_BYTES
+
+    def add_event(self, index: int, item: str, event: Event) -> None:
+        if any(item == held for _, held, _ in self.entries):
+            self._close()
+        self.pending.append(_Slot(event, [index], {item}, entry_bytes(*event)))
+
+    def add_status(self, index: int, item: str, entry: dict[str, Any]) -> None:
+        added = len(detail_json(entry).encode()) + (2 if self.entries else 0)
+        if self.entries and self.entries_size + added > PUT_EVENTS_MAX_BYTES:
+            self._close()
+            added -= 2
+        self.entries.append((index, item, entry))
+        self.entries_size += added
+
+    def _close(self) -> None:
+        if self.entries:
+            self.pending.append(_statuses_event(self.entries))
+        self.entries, self.entries_size = [], _STATUSES_BASE_BYTES
+
+    def full(self) -> bool:
+        """Enough is pending to fill a PutEvents call."""
+        return (
+            len(self.pending) >= PUT_EVENTS_MAX_ENTRIES
+            or sum(s.size for s in self.pending) >= PUT_EVENTS_MAX_BYTES
+        )
+
+    def put(self, *, final: bool = False) -> int | None:
+        """Put what is pending (``final``: the open aggregate too), call by call in order,
+        stopping at the first call that fails: then the earliest record not relayed."""
+        if final:
+            self._close()
+        for call in self._calls():
+            try:
+                self.publish([slot.event for slot in call])
+            except Exception:
+                waiting = [i for slot in self.pending for i in slot.records]
+                return min(waiting + [i for i, _, _ in self.entries])
+            del self.pending[: len(call)]
+        return None
+
+    def _calls(self) -> list[list[_Slot]]:
+        calls: list[list[_Slot]] = []
+        call: list[_Slot] = []
+        for slot in self.pending:
+            if call and (
+                len(call) == PUT_EVENTS_MAX_ENTRIES
+                or sum(s.size for s in call) + slot.size > PUT_EVENTS_MAX_BYTES
+                or any(slot.items & s.items for s in call)
+            ):
+                calls.append(call)
+                call = []
+            call.append(slot)
+        return [*calls, call] if call else calls
 
 
 @dataclass
@@ -90,37 +199,36 @@ class OutboxRelay:
         retries from there, so a later change of the same item never overtakes an earlier one.
 
         Events are put on the bus ten to a call (PutEvents' limit) rather than one call per
-        record; a record counts as relayed only once its events are on the bus, so a failed put
-        reports the first record whose events it carried."""
-        pending: list[tuple[str, list[Event]]] = []  # (sequence number, its events), not yet put
+        record, and the status items' changes of the whole batch ride in as few
+        ``LocationStatusesChanged`` events as fit (issue 11: EventBridge bills per entry). A record
+        counts as relayed only once everything it announces is on the bus: a failed put reports
+        the earliest record it, or anything not yet put, carried."""
+        outgoing = _Outgoing(lambda events: self._attempt(lambda: self.events.publish_many(events), None))
 
-        def failure(sequence_number: str) -> dict[str, Any]:
+        def failure(index: int) -> dict[str, Any]:
+            sequence_number = change_from_record(records[index]).sequence_number
             return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
 
-        for record in records:
+        for index, record in enumerate(records):
             change = change_from_record(record)
+            item = f"{change.table}/{change.pk()}"
             try:
-                events = self._attempt(lambda c=change: self.translate(c), change)  # type: ignore[misc]
+                if self._is_status_item(change):
+                    entry = self._attempt(lambda c=change: self.status_change(c), change)  # type: ignore[misc]
+                    if entry is not None:
+                        outgoing.add_status(index, item, entry)
+                else:
+                    for event in self._attempt(lambda c=change: self.translate(c), change):  # type: ignore[misc]
+                        outgoing.add_event(index, item, event)
             except Exception:
-                if pending and not self._flush(pending):
-                    return failure(pending[0][0])
-                return failure(change.sequence_number)
-            pending.append((change.sequence_number, events))
-            if sum(len(e) for _, e in pending) >= 10 and not self._flush(pending):
-                return failure(pending[0][0])
-        if pending and not self._flush(pending):
-            return failure(pending[0][0])
-        return {"batchItemFailures": []}
-
-    def _flush(self, pending: list[tuple[str, list[Event]]]) -> bool:
-        events = [event for _, some in pending for event in some]
-        if events:
-            try:
-                self._attempt(lambda: self.events.publish_many(events), None)
-            except Exception:
-                return False
-        pending.clear()
-        return True
+                unrelayed = outgoing.put(final=True)
+                return failure(index if unrelayed is None else unrelayed)
+            if outgoing.full():
+                unrelayed = outgoing.put()
+                if unrelayed is not None:
+                    return failure(unrelayed)
+        unrelayed = outgoing.put(final=True)
+        return failure(unrelayed) if unrelayed is not None else {"batchItemFailures": []}
 
     def _attempt(self, action: Callable[[], Any], change: Change | None) -> Any:
         for attempt in range(1, ATTEMPTS + 1):
@@ -305,6 +413,8 @@ class OutboxRelay:
     def location_change(self, change: Change) -> list[Event]:
         if change.pk().startswith("TRF#"):
             return self._tariff_change(change)
+        if change.sk() == LOCATION_STATUS_SK:
+            return []  # a status item: process() batches it (status_change), never one event each
         new, old = change.new, change.old
         location_id = change.pk().removeprefix("LOC#")
         if new is None:
@@ -333,6 +443,38 @@ class OutboxRelay:
             "removed_evses": sorted(str(e.get("uid")) for e in evses if e.get("status") == "REMOVED"),
         }
         return [("LocationUpserted", detail)]
+
+    def _is_status_item(self, change: Change) -> bool:
+        """A location's status item (``LOC#<key>`` / ``S``: its EVSE statuses, written by a
+        status-only change): announced in batches, ``LocationStatusesChanged``."""
+        return (
+            self.tables.get(change.table) == "locations"
+            and change.pk().startswith("LOC#")
+            and change.sk() == LOCATION_STATUS_SK
+        )
+
+    def status_change(self, change: Change) -> dict[str, Any] | None:
+        """One entry of a ``LocationStatusesChanged`` event (none when it is not news). A removed
+        status item announces nothing: it goes with its location (``LocationRemoved``)."""
+        new, old = change.new, change.old
+        if new is None:
+            return None
+        content_hash = text(new, "content_hash")
+        if old is not None and content_hash == text(old, "content_hash"):
+            return None
+        location_id = text(new, "location_id") or change.pk().removeprefix("LOC#")
+        listed = _doc_json(new, "evses")
+        evses = (
+            [e for e in listed if isinstance(e, dict) and e.get("uid")] if isinstance(listed, list) else []
+        )
+        return {
+            "idempotency_key": f"LocationStatusChanged/{location_id}/{content_hash}",
+            "location_id": location_id,
+            "last_updated": text(new, "last_updated"),
+            "evse_statuses": {e["uid"]: e.get("status") for e in evses if e.get("status") != "REMOVED"},
+            # spec mod_locations, Status: REMOVED means the EVSE no longer exists.
+            "removed_evses": sorted(str(e["uid"]) for e in evses if e.get("status") == "REMOVED"),
+        }
 
     def _tariff_change(self, change: Change) -> list[Event]:
         """One event per new tariff *version* (store/locations.py keeps each one): TariffAdded

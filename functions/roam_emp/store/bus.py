@@ -13,6 +13,18 @@ from ..topology import EVENT_SOURCE as SOURCE
 from . import aws
 
 
+def detail_json(detail: dict[str, Any]) -> str:
+    """An event's Detail as it is put on the bus."""
+    return json.dumps(detail, default=str)
+
+
+def entry_bytes(detail_type: str, detail: dict[str, Any]) -> int:
+    """An entry's size as EventBridge counts it against its 256 KB limits (AWS, "Calculating
+    PutEvents event entry size"): Source, DetailType and Detail in UTF-8 (we set no Time and no
+    Resources)."""
+    return len(SOURCE.encode()) + len(detail_type.encode()) + len(detail_json(detail).encode())
+
+
 class EventPublisher:
     def __init__(self, bus_name: str) -> None:
         self.bus_name = bus_name
@@ -29,7 +41,7 @@ class EventPublisher:
                     {
                         "Source": SOURCE,
                         "DetailType": detail_type,
-                        "Detail": json.dumps(detail, default=str),
+                        "Detail": detail_json(detail),
                         "EventBusName": self.bus_name,
                     }
                     for detail_type, detail in chunk
