@@ -321,3 +321,44 @@ def test_admin_api_starts_pulls_and_reads_the_cache(fresh: Local) -> None:
     assert summaries and all(s["operator"] == "EnBW ODR" and s["party"] == "DE*EBW" for s in summaries)
     assert rt.admin("GET", "/admin/locations/NOPE").status_code == 404
     assert rt.admin("GET", "/admin/locations").status_code == 400
+
+
+def test_a_delta_of_status_changes_shows_through_the_admin_api(fresh: Local) -> None:
+    """Status-only changes land in each location's status item (store/locations.py); the location
+    item stays as it was, and the admin API shows the new statuses, one location and listed."""
+    from roam_emp.store.locations import location_key, status_key
+
+    rt, sim = fresh
+    pull_until_done(puller(), PullMode.FULL)
+    table = rt.env[topology.LOCATIONS_TABLE.env_var]
+
+    def item(key: dict[str, Any]) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = aws.dynamodb().get_item(TableName=table, Key=key).get("Item")
+        return found
+
+    changed = sim_post(sim, "locations/mutate", {"status_changes": 5})["status_changed"]
+    before = {i: item(location_key(i)) for i in changed}
+    run = pull_until_done(puller(), PullMode.DELTA)[-1].run
+    assert run is not None and run.mode is PullMode.DELTA and (run.updated, run.created) == (5, 0)
+    listed: dict[str, dict[str, Any]] = {}
+    for location_id in changed:
+        served = sim.state.network.locations[location_id]
+        shown = rt.admin("GET", f"/admin/locations/{location_id}").json()["data"]
+        assert shown == served  # statuses and stamps included, tariffs inlined
+        assert item(location_key(location_id)) == before[location_id]
+        assert item(status_key(location_id)) is not None
+        party = f"{served['country_code']}*{served['party_id']}"
+        cursor: str | None = ""
+        while location_id not in listed and cursor is not None:
+            page = rt.admin(
+                "GET",
+                f"/admin/locations?operator_party={party}&limit=100"
+                + (f"&cursor={cursor}" if cursor else ""),
+            ).json()["data"]
+            listed.update({s["id"]: s for s in page["locations"]})
+            cursor = page["next_cursor"]
+        counts: dict[str, int] = {}
+        for evse in served["evses"]:
+            counts[evse["status"]] = counts.get(evse["status"], 0) + 1
+        assert listed[location_id]["evses"] == counts
+        assert listed[location_id]["last_updated"] == served["last_updated"]

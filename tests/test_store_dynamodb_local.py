@@ -365,3 +365,77 @@ def test_authorizations_newest_first(backend: Backend) -> None:
             }
         )
     assert [d["authorization_reference"] for d in store.for_token("RFID", uid)] == ["a" + uid, "b" + uid]
+
+
+# --- locations: the status item on top of the location item (store/locations.py) ---------------
+
+
+def _location_cache(backend: Backend) -> Any:
+    from roam_emp.store.locations import LocationCache
+
+    return LocationCache(backend.table(topology.LOCATIONS_TABLE))
+
+
+def _full(raw: dict[str, Any]) -> Any:
+    from roam_emp.ocpi.locations import Location
+    from roam_emp.store.locations import IncomingLocation
+
+    return IncomingLocation(Location.model_validate(raw), raw)
+
+
+def _status_only(raw: dict[str, Any], stamp: str, status: str) -> Any:
+    from roam_emp.ocpi.timestamps import parse_timestamp
+    from roam_emp.store.locations import IncomingLocation, StatusChange
+
+    changed = json.loads(json.dumps(raw))
+    changed["evses"][0]["status"] = status
+    changed["evses"][0]["last_updated"] = changed["last_updated"] = stamp
+    change = StatusChange(parse_timestamp(stamp), [e["status"] for e in changed["evses"]])
+    return IncomingLocation(None, changed, status_change=change)
+
+
+def _a_location(location_id: str) -> dict[str, Any]:
+    from .helpers import example
+
+    return {**example("location_example.json"), "id": location_id}
+
+
+def test_status_items_are_ordered_by_numeric_stamps_and_voided_by_a_new_location_item(
+    backend: Backend,
+) -> None:
+    cache = _location_cache(backend)
+    location_id = unique("LOCS")
+    raw = _a_location(location_id)
+    assert len(cache.upsert([_full(raw)]).created) == 1
+    later = _status_only(raw, "2030-01-01T10:00:00.500Z", "CHARGING")
+    earlier = _status_only(raw, "2030-01-01T10:00:00Z", "BLOCKED")  # sorts later as a string
+    assert cache.upsert([later]).status_superseded == 0
+    assert cache.upsert([earlier]).status_superseded == 1
+    stored = cache.get(location_id)
+    assert stored == later.raw
+    assert cache.stored_hashes([location_id])[location_id].content_hash == later.content_hash
+    summaries, _ = cache.query(country=raw["country"], include_unpublished=True)
+    assert {s["id"]: s["evses"] for s in summaries}[location_id] == {"CHARGING": 1, "RESERVED": 1}
+    # a new shape voids it; its old shape again (same content hash) deletes it
+    reshaped = {**raw, "name": "another shape"}
+    cache.upsert([_full(reshaped)])
+    assert cache.get(location_id) == reshaped
+    cache.upsert([_full(raw)])
+    assert cache.get(location_id) == raw
+    cache.remove([location_id])
+    assert cache.get(location_id) is None and cache.stored_hashes([location_id]) == {}
+
+
+def test_two_status_changes_of_one_location_at_once_the_later_stays(backend: Backend) -> None:
+    cache = _location_cache(backend)
+    for _ in range(3):
+        location_id = unique("LOCR")
+        raw = _a_location(location_id)
+        cache.upsert([_full(raw)])
+        stored = cache.stored_hashes([location_id])
+        changes = [
+            _status_only(raw, "2030-01-01T10:00:00.250Z", "BLOCKED"),
+            _status_only(raw, "2030-01-01T10:00:00.750Z", "CHARGING"),
+        ]
+        race(backend, *(lambda c=c, s=stored: cache.upsert([c], stored=s) for c in changes))
+        assert cache.get(location_id) == changes[1].raw

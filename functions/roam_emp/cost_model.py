@@ -129,7 +129,8 @@ AGGREGATED_RELAY = frozenset({"location_delta_pull_changed_location"})
 CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
     "location_full_pull_page_new": {
         "request": {
-            "dynamodb:BatchGetItem": 3.5,
+            # the stored hashes: the location item and the status item of each location
+            "dynamodb:BatchGetItem": 5.5,
             "dynamodb:BatchWriteItem": 10.5,
             "dynamodb:DeleteItem": 0.5,
             "dynamodb:GetItem": 2.5,
@@ -139,8 +140,8 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
             "dynamodb:TransactWriteItems": 2.0,
             "dynamodb:UpdateItem": 2.0,
             "secretsmanager:GetSecretValue": 0.5,
-            "dynamodb_write_units": 959.5,
-            "dynamodb_read_units": 265.25,
+            "dynamodb_write_units": 960.0,
+            "dynamodb_read_units": 515.25,
             "events_entries": 0.0,
         },
         "relay": {
@@ -153,7 +154,7 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
     },
     "location_full_pull_page_unchanged": {
         "request": {
-            "dynamodb:BatchGetItem": 3.0,
+            "dynamodb:BatchGetItem": 5.0,
             "dynamodb:DeleteItem": 0.5,
             "dynamodb:GetItem": 2.5,
             "dynamodb:PutItem": 1.5,
@@ -162,7 +163,7 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
             "dynamodb:TransactWriteItems": 2.0,
             "dynamodb:UpdateItem": 2.0,
             "dynamodb_write_units": 24.0,
-            "dynamodb_read_units": 253.25,
+            "dynamodb_read_units": 503.25,
             "events_entries": 0.0,
         },
         "relay": {"dynamodb_write_units": 0.0, "dynamodb_read_units": 0.0, "events_entries": 0.0},
@@ -184,10 +185,11 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
     },
     "location_delta_pull_changed_location": {
         "request": {
-            "dynamodb:BatchGetItem": 0.05,
-            "dynamodb:UpdateItem": 1.0,  # a status-only change: no index is rewritten (issue 11)
-            "dynamodb_read_units": 1.92,
-            "dynamodb_write_units": 2.2,
+            "dynamodb:BatchGetItem": 0.07,
+            # a status-only change: the location's small status item, 1 WRU (store/locations.py)
+            "dynamodb:PutItem": 1.0,
+            "dynamodb_read_units": 3.83,
+            "dynamodb_write_units": 1.0,
         },
         # The status item's record: one entry of a LocationStatusesChanged event that carries the
         # batch's status changes (domain/outbox.py), one 64 KB chunk and one PutEvents call per

@@ -58,13 +58,14 @@ TABLE_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("OcpiCommands", COMMANDS_TABLE.key): frozenset({GET_ITEM, UPDATE_ITEM}),
     ("AdminCommands", COMMANDS_TABLE.key): frozenset({GET_ITEM, PUT_ITEM, UPDATE_ITEM}),
     ("AdminCommands", TOKENS_TABLE.key): frozenset({GET_ITEM}),
-    ("AdminCommands", LOCATIONS_TABLE.key): frozenset({GET_ITEM}),
+    # START_SESSION checks: LocationCache.get, one Query of the location and its status item
+    ("AdminCommands", LOCATIONS_TABLE.key): frozenset({QUERY}),
     ("AdminCommands", STATE_TABLE.key): frozenset({GET_ITEM}),
     # Lease, run and checkpoint (a transaction of Put and Update), seen ids, lease release.
     ("LocationPull", STATE_TABLE.key): READ_ACTIONS | {PUT_ITEM, UPDATE_ITEM, DELETE_ITEM},
     # Changed locations and tariffs in batches, removals, and the scan for cached ids (full pull);
-    # a status-only change is one conditional UpdateItem (store/locations.py, issue 11).
-    ("LocationPull", LOCATIONS_TABLE.key): READ_ACTIONS | {BATCH_WRITE_ITEM, SCAN, UPDATE_ITEM},
+    # a status-only change is one conditional PutItem of the status item (store/locations.py).
+    ("LocationPull", LOCATIONS_TABLE.key): READ_ACTIONS | {BATCH_WRITE_ITEM, SCAN, PUT_ITEM},
     # Enrichment after acknowledgement: the facts write-back, a session's CDRs (by_session_id).
     ("OutboxRelay", CDRS_TABLE.key): frozenset({GET_ITEM, QUERY, UPDATE_ITEM}),
     ("OutboxRelay", TOKENS_TABLE.key): READ_ACTIONS,  # token matching: by uid, by contract_id

@@ -11,6 +11,29 @@
 - Location ids are CiString(36) (mod_locations.asciidoc; types.asciidoc): the item is keyed by
   ``ocpi.common.ci_key`` of the id, so a location pulled as ``loc1`` and again as ``LOC1`` is one
   location; ``location_id`` and the document keep the spelling of the latest pull.
+
+Item layout of the locations table (``pk`` / ``sk``):
+
+- ``LOC#<key>`` / ``L``, the location item: ``location_id``, ``party_key`` and ``country`` (the two
+  indexes' keys), ``summary`` (their projection), ``operator_name``, ``content_hash`` (of the whole
+  location as received), ``shape_hash`` (of everything but the EVSE ``status``/``last_updated`` and
+  the location's ``last_updated``), ``last_updated`` and ``evse_statuses`` (the EVSE count per
+  status, JSON) and ``doc`` (the compressed document). Written whole by a new location or a new
+  shape (``BatchWriteItem``).
+- ``LOC#<key>`` / ``S``, the status item: the latest status-only change, written on top of one
+  location item by a ``PutItem`` of its own (about 1 write unit instead of the whole location
+  item's 2 or more: DynamoDB bills a write by the size of the item written, issue 11).
+  ``location_id`` (as received), ``base_hash`` (the ``content_hash`` of the location item it was
+  written on), ``shape_hash``, ``content_hash`` (of the whole location as received with these
+  statuses), ``last_updated`` (``format_timestamp``) and ``last_updated_ms`` (epoch milliseconds, a
+  number: what the write's condition compares), ``evse_statuses`` (as on the location item) and
+  ``evses``: JSON, ``[{"uid", "status", "last_updated"}]`` as received, in the document's EVSE
+  order, REMOVED included (spec mod_locations: a status change touches ``EVSE.status``,
+  ``EVSE.last_updated`` and ``Location.last_updated``). It *applies* iff its ``base_hash`` is the
+  location item's ``content_hash``: every reader overlays it then, and ignores it otherwise (a
+  full change writes a location item with another content hash, which voids it with no write of
+  its own). Neither index keys on its attributes.
+- ``TRF#<id>`` / ``T`` and ``TRF#<id>`` / ``V#<hash>``: tariffs, current and each version.
 """
 
 from __future__ import annotations
@@ -26,13 +49,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from ..ocpi.common import ci_key
-from ..ocpi.jsondoc import escape_lone_surrogates
+from ..ocpi.jsondoc import dumps, escape_lone_surrogates
 from ..ocpi.leniency import to_json_dict
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
-from .dynamo import Item, batch_get, batch_write, paginate
+from .dynamo import Item, batch_get, batch_write, is_conditional_failure, paginate
+from .stamps import epoch_us
 
 if TYPE_CHECKING:
     # Only the pull builds Locations; the authorize path reads one attribute by key and must not
@@ -42,6 +67,7 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 LOCATION_SK = "L"
+STATUS_SK = "S"  # the latest status-only change on top of the location item (module docstring)
 TARIFF_SK = "T"  # the current version of a tariff id
 TARIFF_VERSION_PREFIX = "V#"  # every version received, by content hash
 
@@ -68,10 +94,18 @@ def _unpack(blob: Any) -> dict[str, Any]:
     return json.loads(zlib.decompress(data))  # type: ignore[no-any-return]
 
 
-def location_key(location_id: str) -> Item:
+def _location_pk(location_id: str) -> str:
     # Any id can be looked up (authorize takes it from Plugsurfing's request): a lone surrogate
     # goes to DynamoDB as its JSON escape, which takes UTF-8 only (issue 13).
-    return {"pk": {"S": escape_lone_surrogates(f"LOC#{ci_key(location_id)}")}, "sk": {"S": LOCATION_SK}}
+    return escape_lone_surrogates(f"LOC#{ci_key(location_id)}")
+
+
+def location_key(location_id: str) -> Item:
+    return {"pk": {"S": _location_pk(location_id)}, "sk": {"S": LOCATION_SK}}
+
+
+def status_key(location_id: str) -> Item:
+    return {"pk": {"S": _location_pk(location_id)}, "sk": {"S": STATUS_SK}}
 
 
 def tariff_key(tariff_id: str) -> Item:
@@ -231,15 +265,57 @@ class IncomingLocation:
 
 @dataclass(frozen=True)
 class StoredHashes:
+    """What change detection compares with. ``content_hash``: the applying status item's, else
+    the location item's; ``base_hash``: the location item's (what a status item is written on);
+    ``status_base``: the stored status item's ``base_hash``, applying or not (None: none)."""
+
     content_hash: str
     shape_hash: str | None  # None: stored before shape hashes existed (the next change rewrites)
+    base_hash: str
+    status_base: str | None = None
+
+
+def _text(item: Item | None, name: str) -> str | None:
+    value = (item or {}).get(name, {}).get("S")
+    return value if isinstance(value, str) else None
+
+
+def _applying(location: Item, status: Item | None) -> Item | None:
+    """The status item if it was written on this very location item (module docstring)."""
+    base = _text(status, "base_hash")
+    return status if base is not None and base == _text(location, "content_hash") else None
+
+
+def _by_sk(items: list[Item]) -> dict[str, dict[str, Item]]:
+    """Items of the locations table by partition key, then sort key."""
+    parts: dict[str, dict[str, Item]] = {}
+    for item in items:
+        parts.setdefault(item["pk"]["S"], {})[item["sk"]["S"]] = item
+    return parts
+
+
+def _overlay(doc: dict[str, Any], status: Item) -> None:
+    """The applying status item's statuses and stamps into the stored document. The shape is the
+    one the status item was written on, so its EVSEs are the document's, in order; each is
+    matched by ``uid`` too, in case."""
+    doc["last_updated"] = status["last_updated"]["S"]
+    evses = doc.get("evses")
+    if not isinstance(evses, list):
+        return
+    for evse, new in zip(evses, json.loads(status["evses"]["S"]), strict=False):
+        if isinstance(evse, dict) and isinstance(new, dict) and evse.get("uid") == new.get("uid"):
+            for name in VOLATILE_EVSE_FIELDS:
+                if name in new:
+                    evse[name] = new[name]
 
 
 @dataclass
 class UpsertResult:
     created: list[IncomingLocation] = field(default_factory=list)
     updated: list[IncomingLocation] = field(default_factory=list)
-    status_only: int = 0  # of ``updated``: written without touching the indexes' attributes
+    status_only: int = 0  # of ``updated``: a status item written, the location item untouched
+    # of ``status_only``: not written, a later status on the same location item was stored first
+    status_superseded: int = 0
     unchanged: int = 0
     new_tariffs: list[dict[str, Any]] = field(default_factory=list)
     changed_tariffs: list[str] = field(default_factory=list)
@@ -255,8 +331,14 @@ def _statuses_json(statuses: list[str]) -> str:
     return json.dumps(counts, separators=(",", ":"))
 
 
-# Status-only updates of a page, a few at a time (each is one UpdateItem round trip).
+# Status items of a page, a few at a time (each is one PutItem round trip).
 _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="location-status")
+
+
+# A status item is written unless a later one on the same location item is stored: no status
+# item, one on another location item (void), or one not later than this change (stamps compared
+# as numbers, never as strings: issue 10).
+_STATUS_CONDITION = "attribute_not_exists(pk) OR base_hash <> :base OR last_updated_ms <= :ms"
 
 
 def _summary(location: Location) -> str:
@@ -289,16 +371,28 @@ class LocationCache:
     # Writing -------------------------------------------------------------------------------
 
     def stored_hashes(self, location_ids: list[str]) -> dict[str, StoredHashes]:
-        """Content and shape hashes by the ids' CiString keys (``ci_key``)."""
-        keys = {ci_key(i): location_key(i) for i in location_ids}  # one key per id, whatever its case
-        items = batch_get(self.table, list(keys.values()), projection="location_id, content_hash, shape_hash")
-        return {
-            ci_key(i["location_id"]["S"]): StoredHashes(
-                i["content_hash"]["S"], i.get("shape_hash", {}).get("S")
+        """Content and shape hashes by the ids' CiString keys (``ci_key``): one BatchGetItem of
+        the location item and the status item per location (the effective content hash is the
+        applying status item's)."""
+        ids = {ci_key(i): i for i in location_ids}  # one location per id, whatever its case
+        keys = [key for i in ids.values() for key in (location_key(i), status_key(i))]
+        items = batch_get(
+            self.table, keys, projection="pk, sk, location_id, content_hash, shape_hash, base_hash"
+        )
+        hashes: dict[str, StoredHashes] = {}
+        for parts in _by_sk(items).values():
+            location, status = parts.get(LOCATION_SK), parts.get(STATUS_SK)
+            if location is None or "location_id" not in location:
+                continue
+            base = location["content_hash"]["S"]
+            applying = _applying(location, status)
+            hashes[ci_key(location["location_id"]["S"])] = StoredHashes(
+                content_hash=applying["content_hash"]["S"] if applying is not None else base,
+                shape_hash=_text(location, "shape_hash"),
+                base_hash=base,
+                status_base=_text(status, "base_hash"),
             )
-            for i in items
-            if "location_id" in i
-        }
+        return hashes
 
     def upsert(
         self,
@@ -312,9 +406,10 @@ class LocationCache:
 
         ``stored``: the hashes already read for this page (the puller reads them first, to
         validate only what changed; ``unchanged`` counts what it left out for being unchanged).
-        A status-only change is an UpdateItem of the document, hashes, ``last_updated`` and
-        ``evse_statuses``: none of them is a key or projected attribute of an index, so DynamoDB
-        writes no index (issue 11); any other change rewrites the item.
+        A status-only change is a PutItem of the location's small status item (module
+        docstring): the location item, its document and both indexes stay untouched (issue 11).
+        Any other change rewrites the location item, which voids the status item (its base hash
+        is no longer the location item's content hash).
 
         ``before_write`` sees the changes before anything is written (the puller announces them
         there): a crash in between repeats the announcement on the resumed page rather than
@@ -328,7 +423,8 @@ class LocationCache:
         if stored is None:
             stored = self.stored_hashes([i.id for i in incoming])
         puts: list[Item] = []
-        updates: list[tuple[IncomingLocation, str]] = []
+        voided: list[Item] = []  # status items a rewritten location item would bring back to life
+        updates: list[tuple[IncomingLocation, StoredHashes]] = []
         tariffs: dict[str, dict[str, Any]] = {}
         tariff_hashes: dict[str, str] = {}
         for item in incoming:
@@ -341,9 +437,13 @@ class LocationCache:
             if item.status_change is not None and previous is not None:
                 # the same shape, tariffs included: nothing new for the tariffs either
                 assert previous.shape_hash is not None
-                updates.append((item, previous.shape_hash))
+                updates.append((item, previous))
                 result.status_only += 1
                 continue
+            if previous is not None and previous.status_base == encoded.content_hash:
+                # Back to an earlier content (shape A, a status change, shape B, A again as it was
+                # first stored): the old status item's base hash would match again. Rare: delete it.
+                voided.append(status_key(item.id))
             tariffs.update(encoded.tariffs)
             tariff_hashes.update(encoded.tariff_hashes)
             location = item.location
@@ -366,36 +466,54 @@ class LocationCache:
         tariff_puts = self._plan_tariffs(tariffs, tariff_hashes, result)
         if before_write is not None:
             before_write(result)
-        batch_write(self.table, puts=tariff_puts + puts)
+        batch_write(self.table, puts=tariff_puts + puts, deletes=voided)
         if updates:
-            # One UpdateItem per location (there is no batch of updates): a few at a time.
-            list(_WRITERS.map(lambda u: self._update_status(*u), updates))
+            # One conditional PutItem per location (a batch takes no condition): a few at a time.
+            written = list(_WRITERS.map(lambda u: self._put_status(*u), updates))
+            result.status_superseded = written.count(False)
+            if result.status_superseded:
+                logger.info(
+                    "status changes not written: a later status was already stored",
+                    extra={"superseded": result.status_superseded},
+                )
         for put in tariff_puts:
             self._known_tariffs.add((put["tariff_id"]["S"], put["content_hash"]["S"]))
         return result
 
-    def _update_status(self, item: IncomingLocation, shape_hash: str) -> None:
+    def _put_status(self, item: IncomingLocation, stored: StoredHashes) -> bool:
+        """The status item, written on the stored location item; False when a later status on
+        that same location item is stored already (the older change arrived second)."""
         change = item.status_change
         assert change is not None
         encoded = item.stored
-        aws.dynamodb().update_item(
-            TableName=self.table,
-            Key=location_key(item.id),
-            # Only if the stored shape is the one this change was judged against (else the next
-            # pull of the page takes the full path: the invocation fails and resumes).
-            ConditionExpression="shape_hash = :shape",
-            UpdateExpression=(
-                "SET #doc = :doc, content_hash = :hash, last_updated = :updated, evse_statuses = :statuses"
-            ),
-            ExpressionAttributeNames={"#doc": "doc"},
-            ExpressionAttributeValues={
-                ":shape": {"S": shape_hash},
-                ":doc": {"B": zlib.compress(encoded.doc_bytes, 6)},
-                ":hash": {"S": encoded.content_hash},
-                ":updated": {"S": format_timestamp(change.last_updated)},
-                ":statuses": {"S": _statuses_json(change.evse_statuses)},
-            },
-        )
+        millis = str(epoch_us(change.last_updated) // 1000)
+        evses = [
+            {"uid": e.get("uid"), "status": e.get("status"), "last_updated": e.get("last_updated")}
+            for e in item.raw.get("evses") or []
+            if isinstance(e, dict)
+        ]
+        try:
+            aws.dynamodb().put_item(
+                TableName=self.table,
+                Item={
+                    **status_key(item.id),
+                    "location_id": {"S": escape_lone_surrogates(item.id)},
+                    "base_hash": {"S": stored.base_hash},
+                    "shape_hash": {"S": encoded.shape_hash},
+                    "content_hash": {"S": encoded.content_hash},
+                    "last_updated": {"S": format_timestamp(change.last_updated)},
+                    "last_updated_ms": {"N": millis},
+                    "evse_statuses": {"S": _statuses_json(change.evse_statuses)},
+                    "evses": {"S": dumps(evses)},
+                },
+                ConditionExpression=_STATUS_CONDITION,
+                ExpressionAttributeValues={":base": {"S": stored.base_hash}, ":ms": {"N": millis}},
+            )
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def _plan_tariffs(
         self, tariffs: dict[str, dict[str, Any]], hashes: dict[str, str], result: UpsertResult
@@ -452,17 +570,34 @@ class LocationCache:
         return puts
 
     def remove(self, location_ids: list[str]) -> None:
-        batch_write(self.table, deletes=[location_key(i) for i in location_ids])
+        """Each location's item and its status item (none there: the delete writes nothing)."""
+        batch_write(
+            self.table, deletes=[key for i in location_ids for key in (location_key(i), status_key(i))]
+        )
 
     # Reading -------------------------------------------------------------------------------
 
     def get(self, location_id: str, *, with_tariffs: bool = True) -> dict[str, Any] | None:
-        """The location as OCPI JSON, tariffs inlined again as received (``with_tariffs=False``: the
-        connectors without them, one read)."""
-        item = aws.dynamodb().get_item(TableName=self.table, Key=location_key(location_id)).get("Item")
+        """The location as OCPI JSON, tariffs inlined again as received, with the statuses of its
+        applying status item (``with_tariffs=False``: the connectors without tariffs, one read: a
+        Query of the location's partition returns both items)."""
+        items = (
+            aws.dynamodb()
+            .query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": location_key(location_id)["pk"]},
+            )
+            .get("Items", [])
+        )
+        parts = {i["sk"]["S"]: i for i in items}
+        item = parts.get(LOCATION_SK)
         if not item:
             return None
         doc = _unpack(item["doc"]["B"])
+        status = _applying(item, parts.get(STATUS_SK))
+        if status is not None:
+            _overlay(doc, status)
         if not with_tariffs:
             for evse in doc.get("evses") or []:
                 for connector in evse.get("connectors") or []:
@@ -511,23 +646,29 @@ class LocationCache:
 
     def _add_statuses(self, summaries: list[dict[str, Any]]) -> None:
         """The EVSE status counts and ``last_updated`` are not in the indexes (a status change
-        must not rewrite them): one BatchGetItem for the page's. Items stored before they were
-        separate carry them in their summary already."""
+        must not rewrite them): one BatchGetItem of the page's location and status items, the
+        applying status item's counts winning. Items stored before they were separate carry them
+        in their summary already."""
         wanted = [s["id"] for s in summaries if "evses" not in s and isinstance(s.get("id"), str)]
         if not wanted:
             return
-        found = {
-            i["location_id"]["S"]: i
-            for i in batch_get(
+        keys = [key for w in dict.fromkeys(wanted) for key in (location_key(w), status_key(w))]
+        found: dict[str, Item] = {}
+        for pk, parts in _by_sk(
+            batch_get(
                 self.table,
-                [location_key(w) for w in wanted],
-                projection="location_id, evse_statuses, last_updated",
+                keys,
+                projection="pk, sk, location_id, content_hash, base_hash, evse_statuses, last_updated",
             )
-            if "location_id" in i
-        }
+        ).items():
+            location = parts.get(LOCATION_SK)
+            if location is not None and "location_id" in location:
+                found[pk] = _applying(location, parts.get(STATUS_SK)) or location
         for summary in summaries:
-            item = found.get(summary.get("id", ""))
-            if item is None or "evses" in summary:
+            if "evses" in summary or not isinstance(summary.get("id"), str):
+                continue
+            item = found.get(_location_pk(summary["id"]))
+            if item is None:
                 continue
             summary["evses"] = json.loads(item["evse_statuses"]["S"]) if "evse_statuses" in item else {}
             if "last_updated" in item:
