@@ -140,8 +140,8 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
             "dynamodb:TransactWriteItems": 2.0,
             "dynamodb:UpdateItem": 2.0,
             "secretsmanager:GetSecretValue": 0.5,
-            "dynamodb_write_units": 960.0,
-            "dynamodb_read_units": 515.25,
+            "dynamodb_write_units": 959.5,
+            "dynamodb_read_units": 265.25,
             "events_entries": 0.0,
         },
         "relay": {
@@ -163,7 +163,7 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
             "dynamodb:TransactWriteItems": 2.0,
             "dynamodb:UpdateItem": 2.0,
             "dynamodb_write_units": 24.0,
-            "dynamodb_read_units": 503.25,
+            "dynamodb_read_units": 253.25,
             "events_entries": 0.0,
         },
         "relay": {"dynamodb_write_units": 0.0, "dynamodb_read_units": 0.0, "events_entries": 0.0},
@@ -188,7 +188,7 @@ CALLS_PER_OPERATION: dict[str, dict[str, Any]] = {
             "dynamodb:BatchGetItem": 0.07,
             # a status-only change: the location's small status item, 1 WRU (store/locations.py)
             "dynamodb:PutItem": 1.0,
-            "dynamodb_read_units": 3.83,
+            "dynamodb_read_units": 1.92,
             "dynamodb_write_units": 1.0,
         },
         # The status item's record: one entry of a LocationStatusesChanged event that carries the

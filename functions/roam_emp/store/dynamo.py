@@ -23,11 +23,18 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def batch_get(
-    table: str, keys: Sequence[Item], projection: str | None = None, names: dict[str, str] | None = None
+    table: str,
+    keys: Sequence[Item],
+    projection: str | None = None,
+    names: dict[str, str] | None = None,
+    *,
+    consistent: bool = True,
 ) -> list[Item]:
+    """The items found for ``keys``. ``consistent=False``: eventually consistent reads, half the
+    read units; only for a caller that stays correct when a write of the last second is unseen."""
     found: list[Item] = []
     for chunk in chunks(keys, BATCH_GET_LIMIT):
-        request: dict[str, Any] = {"Keys": list(chunk), "ConsistentRead": True}
+        request: dict[str, Any] = {"Keys": list(chunk), "ConsistentRead": consistent}
         if projection:
             request["ProjectionExpression"] = projection
         if names:

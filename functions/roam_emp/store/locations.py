@@ -376,8 +376,19 @@ class LocationCache:
         applying status item's)."""
         ids = {ci_key(i): i for i in location_ids}  # one location per id, whatever its case
         keys = [key for i in ids.values() for key in (location_key(i), status_key(i))]
+        # Eventually consistent: half the read units of every pull's change check (issue 11). A
+        # read that misses a write of the last second costs at most a repeated write: a missed
+        # status item makes its change look new again (the same status item is written again,
+        # the condition lets an equal stamp through, and its stream record, the content hash
+        # unchanged, announces nothing); a missed location item has another shape than the
+        # incoming one (a location item is rewritten only for a new shape), so the change takes
+        # the full path. Only two shape changes within that second could put a status item on a
+        # superseded location item, where it is ignored until the next change.
         items = batch_get(
-            self.table, keys, projection="pk, sk, location_id, content_hash, shape_hash, base_hash"
+            self.table,
+            keys,
+            projection="pk, sk, location_id, content_hash, shape_hash, base_hash",
+            consistent=False,
         )
         hashes: dict[str, StoredHashes] = {}
         for parts in _by_sk(items).values():
