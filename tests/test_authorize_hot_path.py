@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from roam_emp import topology
+from roam_emp.domain.authorization import LocationReferences
 from roam_emp.ocpi.status import OcpiError
-from roam_emp.ocpi.tokens import LocationReferences
 from roam_emp.store import aws
 
 from .test_authorize import authorizer, seeded  # noqa: F401 - the fixture, reused

@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from ..ocpi.common import ci_key
-from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.leniency import to_json_dict
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import Item, batch_get, batch_write, paginate
+from .lookups import LOCATION_SK as LOCATION_SK
+from .lookups import location_country
+from .lookups import location_key as location_key
 
 if TYPE_CHECKING:
     # Only the pull builds Locations; the authorize path reads one attribute by key and must not
@@ -41,7 +43,6 @@ if TYPE_CHECKING:
 
 logger = Logger(child=True)
 
-LOCATION_SK = "L"
 TARIFF_SK = "T"  # the current version of a tariff id
 TARIFF_VERSION_PREFIX = "V#"  # every version received, by content hash
 
@@ -66,12 +67,6 @@ def _pack(doc: dict[str, Any]) -> bytes:
 def _unpack(blob: Any) -> dict[str, Any]:
     data = blob.value if hasattr(blob, "value") else blob
     return json.loads(zlib.decompress(data))  # type: ignore[no-any-return]
-
-
-def location_key(location_id: str) -> Item:
-    # Any id can be looked up (authorize takes it from Plugsurfing's request): a lone surrogate
-    # goes to DynamoDB as its JSON escape, which takes UTF-8 only (issue 13).
-    return {"pk": {"S": escape_lone_surrogates(f"LOC#{ci_key(location_id)}")}, "sk": {"S": LOCATION_SK}}
 
 
 def tariff_key(tariff_id: str) -> Item:
@@ -502,12 +497,7 @@ class LocationCache:
 
     def country_of(self, location_id: str) -> str | None:
         """The location's country if it is in the cache (one small read: the authorize path)."""
-        item = (
-            aws.dynamodb()
-            .get_item(TableName=self.table, Key=location_key(location_id), ProjectionExpression="country")
-            .get("Item")
-        )
-        return item["country"]["S"] if item else None
+        return location_country(self.table, location_id)
 
     def _add_statuses(self, summaries: list[dict[str, Any]]) -> None:
         """The EVSE status counts and ``last_updated`` are not in the indexes (a status change
