@@ -35,6 +35,7 @@ from aws_lambda_powertools import Logger
 
 from ..config import Settings
 from ..ocpi import jsondoc
+from ..ocpi.jsondoc import has_lone_surrogate
 from ..ocpi.status import OcpiError, StatusCode
 from ..ocpi.timestamps import format_timestamp, utcnow
 from ..store.authorizations import AuthorizationStore
@@ -96,10 +97,27 @@ def location_references(body: str | bytes | None) -> tuple[LocationReferences | 
     evse_uids = data.get("evse_uids")
     if not (isinstance(evse_uids, list) and all(isinstance(e, str) for e in evse_uids)):
         evse_uids = None
-    extra = {k: v for k, v in data.items() if k not in ("location_id", "evse_uids")}
-    # What the model adds is never a refusal: string lengths and lone surrogates are recorded
-    # as deviations of a lenient parse, and those are not kept here (nor were they).
+    # Unknown fields are kept and echoed, as the lenient model kept them; what the model added is
+    # never a refusal (over-long strings, lone surrogates in values: deviations, not kept). The
+    # one difference: a field whose name, or a name inside it, holds a lone surrogate is left
+    # out here, where the model refused the body (400) or failed to echo it (503), against
+    # "a known token always gets an AuthorizationInfo" (docs/performance.md).
+    extra = {
+        k: v
+        for k, v in data.items()
+        if k not in ("location_id", "evse_uids") and not _surrogate_in_names(k, v)
+    }
     return LocationReferences(location_id, evse_uids, extra), None
+
+
+def _surrogate_in_names(name: str, value: Any) -> bool:
+    if has_lone_surrogate(name):
+        return True
+    if isinstance(value, dict):
+        return any(_surrogate_in_names(k, v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_surrogate_in_names("", v) for v in value)
+    return False
 
 
 class LambdaHook:

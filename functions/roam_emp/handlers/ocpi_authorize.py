@@ -14,6 +14,7 @@ from ..api import rest
 from ..api.auth import Scope, authenticate
 from ..config import per_settings
 from ..domain.authorization import Authorizer, location_references
+from ..store import aws
 from ._runtime import logger, metrics, rest_entry
 
 # The path parameter as Powertools' APIGatewayRestResolver matched it (its characters, trailing
@@ -49,6 +50,10 @@ def dispatch(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     if found is None:
         return rest.failure_response(event, rest.NOT_FOUND)
     try:
+        # Cold: the DynamoDB client (CPU: its service model and endpoint rules) is built while the
+        # first Secrets Manager read waits on the network; both were built one after the other.
+        aws.secretsmanager()
+        aws.build_in_background("dynamodb")
         authenticate(rest.header_value(event.get("headers"), "Authorization"), Scope.CONNECTED)
         return authorize(event, found["token_uid"])
     except Exception as error:
