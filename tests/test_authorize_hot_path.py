@@ -355,3 +355,25 @@ def test_a_storage_failure_is_503_as_before(seeded: dict[str, str], monkeypatch:
         for entry in (before, ocpi_authorize.handler)
     ]
     assert answers[0]["statusCode"] == 503 and answers[1] == answers[0]
+
+
+def test_a_client_built_in_background_is_the_one_used_and_built_once(
+    aws_mock: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws.reset()
+    started: list[threading.Thread] = []
+    real_thread = threading.Thread
+
+    def recorded(*args: Any, **kwargs: Any) -> threading.Thread:
+        thread = real_thread(*args, **kwargs)
+        started.append(thread)
+        return thread
+
+    monkeypatch.setattr(aws.threading, "Thread", recorded)
+    aws.build_in_background("dynamodb")
+    assert len(started) == 1
+    started[0].join(timeout=60)
+    assert [key[0] for key in aws._clients] == ["dynamodb"]  # built by the thread, not below
+    built = aws.dynamodb()
+    aws.build_in_background("dynamodb")  # it exists: no second thread, the same client
+    assert len(started) == 1 and aws.dynamodb() is built
