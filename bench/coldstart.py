@@ -190,8 +190,7 @@ def warm_authorize_calls(n: int = 50) -> dict[str, Any]:
     import time
 
     from roam_emp.config import settings
-    from roam_emp.domain.authorization import Authorizer
-    from roam_emp.ocpi.tokens import LocationReferences
+    from roam_emp.domain.authorization import Authorizer, LocationReferences
 
     from .aws_calls import counting
 

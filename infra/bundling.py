@@ -44,7 +44,10 @@ _NO_DOCKER = DockerImage.from_registry("roam-emp/local-bundling-only")
 
 
 def runtime(python: str) -> lambda_.Runtime:
-    return lambda_.Runtime(f"python{python}", lambda_.RuntimeFamily.PYTHON)
+    # Lambda SnapStart runs on python3.12 and later (cdk.json authorize_snapstart).
+    return lambda_.Runtime(
+        f"python{python}", lambda_.RuntimeFamily.PYTHON, supports_snap_start=python != "3.11"
+    )
 
 
 def ships_bytecode(python: str) -> bool:

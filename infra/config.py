@@ -141,6 +141,11 @@ class StackConfig:
     # Pre-initialised authorize instances (no cold start inside Plugsurfing's 1-10 s timeout); each
     # costs about US$8.76/month at the function's 1,024 MB on arm64 (docs/performance.md). 0 = off.
     authorize_provisioned_concurrency: int = 0
+    # Lambda SnapStart for the authorize function (python3.12 and later only; not together with
+    # provisioned concurrency): new environments resume from a snapshot taken after the imports,
+    # so a cold start skips them. Billed per cached GB-second and per GB restored
+    # (docs/performance.md). API Gateway then invokes a published version through an alias.
+    authorize_snapstart: bool = False
     alarm_email: str = ""  # subscribed to the alarm topic when set
     log_retention_days: int = 30
     log_level: str = "INFO"  # DEBUG adds request bodies (never credentials) to the logs
@@ -204,6 +209,23 @@ class StackConfig:
         config.validate()
         return config
 
+    def _validate_snapstart(self) -> None:
+        if not isinstance(self.authorize_snapstart, bool):
+            raise ValueError("authorize_snapstart must be true or false")
+        if not self.authorize_snapstart:
+            return
+        if self.lambda_python == "3.11":
+            raise ValueError(
+                "authorize_snapstart needs lambda_python 3.12 or later: Lambda SnapStart supports the "
+                "python3.12 and later runtimes only (docs/performance.md)"
+            )
+        if self.authorize_provisioned_concurrency > 0:
+            raise ValueError(
+                "authorize_snapstart and authorize_provisioned_concurrency cannot both be on: Lambda "
+                "does not support SnapStart together with provisioned concurrency; choose one "
+                "(docs/performance.md compares them)"
+            )
+
     @property
     def stack_name(self) -> str:
         return environments.stack_name(self.environment)
@@ -250,6 +272,7 @@ class StackConfig:
             raise ValueError("authorization.hook_budget_ms must be 50..5000 (Plugsurfing waits 1-10 s)")
         if not 0 <= self.authorize_provisioned_concurrency <= 50:
             raise ValueError("authorize_provisioned_concurrency must be 0..50 (0 = off)")
+        self._validate_snapstart()
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         try:

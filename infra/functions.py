@@ -87,6 +87,11 @@ class Functions(Construct):
                 environment=environment,
                 log_group=log_group,
                 role=role,
+                snap_start=(
+                    lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS
+                    if spec.name == AUTHORIZE and config.authorize_snapstart
+                    else None
+                ),
             )
             self._grant(spec, function, tables, secrets, messaging)
             for key, actions in spec.buckets.items():
@@ -152,9 +157,9 @@ class Functions(Construct):
             self.functions[spec.name] = function
             self.api_targets[spec.name] = function
             self.log_groups[spec.name] = log_group
-        if config.authorize_provisioned_concurrency > 0:
-            self.api_targets[AUTHORIZE] = self._provisioned(
-                self.functions[AUTHORIZE], config.authorize_provisioned_concurrency
+        if config.authorize_provisioned_concurrency > 0 or config.authorize_snapstart:
+            self.api_targets[AUTHORIZE] = self._live(
+                self.functions[AUTHORIZE], config.authorize_provisioned_concurrency or None
             )
         for spec in topology.FUNCTIONS:
             if spec.reads_logs:
@@ -162,10 +167,12 @@ class Functions(Construct):
             if spec.reads_status:
                 self._grant_status(self.functions[spec.name], messaging)
 
-    def _provisioned(self, function: lambda_.Function, instances: int) -> lambda_.Alias:
-        """An alias of the current version with ``instances`` pre-initialised environments: the
-        authorize answer never waits for a cold start (Plugsurfing's timeout can be 1 s; cost and
-        measurements in docs/performance.md). API Gateway invokes the alias."""
+    def _live(self, function: lambda_.Function, instances: int | None) -> lambda_.Alias:
+        """An alias of the current version, which API Gateway invokes: with ``instances``
+        pre-initialised environments (provisioned concurrency), the authorize answer never waits
+        for a cold start; with SnapStart (only on published versions), a cold start resumes from
+        the snapshot. Plugsurfing's timeout can be 1 s; cost and measurements in
+        docs/performance.md."""
         return lambda_.Alias(
             self,
             f"{function.node.id}Live",

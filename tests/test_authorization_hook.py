@@ -20,10 +20,9 @@ from werkzeug.serving import make_server
 
 from roam_emp import topology
 from roam_emp.config import settings
-from roam_emp.domain.authorization import Authorizer, LambdaHook
+from roam_emp.domain.authorization import Authorizer, LambdaHook, LocationReferences
 from roam_emp.ocpi.enums import AllowedType
 from roam_emp.ocpi.locations import Location
-from roam_emp.ocpi.tokens import LocationReferences
 from roam_emp.store.locations import IncomingLocation, LocationCache
 from roam_emp.store.tokens import TokenStore
 

@@ -17,10 +17,15 @@ from werkzeug.wrappers import Request, Response
 
 from roam_emp import topology
 from roam_emp.config import settings
-from roam_emp.domain.authorization import Authorizer, HttpHook, LambdaHook, location_references
+from roam_emp.domain.authorization import (
+    Authorizer,
+    HttpHook,
+    LambdaHook,
+    LocationReferences,
+    location_references,
+)
 from roam_emp.ocpi.locations import Location
 from roam_emp.ocpi.status import OcpiError
-from roam_emp.ocpi.tokens import LocationReferences
 from roam_emp.store.locations import IncomingLocation, LocationCache
 from roam_emp.store.tokens import TokenStore
 

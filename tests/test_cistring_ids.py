@@ -13,7 +13,7 @@ import pytest
 
 from roam_emp import topology
 from roam_emp.config import settings
-from roam_emp.domain.authorization import Authorizer
+from roam_emp.domain.authorization import Authorizer, LocationReferences
 from roam_emp.domain.cdrs import CdrService
 from roam_emp.domain.location_pull import LocationPuller
 from roam_emp.domain.sessions import SessionService
@@ -22,7 +22,6 @@ from roam_emp.ocpi.common import ci_equal, ci_key
 from roam_emp.ocpi.locations import Location
 from roam_emp.ocpi.sessions import CdrToken
 from roam_emp.ocpi.timestamps import utcnow
-from roam_emp.ocpi.tokens import LocationReferences
 from roam_emp.store import aws
 from roam_emp.store.authorizations import AuthorizationStore
 from roam_emp.store.cdrs import StoreOutcome

@@ -68,6 +68,14 @@ def test_operator_settings_are_passed_exactly() -> None:
         ({"hub_interactive_reserve_per_minute": -1}, "hub_interactive_reserve_per_minute"),
         ({"token_push_max_concurrency": 1}, "token_push_max_concurrency"),
         ({"authorize_provisioned_concurrency": -1}, "authorize_provisioned_concurrency"),
+        ({"authorize_snapstart": "yes"}, "authorize_snapstart must be true or false"),
+        # SnapStart runs on python3.12 and later only
+        ({"authorize_snapstart": True, "lambda_python": "3.11"}, r"needs lambda_python 3\.12 or later"),
+        # and Lambda refuses it together with provisioned concurrency
+        (
+            {"authorize_snapstart": True, "lambda_python": "3.12", "authorize_provisioned_concurrency": 1},
+            "cannot both be on",
+        ),
     ],
 )
 def test_bad_settings_are_refused_at_synth(context: dict[str, Any], message: str) -> None:
@@ -139,6 +147,13 @@ def test_account_and_region_are_checked() -> None:
 def test_synth_refuses_an_unsupported_lambda_python(python: str) -> None:
     with pytest.raises(ValueError, match=rf"lambda_python '{python}' is not supported.*python3\.11"):
         config(lambda_python=python)
+
+
+@pytest.mark.parametrize("python", ["3.12", "3.13"])
+def test_snapstart_is_accepted_on_python_3_12_and_later(python: str) -> None:
+    assert config(authorize_snapstart=True, lambda_python=python).authorize_snapstart is True
+    assert bundling.runtime(python).supports_snap_start
+    assert not bundling.runtime("3.11").supports_snap_start
 
 
 def test_retention_defaults_fit_the_faq_and_accounting() -> None:

@@ -432,3 +432,43 @@ def test_authorize_provisioned_concurrency_puts_the_api_on_a_provisioned_alias(
     # and API Gateway may invoke it
     permissions = template.find_resources("AWS::Lambda::Permission")
     assert any(alias_id in json.dumps(p["Properties"]["FunctionName"]) for p in permissions.values())
+
+
+def test_authorize_snapstart_is_off_by_default(synth: tuple[Any, Template, Path]) -> None:
+    _, template, _ = synth
+    for function in template.find_resources("AWS::Lambda::Function").values():
+        assert "SnapStart" not in function["Properties"]
+
+
+def test_authorize_snapstart_puts_the_api_on_a_published_version_alias(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    # The wheelhouse is built for the synth's own Python: SnapStart needs python3.12+, so this
+    # synth skips asset bundling (the template, not the bundles, is under test).
+    context["roam_emp"] = {**context["roam_emp"], "authorize_snapstart": True, "lambda_python": "3.12"}
+    context["aws:cdk:bundling-stacks"] = []
+    app = App(outdir=str(tmp_path_factory.mktemp("cdk.out")), context=context)
+    template = Template.from_stack(entry.build(app))
+    snapstarted = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"SnapStart": {"ApplyOn": "PublishedVersions"}}}
+    )
+    assert [f["Properties"]["Handler"] for f in snapstarted.values()] == [
+        "roam_emp.handlers.ocpi_authorize.handler"
+    ]
+    (authorize_id,) = snapstarted
+    aliases = template.find_resources("AWS::Lambda::Alias", {"Properties": {"Name": "live"}})
+    assert len(aliases) == 1
+    (alias_id,) = aliases
+    alias = aliases[alias_id]["Properties"]
+    assert "ProvisionedConcurrencyConfig" not in alias  # Lambda allows one or the other
+    versions = template.find_resources("AWS::Lambda::Version")
+    assert alias["FunctionVersion"]["Fn::GetAtt"][0] in versions
+    # SnapStart applies to published versions only: the route must invoke the alias.
+    methods = [
+        m
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "POST" and alias_id in json.dumps(m["Properties"]["Integration"])
+    ]
+    assert len(methods) == 1
+    assert authorize_id not in json.dumps(methods[0]["Properties"]["Integration"])

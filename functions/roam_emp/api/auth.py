@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from typing import TYPE_CHECKING
 
 from ..config import per_settings
 from ..ocpi.auth_header import matches
 from ..store.credentials import CredentialsVault, HubTokens
-from .http import Unauthorized, header
+from .rest import Unauthorized, header_value
+
+if TYPE_CHECKING:  # the authorize function checks tokens without loading Powertools' resolvers
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 
 class Scope(StrEnum):
@@ -49,7 +51,7 @@ def authenticate(presented: str | None, scope: Scope) -> None:
 
 def require(scope: Scope) -> Callable[[APIGatewayRestResolver, NextMiddleware], Response[str]]:
     def middleware(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
-        authenticate(header(app, "Authorization"), scope)
+        authenticate(header_value(app.current_event.headers, "Authorization"), scope)
         return next_middleware(app)
 
     return middleware

@@ -3,59 +3,29 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import time
-import uuid
-from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from ..config import settings
 from ..ocpi import jsondoc
-from ..ocpi.envelope import envelope
 from ..ocpi.leniency import describe_validation_error
 from ..ocpi.status import OcpiError, StatusCode
+from . import rest
+from .rest import CORRELATION_ID as CORRELATION_ID
+from .rest import REQUEST_ID as REQUEST_ID
+from .rest import Handler as Handler
+from .rest import Unauthorized as Unauthorized
 
 logger = Logger(child=True)
 
-REQUEST_ID = "X-Request-ID"
-CORRELATION_ID = "X-Correlation-ID"
-
-
-# The OCPI status of the answer being built, for the request's access line (set by ``respond``,
-# the one place envelopes are made; a context variable, so concurrent local requests don't mix).
-_answered: ContextVar[tuple[int, str | None] | None] = ContextVar("ocpi_answered", default=None)
-
-# Bodies are logged at debug level only, and never where they carry credentials tokens
-# (credentials module, our registration admin API).
-_SECRET_BODY_PATHS = ("/credentials", "/admin/registration")
-
-
-class Unauthorized(Exception):
-    """No valid credentials token (answered 401, transport_and_format.asciidoc)."""
-
 
 def header(app: APIGatewayRestResolver, name: str) -> str | None:
-    headers = app.current_event.headers or {}
-    wanted = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == wanted), None)
-
-
-def _ids(app: APIGatewayRestResolver) -> dict[str, str]:
-    bound = app.current_event.raw_event.get("_roam_ids")
-    if bound:
-        return dict(bound)
-    request_id = header(app, REQUEST_ID) or str(uuid.uuid4())
-    correlation_id = header(app, CORRELATION_ID) or request_id
-    return {REQUEST_ID: request_id, CORRELATION_ID: correlation_id}
+    return rest.header_value(app.current_event.headers, name)
 
 
 def respond(
@@ -68,12 +38,22 @@ def respond(
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
     """An OCPI envelope response echoing the request and correlation ids."""
-    _answered.set((status.value, message))
     return Response(
         status_code=http_status if http_status is not None else status.http_status,
         content_type="application/json",
-        body=json.dumps(envelope(data, status, message), separators=(",", ":")),
-        headers={**_ids(app), **(headers or {})},
+        body=rest.envelope_body(status, data, message),
+        headers={**rest.request_ids(app.current_event.raw_event), **(headers or {})},
+    )
+
+
+def _fail(app: APIGatewayRestResolver, failed: rest.Failure) -> Response[str]:
+    return respond(
+        app,
+        failed.data,
+        status=failed.status,
+        message=failed.message,
+        http_status=failed.http_status,
+        headers=failed.headers,
     )
 
 
@@ -136,12 +116,11 @@ def create_resolver(*, validation: bool = False) -> APIGatewayRestResolver:
         logger.info("invalid request", extra={"status_code": 2001, "status_message": message})
         return respond(app, status=StatusCode.INVALID_OR_MISSING_PARAMETERS, message=message)
 
-    @app.exception_handler(OcpiError)
-    def _ocpi_error(error: OcpiError) -> Response[str]:
-        logger.info("ocpi error", extra={"status_code": int(error.status), "status_message": error.message})
-        return respond(
-            app, error.data, status=error.status, message=error.message, http_status=error.http_status
-        )
+    # Our own failures (OCPI errors, no credentials, anything unexpected): api/rest.py says how
+    # each is answered, the same for every function.
+    @app.exception_handler([OcpiError, Unauthorized, Exception])
+    def _failed(error: Exception) -> Response[str]:
+        return _fail(app, rest.failure(error))
 
     @app.exception_handler(ValidationError)
     def _invalid(error: ValidationError) -> Response[str]:
@@ -149,71 +128,13 @@ def create_resolver(*, validation: bool = False) -> APIGatewayRestResolver:
         logger.info("invalid request", extra={"status_code": 2001, "status_message": message})
         return respond(app, status=StatusCode.INVALID_OR_MISSING_PARAMETERS, message=message)
 
-    @app.exception_handler(Unauthorized)
-    def _unauthorized(error: Unauthorized) -> Response[str]:
-        logger.warning("unauthorized", extra={"reason": str(error)})
-        return respond(
-            app,
-            status=StatusCode.CLIENT_ERROR,
-            message="Unauthorized: " + str(error),
-            http_status=401,
-            headers={"WWW-Authenticate": "Token"},
-        )
-
-    @app.exception_handler(Exception)
-    def _server_error(error: Exception) -> Response[str]:
-        # Storage or hub trouble: a clear 5xx so the sender retries (Plugsurfing resends CDRs
-        # that did not get HTTP 200), never a half-told success.
-        logger.exception("request failed", extra={"error": type(error).__name__})
-        return respond(
-            app,
-            status=StatusCode.SERVER_ERROR,
-            message=f"internal error ({type(error).__name__})",
-            http_status=503,
-        )
-
     @app.exception_handler(NotFoundError)
     def _not_found(_: NotFoundError) -> Response[str]:
-        return respond(app, status=StatusCode.CLIENT_ERROR, message="no such endpoint", http_status=404)
+        return _fail(app, rest.NOT_FOUND)
 
     return app
 
 
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
-
 def lambda_entry(app: APIGatewayRestResolver, root_logger: Logger) -> Handler:
     """The Lambda entry point for a resolver: binds OCPI ids to every log line, then routes."""
-
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        started = time.perf_counter()
-        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-        request_id = headers.get("x-request-id") or str(uuid.uuid4())
-        correlation_id = headers.get("x-correlation-id") or request_id
-        event["_roam_ids"] = {REQUEST_ID: request_id, CORRELATION_ID: correlation_id}
-        path = str(event.get("path") or "")
-        root_logger.thread_safe_append_keys(
-            x_request_id=request_id,
-            x_correlation_id=correlation_id,
-            request_method=event.get("httpMethod"),
-            request_path=path,
-            x_original_protocol=headers.get("x-original-protocol"),
-        )
-        if root_logger.log_level <= logging.DEBUG and not any(p in path for p in _SECRET_BODY_PATHS):
-            root_logger.debug("request body", extra={"body": event.get("body")})
-        _answered.set(None)
-        response = app.resolve(event, context)
-        ocpi_status, ocpi_message = _answered.get() or (None, None)
-        # One access line per request: what Plugsurfing's support asks for about a call.
-        root_logger.info(
-            "ocpi request",
-            extra={
-                "http_status": response.get("statusCode"),
-                "status_code": ocpi_status,
-                "status_message": ocpi_message,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
-        return response
-
-    return handler
+    return rest.lambda_entry(app.resolve, root_logger)

@@ -14,8 +14,11 @@ reference and the policy decides; answering it with 400 would make Plugsurfing a
 malformed-response fallback, possibly accept, and leak the FAQ's "full control" recipe.
 
 Hot path (issue 11): the two reads (token, location) run concurrently, then the decision record is
-the only write (AuthorizationDecided comes from its stream). Imports stay light: the location cache
-is read by key for its ``country``, without loading the Location/Tariff models.
+the only write (AuthorizationDecided comes from its stream). Imports stay light: no pydantic and no
+OCPI models. The token and the location's ``country`` are read by key (store/lookups.py), and the
+LocationReferences are checked by hand (:func:`location_references`), accepting and refusing exactly
+what the ``ocpi.tokens.LocationReferences`` model does (tests/test_authorize_hot_path.py proves it
+against the model, property-based).
 """
 
 from __future__ import annotations
@@ -25,24 +28,48 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
 from ..config import Settings
 from ..ocpi import jsondoc
-from ..ocpi.enums import AllowedType
-from ..ocpi.leniency import parse_inbound
+from ..ocpi.jsondoc import has_lone_surrogate
 from ..ocpi.status import OcpiError, StatusCode
 from ..ocpi.timestamps import format_timestamp, utcnow
-from ..ocpi.tokens import LocationReferences
 from ..store.authorizations import AuthorizationStore
-from ..store.locations import LocationCache
-from ..store.tokens import TokenStore
+from ..store.lookups import location_country, token_document
 
 logger = Logger(child=True)
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="authorize")
+
+# OCPI's AllowedType (mod_tokens.asciidoc), as the plain strings we answer: ``ocpi.enums`` builds
+# pydantic types at import (tests/test_authorize_hot_path.py checks these are its values).
+ALLOWED = "ALLOWED"
+BLOCKED = "BLOCKED"
+NOT_ALLOWED = "NOT_ALLOWED"
+ALLOWED_TYPES = frozenset({ALLOWED, BLOCKED, "EXPIRED", "NO_CREDIT", NOT_ALLOWED})
+
+
+@dataclass(frozen=True)
+class LocationReferences:
+    """OCPI LocationReferences as received (mod_tokens.asciidoc): what the lenient
+    ``ocpi.tokens.LocationReferences`` model makes of a usable reference, without pydantic.
+    Unknown fields are kept (``extra``) and echoed, as the model keeps them."""
+
+    location_id: str
+    evse_uids: list[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The model's ``model_dump(mode="json", exclude_none=True)``: declared fields first,
+        then the extra ones; a None value (not nested ones) is left out."""
+        out: dict[str, Any] = {"location_id": self.location_id}
+        if self.evse_uids is not None:
+            out["evse_uids"] = list(self.evse_uids)
+        out.update((k, v) for k, v in self.extra.items() if v is not None)
+        return out
 
 
 class Hook(Protocol):
@@ -68,12 +95,29 @@ def location_references(body: str | bytes | None) -> tuple[LocationReferences | 
     if not isinstance(location_id, str) or not location_id.strip():
         return None, "no usable location_id"
     evse_uids = data.get("evse_uids")
-    usable = dict(data)
-    if evse_uids is not None and not (
-        isinstance(evse_uids, list) and all(isinstance(e, str) for e in evse_uids)
-    ):
-        usable.pop("evse_uids")
-    return parse_inbound(LocationReferences, usable)[0], None
+    if not (isinstance(evse_uids, list) and all(isinstance(e, str) for e in evse_uids)):
+        evse_uids = None
+    # Unknown fields are kept and echoed, as the lenient model kept them; what the model added is
+    # never a refusal (over-long strings, lone surrogates in values: deviations, not kept). The
+    # one difference: a field whose name, or a name inside it, holds a lone surrogate is left
+    # out here, where the model refused the body (400) or failed to echo it (503), against
+    # "a known token always gets an AuthorizationInfo" (docs/performance.md).
+    extra = {
+        k: v
+        for k, v in data.items()
+        if k not in ("location_id", "evse_uids") and not _surrogate_in_names(k, v)
+    }
+    return LocationReferences(location_id, evse_uids, extra), None
+
+
+def _surrogate_in_names(name: str, value: Any) -> bool:
+    if has_lone_surrogate(name):
+        return True
+    if isinstance(value, dict):
+        return any(_surrogate_in_names(k, v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_surrogate_in_names("", v) for v in value)
+    return False
 
 
 class LambdaHook:
@@ -139,20 +183,12 @@ def _settle(read: Future[str | None] | None) -> None:
 @dataclass
 class Authorizer:
     config: Settings
-    tokens: TokenStore
-    locations: LocationCache
     decisions: AuthorizationStore
     hook: Hook | None
 
     @classmethod
     def from_settings(cls, config: Settings) -> Authorizer:
-        return cls(
-            config,
-            TokenStore(config.tokens_table),
-            LocationCache(config.locations_table),
-            AuthorizationStore(config.authorizations_table),
-            hook_for(config.auth_hook_target),
-        )
+        return cls(config, AuthorizationStore(config.authorizations_table), hook_for(config.auth_hook_target))
 
     def authorize(self, uid: str, token_type: str, location: LocationReferences | None) -> dict[str, Any]:
         started = time.perf_counter()
@@ -160,27 +196,29 @@ class Authorizer:
         # The location's read runs beside the token's: the answer waits for one round trip, not
         # two. For an unknown or disabled token its result goes unused (one small read).
         country: Future[str | None] | None = (
-            _POOL.submit(self.locations.country_of, location.location_id) if location is not None else None
+            _POOL.submit(location_country, self.config.locations_table, location.location_id)
+            if location is not None
+            else None
         )
-        stored = self.tokens.get(token_type, uid, consistent=False)
-        if stored is None:
+        token = token_document(self.config.tokens_table, token_type, uid, consistent=False)
+        if token is None:
             _settle(country)
             self._record(reference, uid, token_type, location, "UNKNOWN_TOKEN", "token unknown", started)
             raise OcpiError(StatusCode.UNKNOWN_TOKEN, f"unknown token {token_type} {uid}")
-        allowed, reason = self._policy(stored.token, location, country)
-        if allowed == AllowedType.ALLOWED and self.hook is not None:
-            allowed, reason = self._ask_hook(stored.token, location)
+        allowed, reason = self._policy(token, location, country)
+        if allowed == ALLOWED and self.hook is not None:
+            allowed, reason = self._ask_hook(token, location)
         info: dict[str, Any] = {
             "allowed": allowed,
-            "token": stored.token,
+            "token": token,
             "authorization_reference": reference,
             "info": {"language": "en", "text": reason[:512]},
         }
-        if location is not None and allowed == AllowedType.ALLOWED:
+        if location is not None and allowed == ALLOWED:
             # mod_tokens.asciidoc, AuthorizationInfo.location: only "if the EV driver is allowed
             # to charge at that location"; our policy decides per location, so every EVSE
             # requested is one the driver may use.
-            info["location"] = location.model_dump(mode="json", exclude_none=True)
+            info["location"] = location.as_json()
         self._record(reference, uid, token_type, location, allowed, reason, started)
         return info
 
@@ -189,28 +227,28 @@ class Authorizer:
     ) -> tuple[str, str]:
         if not token.get("valid", False):
             _settle(read)
-            return AllowedType.BLOCKED, "token is disabled"
+            return BLOCKED, "token is disabled"
         deny_unknown = self.config.auth_unknown_location == "DENY"
         if location is None or read is None:
             if deny_unknown:
-                return AllowedType.NOT_ALLOWED, "no location reference (policy: deny)"
-            return AllowedType.ALLOWED, "no location reference (policy: allow)"
+                return NOT_ALLOWED, "no location reference (policy: deny)"
+            return ALLOWED, "no location reference (policy: allow)"
         country = read.result()
         if country is None:
             if deny_unknown:
-                return AllowedType.NOT_ALLOWED, f"location {location.location_id} unknown (policy: deny)"
-            return AllowedType.ALLOWED, f"location {location.location_id} unknown (policy: allow)"
+                return NOT_ALLOWED, f"location {location.location_id} unknown (policy: deny)"
+            return ALLOWED, f"location {location.location_id} unknown (policy: allow)"
         supported = self.config.supported_countries
         if supported and country.upper() not in supported:
-            return AllowedType.NOT_ALLOWED, f"country {country} is not supported"
-        return AllowedType.ALLOWED, "token valid, location supported"
+            return NOT_ALLOWED, f"country {country} is not supported"
+        return ALLOWED, "token valid, location supported"
 
     def _ask_hook(self, token: dict[str, Any], location: LocationReferences | None) -> tuple[str, str]:
         assert self.hook is not None
         budget = self.config.auth_hook_budget_ms / 1000
         request = {
             "token": token,
-            "location": location.model_dump(mode="json", exclude_none=True) if location else None,
+            "location": location.as_json() if location else None,
         }
         future = _POOL.submit(self.hook.decide, request, budget)
         try:
@@ -219,7 +257,7 @@ class Authorizer:
             return self.config.auth_hook_fallback, f"hook took longer than {budget * 1000:.0f} ms (fallback)"
         except Exception as error:
             return self.config.auth_hook_fallback, f"hook failed: {type(error).__name__} (fallback)"
-        if answer not in set(AllowedType):
+        if answer not in ALLOWED_TYPES:
             return self.config.auth_hook_fallback, f"hook answered {answer[:20]!r} (fallback)"
         return answer, "decided by the EMP's hook"
 

@@ -66,6 +66,15 @@ def event_entry(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]
     return with_metrics(tracer.capture_lambda_handler(with_fresh_log_keys(handler)))
 
 
+def rest_entry(dispatch: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """The Lambda entry point of an HTTP function that answers API Gateway's events itself, without
+    a Powertools resolver (authorize: api/rest.py says why): the same log keys, access line and
+    metrics as :func:`http_entry`, and no X-Ray SDK (Lambda's active tracing instead)."""
+    from ..api.rest import lambda_entry
+
+    return with_metrics(with_fresh_log_keys(lambda_entry(dispatch, logger)))
+
+
 def http_entry(app: Any, *, traced: bool = True) -> Callable[[Any, Any], Any]:
     """The Lambda entry point of an HTTP function: fresh log keys with the OCPI ids bound, one
     access line per request, metrics flushed, X-Ray (unless ``traced=False``: the authorize hot

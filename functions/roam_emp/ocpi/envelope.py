@@ -1,4 +1,5 @@
-"""The OCPI response envelope (transport_and_format.asciidoc, "Response format")."""
+"""The OCPI response envelope (transport_and_format.asciidoc, "Response format"): the models that
+parse the envelopes we receive; :func:`envelope` (the bodies we answer) lives in ``ocpi.response``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from .common import DateTime
-from .status import StatusCode
-from .timestamps import format_timestamp, utcnow
+from .response import envelope as envelope
 
 T = TypeVar("T")
 
@@ -27,15 +27,3 @@ class Envelope(BaseModel, Generic[T]):
 class RawEnvelope(Envelope[Any]):
     """An envelope whose data is parsed later (lists are validated item by item, so one bad
     object does not sink the page)."""
-
-
-def envelope(
-    data: Any = None,
-    status: StatusCode = StatusCode.SUCCESS,
-    message: str | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"status_code": int(status), "timestamp": format_timestamp(utcnow())}
-    if data is not None:
-        body["data"] = data
-    body["status_message"] = message or ("Success" if status.is_success else status.name)
-    return body

@@ -9,8 +9,8 @@ from typing import Any
 
 from . import aws, retention
 from .dynamo import query_index
+from .lookups import token_key
 from .stamps import sortable
-from .tokens import token_key
 
 
 class AuthorizationStore:

@@ -74,6 +74,15 @@ def platform_client(service: str) -> Any:
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"), False)
 
 
+def build_in_background(service: str) -> None:
+    """Create our client for ``service`` on a thread unless it exists: a cold start builds it
+    while another call's network round trip is in flight (the authorize function: the DynamoDB
+    client during the first Secrets Manager read, issue 11). Building a client makes no call."""
+    key = (service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"), True)
+    if key not in _clients:
+        threading.Thread(target=client, args=(service,), name=f"build-{service}", daemon=True).start()
+
+
 def add_client_hook(name: str, hook: Callable[[Any, str], None]) -> None:
     """Attach ``hook`` to every client of ours created from now on; drops cached clients."""
     _client_hooks[name] = hook

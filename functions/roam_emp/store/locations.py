@@ -57,6 +57,9 @@ from ..ocpi.leniency import to_json_dict
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import Item, batch_get, batch_write, is_conditional_failure, paginate
+from .lookups import LOCATION_SK as LOCATION_SK
+from .lookups import location_country
+from .lookups import location_key as location_key
 from .stamps import epoch_us
 
 if TYPE_CHECKING:
@@ -66,7 +69,6 @@ if TYPE_CHECKING:
 
 logger = Logger(child=True)
 
-LOCATION_SK = "L"
 STATUS_SK = "S"  # the latest status-only change on top of the location item (module docstring)
 TARIFF_SK = "T"  # the current version of a tariff id
 TARIFF_VERSION_PREFIX = "V#"  # every version received, by content hash
@@ -95,13 +97,7 @@ def _unpack(blob: Any) -> dict[str, Any]:
 
 
 def _location_pk(location_id: str) -> str:
-    # Any id can be looked up (authorize takes it from Plugsurfing's request): a lone surrogate
-    # goes to DynamoDB as its JSON escape, which takes UTF-8 only (issue 13).
-    return escape_lone_surrogates(f"LOC#{ci_key(location_id)}")
-
-
-def location_key(location_id: str) -> Item:
-    return {"pk": {"S": _location_pk(location_id)}, "sk": {"S": LOCATION_SK}}
+    return str(location_key(location_id)["pk"]["S"])
 
 
 def status_key(location_id: str) -> Item:
@@ -648,12 +644,7 @@ class LocationCache:
 
     def country_of(self, location_id: str) -> str | None:
         """The location's country if it is in the cache (one small read: the authorize path)."""
-        item = (
-            aws.dynamodb()
-            .get_item(TableName=self.table, Key=location_key(location_id), ProjectionExpression="country")
-            .get("Item")
-        )
-        return item["country"]["S"] if item else None
+        return location_country(self.table, location_id)
 
     def _add_statuses(self, summaries: list[dict[str, Any]]) -> None:
         """The EVSE status counts and ``last_updated`` are not in the indexes (a status change

@@ -26,14 +26,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..ocpi.common import ci_key
 from ..ocpi.contract_id import contract_key
 from ..ocpi.timestamps import format_timestamp, utcnow
 from . import aws
 from .dynamo import batch_get, paginate
+from .lookups import TOKEN_SK, token_item_key
+from .lookups import token_key as token_key
 from .stamps import epoch_us, sortable
 
-_SK = "T"
+_SK = TOKEN_SK
 LIST_PK = "TOKENS"
 
 
@@ -94,13 +95,7 @@ def _creation_order(item: dict[str, Any]) -> tuple[int, int, str]:
     return (1, int(item.get("created_us", {}).get("N", "0")), item["token_key"]["S"])
 
 
-def token_key(token_type: str, uid: str) -> str:
-    """``<type>#<uid>`` with the uid as a CiString key (the one form every by_token index uses)."""
-    return f"{token_type}#{ci_key(uid)}"
-
-
-def _key(token_type: str, uid: str) -> dict[str, Any]:
-    return {"pk": {"S": f"TOKEN#{token_key(token_type, uid)}"}, "sk": {"S": _SK}}
+_key = token_item_key
 
 
 def _updated_key(token: dict[str, Any]) -> str:
