@@ -25,6 +25,7 @@ from aws_lambda_powertools import Logger
 from ..config import Settings
 from ..store.bus import EventPublisher, detail_json, entry_bytes
 from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
+from ..store.locations import STATUS_SK as LOCATION_STATUS_SK
 from ..store.locations import TARIFF_VERSION_PREFIX
 from ..store.privacy import FORGET_ID
 from ..store.streams import Change, Item, blob, change_from_record, number, text
@@ -36,7 +37,6 @@ Event = tuple[str, dict[str, Any]]
 # retries from it, STREAM_CONSUMER.max_retries times): most AWS hiccups pass within a second.
 ATTEMPTS = 3
 # A location's status item (store/locations.py): its EVSE statuses, rewritten by a status-only change.
-LOCATION_STATUS_SK = "S"
 STATUSES_CHANGED = "LocationStatusesChanged"
 # PutEvents: at most 10 entries a call, and 256 KB for an entry and for a call's entries together,
 # counted as store/bus.entry_bytes does (AWS, "Calculating PutEvents event entry size"). The
@@ -416,7 +416,9 @@ class OutboxRelay:
         if change.sk() == LOCATION_STATUS_SK:
             return []  # a status item: process() batches it (status_change), never one event each
         new, old = change.new, change.old
-        location_id = change.pk().removeprefix("LOC#")
+        # Spelt as the pull received it (the key is upper-cased: ocpi.common.ci_key), as in
+        # LocationStatusesChanged and the admin API.
+        location_id = text(new or old, "location_id") or change.pk().removeprefix("LOC#")
         if new is None:
             key = f"LocationRemoved/{location_id}/{text(old, 'content_hash')}"
             return [("LocationRemoved", {"idempotency_key": key, "location_id": location_id})]
