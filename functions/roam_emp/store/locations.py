@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from aws_lambda_powertools import Logger
 
 from ..ocpi.common import ci_key
-from ..ocpi.jsondoc import escape_lone_surrogates
+from ..ocpi.jsondoc import canonical_bytes, escape_lone_surrogates
 from ..ocpi.leniency import to_json_dict
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
@@ -47,8 +48,24 @@ TARIFF_VERSION_PREFIX = "V#"  # every version received, by content hash
 
 
 def canonical(obj: Any) -> bytes:
-    """The one canonical JSON encoding: sorted keys, no spaces, UTF-8 (hashed, and stored)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The one canonical JSON encoding: sorted keys, no spaces, UTF-8 (hashed, and stored).
+
+    orjson (issue 11: about a tenth of ``json.dumps``) writes the same bytes as ``json.dumps(obj,
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` for strings, integers, booleans,
+    null and nested objects (keys in code point order, which is UTF-8 byte order), and floats but
+    the small ones that Python writes with an exponent (``1e-05``, orjson ``0.00001``): a document
+    holding such a float hashes differently from its pre-orjson hash, once (docs/performance.md).
+    What orjson refuses (an integer beyond 64 bits, a lone surrogate, issue 13) takes the
+    ``json`` encoding, lone surrogates written as their escapes (ocpi/jsondoc.py)."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return canonical_bytes(obj)
+
+
+def legacy_canonical(obj: Any) -> bytes:
+    """The encoding hashed before orjson (see :func:`canonical`), for hashes stored then."""
+    return canonical_bytes(obj)
 
 
 def _digest(data: bytes) -> str:
@@ -419,11 +436,19 @@ class LocationCache:
                 current[stored["tariff_id"]["S"]] = stored
             else:
                 versions.add(stored["tariff_id"]["S"])
+        known = {
+            t
+            for t in unknown
+            if t in versions or (t in current and current[t]["content_hash"]["S"] == hashes[t])
+        }
+        known |= self._known_by_legacy_hash(
+            {t: tariffs[t] for t in unknown if t not in known and t in current}, hashes, current
+        )
         puts: list[Item] = []
         for tariff_id in unknown:
             tariff, content_hash = tariffs[tariff_id], hashes[tariff_id]
             now = current.get(tariff_id)
-            if tariff_id in versions or (now is not None and now["content_hash"]["S"] == content_hash):
+            if tariff_id in known:
                 self._known_tariffs.add((tariff_id, content_hash))
                 continue
             record: Item = {
@@ -450,6 +475,24 @@ class LocationCache:
             if now is None or _later(record["last_updated"]["S"], now["last_updated"]["S"]):
                 puts.append({**tariff_key(tariff_id), **record})
         return puts
+
+    def _known_by_legacy_hash(
+        self, candidates: dict[str, dict[str, Any]], hashes: dict[str, str], current: dict[str, Item]
+    ) -> set[str]:
+        """Known tariff ids whose body was stored under its pre-orjson hash (:func:`canonical`:
+        only a body holding a small float such as ``1e-05`` hashes differently): the same body,
+        not a new version, so no TariffChanged. Costs an encoding per *changed-looking* tariff
+        only, and a read only when that hash differs."""
+        legacy = {t: _digest(legacy_canonical(body)) for t, body in candidates.items()}
+        legacy = {t: h for t, h in legacy.items() if h != hashes[t]}
+        known = {t for t, h in legacy.items() if current[t]["content_hash"]["S"] == h}
+        rest = [t for t in legacy if t not in known]
+        if rest:
+            found = batch_get(
+                self.table, [tariff_version_key(t, legacy[t]) for t in rest], projection="tariff_id"
+            )
+            known |= {item["tariff_id"]["S"] for item in found}
+        return known
 
     def remove(self, location_ids: list[str]) -> None:
         batch_write(self.table, deletes=[location_key(i) for i in location_ids])
