@@ -32,6 +32,7 @@ NOT_ON_THE_PATH = (
     "roam_emp.ocpi.tariffs",
     "httpx",  # only for the EMP's optional HTTP hook
     "aws_xray_sdk",  # Lambda's active tracing instead (handlers/_runtime.py)
+    "orjson",  # the location pull's canonical encoding (store/locations.py)
 )
 
 

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from roam_emp import topology
+from roam_emp.domain.location_pull import _SHARED as SHARED
+from roam_emp.ocpi import leniency
 from roam_emp.ocpi.cdrs import Cdr
 from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound
 from roam_emp.ocpi.locations import Location
@@ -66,6 +68,13 @@ def test_what_orjson_refuses_takes_the_json_encoding(doc: dict[str, Any]) -> Non
     encoded = canonical(doc)
     assert encoded == legacy_canonical(doc)
     assert json.loads(encoded) == doc  # the escapes parse back to the same document (issue 13)
+
+
+def test_not_a_number_is_not_null() -> None:
+    # orjson writes NaN and infinities as null; the hub client's parser accepts them
+    hashes = {store.canonical_hash({"a": value}) for value in (None, float("nan"), float("inf"))}
+    assert len(hashes) == 3
+    assert canonical({"a": None, "b": "x"}) == b'{"a":null,"b":"x"}'
 
 
 # Tariffs hashed under the encoding before orjson ------------------------------------------------
@@ -131,19 +140,22 @@ def _errors(error: ValidationError) -> list[tuple[Any, ...]]:
 
 
 def _both(model: type[BaseModel], data: Any) -> None:
-    """parse_inbound (fast twin first) and the lenient model itself agree on everything."""
+    """parse_inbound (fast twin first, with and without shared tariffs, each twice: the second
+    time from the shared cache) and the lenient model itself agree on everything."""
     slow_log = DeviationLog()
     try:
         expected = model.model_validate(copy.deepcopy(data), context={DEVIATIONS_KEY: slow_log})
     except ValidationError as error:
-        with pytest.raises(ValidationError) as raised:
-            parse_inbound(model, copy.deepcopy(data))
-        assert _errors(raised.value) == _errors(error)
+        for shared in (frozenset(), SHARED, SHARED):
+            with pytest.raises(ValidationError) as raised:
+                parse_inbound(model, copy.deepcopy(data), shared=shared)
+            assert _errors(raised.value) == _errors(error)
         return
-    parsed, log = parse_inbound(model, copy.deepcopy(data))
-    assert parsed == expected
-    assert parsed.model_dump(mode="json") == expected.model_dump(mode="json")
-    assert log.items == slow_log.items
+    for shared in (frozenset(), SHARED, SHARED):
+        parsed, log = parse_inbound(model, copy.deepcopy(data), shared=shared)
+        assert parsed == expected
+        assert parsed.model_dump(mode="json") == expected.model_dump(mode="json")
+        assert log.items == slow_log.items
 
 
 def _mutations() -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
@@ -157,7 +169,18 @@ def _mutations() -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         return apply
 
     connector = ("evses", 0, "connectors", 0)
+    tariff = (*connector, "tariffs", 0)
     return [
+        ("tariff long currency", setter((*tariff, "currency"), "EURO")),
+        ("tariff unknown type", setter((*tariff, "type"), "FLAT")),
+        ("tariff extra field", setter((*tariff, "roam_extension"), True)),
+        ("tariff malformed", setter((*tariff, "elements"), None)),
+        ("tariff price text", setter((*tariff, "elements", 0, "price_components", 0, "price"), "x")),
+        ("tariff surrogate", setter((*tariff, "tariff_alt_url"), "http://\ud800")),
+        ("tariff huge int", setter((*tariff, "elements", 0, "price_components", 0, "step_size"), 2**70)),
+        ("tariffs not a list", setter((*connector, "tariffs"), {"id": "x"})),
+        ("tariff vat null", setter((*tariff, "elements", 0, "price_components", 0, "vat"), None)),
+        ("tariff vat nan", setter((*tariff, "elements", 0, "price_components", 0, "vat"), float("nan"))),
         ("long address", setter(("address",), "x" * 60)),
         ("lone surrogate", setter(("name",), "Stop \ud800")),
         ("unknown standard", setter((*connector, "standard"), "Type2")),
@@ -183,9 +206,14 @@ def _mutations() -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
 
 @pytest.mark.parametrize("name, mutate", _mutations(), ids=[m[0] for m in _mutations()])
 def test_the_fast_twin_agrees_with_the_model(name: str, mutate: Callable[[dict[str, Any]], None]) -> None:
-    for base in (example("location_example.json"), _page(3)[2]):
+    with_tariff = copy.deepcopy(example("location_example.json"))
+    with_tariff["evses"][0]["connectors"][0]["tariffs"] = [_tariff(0.25)]
+    for base in (with_tariff, _page(3)[2]):
         doc = copy.deepcopy(base)
-        mutate(doc)
+        try:
+            mutate(doc)
+        except (KeyError, IndexError):
+            continue  # a tariff mutation on a document without one
         _both(Location, doc)
 
 
@@ -241,3 +269,40 @@ def test_a_conforming_location_calls_no_python_while_validated() -> None:
     finally:
         sys.setprofile(None)
     assert calls == ["parse_inbound", "_fast_validator"]
+
+
+def test_a_page_validates_each_inlined_tariff_once() -> None:
+    page = _page(60)
+    validated: list[Any] = []
+
+    parse_inbound(Location, page[0], shared=SHARED)  # built on first use
+    fast = leniency._fast_validator(Tariff)
+    leniency._SHARED_PARTS[Tariff].known.clear()  # nothing validated before this page
+    leniency._FAST[(Tariff, frozenset())] = _Counting(fast, validated)
+    try:
+        for location in page:
+            parse_inbound(Location, location, shared=SHARED)
+    finally:
+        leniency._FAST[(Tariff, frozenset())] = fast
+    distinct = {
+        canonical(t)
+        for location in page
+        for evse in location["evses"]
+        for connector in evse["connectors"]
+        for t in connector.get("tariffs", [])
+    }
+    assert (
+        0
+        < len(validated)
+        <= len(distinct)
+        < sum(len(c.get("tariffs", [])) for loc in page for e in loc["evses"] for c in e["connectors"])
+    )
+
+
+class _Counting:
+    def __init__(self, inner: Any, seen: list[Any]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def validate_python(self, value: Any, **kwargs: Any) -> Any:
+        self.seen.append(value)
+        return self.inner.validate_python(value, **kwargs)

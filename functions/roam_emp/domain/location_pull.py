@@ -39,6 +39,7 @@ from ..ocpi.common import DateTime, ci_key
 from ..ocpi.enums import OpenStatus
 from ..ocpi.leniency import DeviationLog, parse_inbound
 from ..ocpi.locations import Location
+from ..ocpi.tariffs import Tariff
 from ..ocpi.timestamps import format_timestamp, utcnow
 from ..store.credentials import CredentialsVault
 from ..store.locations import IncomingLocation, LocationCache, StatusChange, UpsertResult, encode
@@ -88,6 +89,16 @@ class _StatusChange(BaseModel):
     model_config = ConfigDict(extra="ignore", title="Location", defer_build=True)
     last_updated: DateTime
     evses: list[_EvseStatus] | None = None
+
+
+# A page's locations inline the same few tariffs again and again: each content is validated once
+# and shared (issue 11; the Locations built here are read by the store, never changed).
+_SHARED = frozenset({Tariff})
+
+
+def validate_location(raw: Any) -> tuple[Location, DeviationLog]:
+    """A location of a page, validated leniently (ocpi/leniency.py)."""
+    return parse_inbound(Location, raw, shared=_SHARED)
 
 
 def _has_id(raw: dict[str, Any]) -> bool:
@@ -313,7 +324,7 @@ class LocationPuller:
                         continue
             location_id = raw.get("id") if isinstance(raw, dict) else None
             try:
-                location, found = parse_inbound(Location, raw)
+                location, found = validate_location(raw)
             except ValidationError as error:
                 rejected += 1
                 if isinstance(location_id, str):

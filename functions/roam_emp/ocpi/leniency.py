@@ -249,16 +249,26 @@ def _function_of(node: dict[str, Any]) -> Any:
     return function.get("function") if isinstance(function, dict) else None
 
 
-def _fast(node: Any) -> Any:
+def _model_class(node: dict[str, Any]) -> Any:
+    """The class of a model node, or of the extra-fields check around one."""
+    if node.get("type") == "function-after" and isinstance(node.get("schema"), dict):
+        node = node["schema"]
+    return node.get("cls") if node.get("type") == "model" else None
+
+
+def _fast(node: Any, shared: frozenset[type[BaseModel]] = frozenset()) -> Any:
     if isinstance(node, list):
-        return [_fast(item) for item in node]
+        return [_fast(item, shared) for item in node]
     if not isinstance(node, dict):
         return node
     kind = node.get("type")
     function = _function_of(node) if kind and str(kind).startswith("function-") else None
     native = getattr(function, _NATIVE, None)
     replaced: dict[str, Any] | None = None
-    if kind == "function-before" and function is parse_timestamp:
+    if _model_class(node) in shared:
+        part = _SHARED_PARTS.setdefault(_model_class(node), _SharedPart(_model_class(node)))
+        replaced = dict(core_schema.with_info_plain_validator_function(part))
+    elif kind == "function-before" and function is parse_timestamp:
         plain = {k: v for k, v in node.items() if k != "ref"}
         replaced = dict(core_schema.union_schema([_UTC_TIMESTAMP, plain], mode="left_to_right"))
     elif kind == "function-after" and native is not None:
@@ -267,36 +277,85 @@ def _fast(node: Any) -> Any:
     elif (kind == "function-wrap" and getattr(function, _DROPS, False)) or (
         kind == "function-after" and function is _EXTRA_FIELDS_CHECK
     ):
-        replaced = dict(_fast(node["schema"]))
+        replaced = dict(_fast(node["schema"], shared))
     elif kind == "model-fields":
-        return {**{k: _fast(v) for k, v in node.items()}, "extras_schema": _never(node)}
+        return {**{k: _fast(v, shared) for k, v in node.items()}, "extras_schema": _never(node)}
     if replaced is None:
-        return {key: _fast(value) for key, value in node.items()}
+        return {key: _fast(value, shared) for key, value in node.items()}
     if "ref" in node:  # a definition keeps its name (other schemas refer to it)
         replaced["ref"] = node["ref"]
     return replaced
 
 
-_FAST: dict[type[BaseModel], SchemaValidator] = {}
+class _SharedPart:
+    """A part validated once per content (its JSON) and shared by every object holding
+    it: a page's locations inline the same few tariffs over and over (FAQ "How are tariffs
+    represented?"), and validating them is most of a location's validation. Only for callers
+    whose objects are read, never mutated (the location pull). The deviations found the first
+    time are recorded again at each use, where the model itself would record them."""
+
+    LIMIT = 1024  # contents kept per process (a page holds a few dozen distinct tariffs)
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+        self.known: dict[bytes, tuple[Any, list[Deviation]]] = {}
+
+    def __call__(self, value: Any, info: ValidationInfo) -> Any:
+        import orjson  # the pull's dependency, not the authorize function's (cold start)
+
+        try:
+            # Keys in the order received: the same content in another order is only a miss.
+            key: bytes | None = orjson.dumps(value)
+        except TypeError:  # not plain JSON (a lone surrogate, a huge integer): not shared
+            key = None
+        if key is not None and b"null" in key:
+            key = None  # orjson writes NaN and infinities as null too: not one content
+        known = self.known.get(key) if key is not None else None
+        if known is None:
+            found = DeviationLog()
+            try:
+                parsed = _fast_validator(self.model).validate_python(value, context={DEVIATIONS_KEY: found})
+            except ValidationError as error:  # the model itself says why (parse_inbound)
+                raise ValueError(f"{self.model.__name__}: {error.error_count()} error(s)") from None
+            known = (parsed, found.items)
+            if key is not None:
+                if len(self.known) >= self.LIMIT:
+                    self.known.clear()
+                self.known[key] = known
+        log = info.context.get(DEVIATIONS_KEY) if info.context else None
+        if log is not None:
+            log.items.extend(known[1])
+        return known[0]
 
 
-def _fast_validator(model: type[BaseModel]) -> SchemaValidator:
-    validator = _FAST.get(model)
+_SHARED_PARTS: dict[type[BaseModel], _SharedPart] = {}
+_FAST: dict[tuple[type[BaseModel], frozenset[type[BaseModel]]], SchemaValidator] = {}
+
+
+def _fast_validator(
+    model: type[BaseModel], shared: frozenset[type[BaseModel]] = frozenset()
+) -> SchemaValidator:
+    validator = _FAST.get((model, shared))
     if validator is None:
         if not model.__pydantic_complete__:
             model.model_rebuild()  # defer_build: the model's schema is built on first use
         schema = model.__pydantic_core_schema__
-        validator = SchemaValidator(_fast(schema), schema.get("config"))
-        _FAST[model] = validator
+        validator = SchemaValidator(_fast(schema, shared), schema.get("config"))
+        _FAST[(model, shared)] = validator
     return validator
 
 
-def parse_inbound(model: type[M], data: Any) -> tuple[M, DeviationLog]:
+def parse_inbound(
+    model: type[M], data: Any, *, shared: frozenset[type[BaseModel]] = frozenset()
+) -> tuple[M, DeviationLog]:
     """Validate data received from the hub leniently; raises pydantic.ValidationError only for
-    what cannot be processed at all."""
+    what cannot be processed at all.
+
+    ``shared``: models whose instances may be one object shared by everything parsed (validated
+    once per content); only for a caller that never mutates what it gets."""
     log = DeviationLog()
     try:
-        parsed = _fast_validator(model).validate_python(data, context={DEVIATIONS_KEY: log})
+        parsed = _fast_validator(model, shared).validate_python(data, context={DEVIATIONS_KEY: log})
     except ValidationError:
         log = DeviationLog()  # what the fast twin recorded before it gave up is forgotten
         parsed = model.model_validate(data, context={DEVIATIONS_KEY: log})

@@ -23,13 +23,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from aws_lambda_powertools import Logger
 
 from ..ocpi.common import ci_key
-from ..ocpi.jsondoc import canonical_bytes, escape_lone_surrogates
+from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.leniency import to_json_dict
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
@@ -55,17 +55,40 @@ def canonical(obj: Any) -> bytes:
     null and nested objects (keys in code point order, which is UTF-8 byte order), and floats but
     the small ones that Python writes with an exponent (``1e-05``, orjson ``0.00001``): a document
     holding such a float hashes differently from its pre-orjson hash, once (docs/performance.md).
-    What orjson refuses (an integer beyond 64 bits, a lone surrogate, issue 13) takes the
-    ``json`` encoding, lone surrogates written as their escapes (ocpi/jsondoc.py)."""
+    What orjson refuses (an integer beyond 64 bits, a lone surrogate, issue 13) takes the ``json``
+    encoding, and so does a document whose encoding holds ``null``: orjson also writes NaN and
+    infinities as ``null`` (the hub client's parser accepts them), and a changed location must not
+    hash as its unchanged self."""
     try:
-        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        encoded = _sorted_dumps(obj)
     except TypeError:  # orjson.JSONEncodeError
-        return canonical_bytes(obj)
+        return legacy_canonical(obj)
+    return legacy_canonical(obj) if b"null" in encoded else encoded
 
 
 def legacy_canonical(obj: Any) -> bytes:
-    """The encoding hashed before orjson (see :func:`canonical`), for hashes stored then."""
-    return canonical_bytes(obj)
+    """The ``json`` encoding (hashed before orjson, see :func:`canonical`); lone surrogates as
+    their escapes (ocpi/jsondoc.py) instead of failing."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return escape_lone_surrogates(text).encode("utf-8")
+
+
+def _first_sorted_dumps(obj: Any) -> bytes:
+    # orjson is imported on first use: the authorize function imports this module for its keys
+    # and never encodes a document (its cold start, tests/test_authorize_hot_path.py).
+    global _sorted_dumps
+    import orjson
+
+    _sorted_dumps = partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
+    return _sorted_dumps(obj)
+
+
+_sorted_dumps: Callable[[Any], bytes] = _first_sorted_dumps
+
+
+# zlib level of the stored ``doc`` (docs/performance.md, "Location ingest": level 1 vs 6 measured
+# on a simulator page, time and DynamoDB write units).
+DOC_COMPRESSION = 6
 
 
 def _digest(data: bytes) -> str:
@@ -169,6 +192,7 @@ class Encoded:
         self.content_hash = _digest(canonical(raw))
         self._split: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
         self._doc_bytes: bytes | None = None
+        self._doc_blob: bytes | None = None
         self._tariff_hashes: dict[str, str] | None = None
 
     @property
@@ -190,6 +214,13 @@ class Encoded:
         if self._doc_bytes is None:
             self._doc_bytes = canonical(self.doc)
         return self._doc_bytes
+
+    @property
+    def doc_blob(self) -> bytes:
+        """``doc_bytes`` compressed, once per location (the ``doc`` attribute of every write)."""
+        if self._doc_blob is None:
+            self._doc_blob = zlib.compress(self.doc_bytes, DOC_COMPRESSION)
+        return self._doc_blob
 
     @property
     def tariff_hashes(self) -> dict[str, str]:
@@ -375,7 +406,7 @@ class LocationCache:
                 "last_updated": {"S": format_timestamp(location.last_updated)},
                 "evse_statuses": {"S": _statuses_json([e.status for e in location.evses or []])},
                 "summary": {"S": _summary(location)},
-                "doc": {"B": zlib.compress(encoded.doc_bytes, 6)},
+                "doc": {"B": encoded.doc_blob},
             }
             if location.operator and location.operator.name:
                 record["operator_name"] = {"S": location.operator.name}
@@ -407,7 +438,7 @@ class LocationCache:
             ExpressionAttributeNames={"#doc": "doc"},
             ExpressionAttributeValues={
                 ":shape": {"S": shape_hash},
-                ":doc": {"B": zlib.compress(encoded.doc_bytes, 6)},
+                ":doc": {"B": encoded.doc_blob},
                 ":hash": {"S": encoded.content_hash},
                 ":updated": {"S": format_timestamp(change.last_updated)},
                 ":statuses": {"S": _statuses_json(change.evse_statuses)},
