@@ -117,8 +117,8 @@ def parse_cost() -> dict[str, Any]:
     import math
     import zlib
 
-    from roam_emp.domain.location_pull import _status_change, validate_location
-    from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog
+    from roam_emp.domain.location_pull import _status_change, page_validation
+    from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound
     from roam_emp.ocpi.timestamps import format_timestamp
     from roam_emp.simulator.network import Network
     from roam_emp.store.locations import (
@@ -146,20 +146,22 @@ def parse_cost() -> dict[str, Any]:
             encode(item).content_hash  # noqa: B018 - compared with the stored hash
 
     def status_changed() -> None:
-        for item in json.loads(raw):
-            encoded = encode(item)
-            encoded.shape_hash  # noqa: B018 - equal to the stored one: status-only
-            _status_change(item, DeviationLog())
-            encoded.doc_blob  # noqa: B018 - what UpdateItem sends
+        with page_validation():  # as LocationPuller validates a page
+            for item in json.loads(raw):
+                encoded = encode(item)
+                encoded.shape_hash  # noqa: B018 - equal to the stored one: status-only
+                _status_change(item, DeviationLog())
+                encoded.doc_blob  # noqa: B018 - what UpdateItem sends
 
     def fully_changed() -> None:
-        for item in json.loads(raw):
-            encoded = encode(item)
-            encoded.shape_hash  # noqa: B018 - differs from the stored one
-            location, _ = validate_location(item)
-            _summary(location)
-            encoded.tariff_hashes  # noqa: B018 - new tariff versions are looked for
-            encoded.doc_blob  # noqa: B018 - what BatchWriteItem sends
+        with page_validation():
+            for item in json.loads(raw):
+                encoded = encode(item)
+                encoded.shape_hash  # noqa: B018 - differs from the stored one
+                location, _ = parse_inbound(Location, item)
+                _summary(location)
+                encoded.tariff_hashes  # noqa: B018 - new tariff versions are looked for
+                encoded.doc_blob  # noqa: B018 - what BatchWriteItem sends
 
     def previous_unchanged() -> None:
         for item in json.loads(raw):

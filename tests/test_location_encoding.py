@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from roam_emp import topology
-from roam_emp.domain.location_pull import _SHARED as SHARED
+from roam_emp.domain.location_pull import page_validation
 from roam_emp.ocpi import leniency
 from roam_emp.ocpi.cdrs import Cdr
-from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound
+from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound, shared_parts
 from roam_emp.ocpi.locations import Location
 from roam_emp.ocpi.sessions import Session
 from roam_emp.ocpi.tariffs import Tariff
@@ -146,13 +146,14 @@ def _both(model: type[BaseModel], data: Any) -> None:
     try:
         expected = model.model_validate(copy.deepcopy(data), context={DEVIATIONS_KEY: slow_log})
     except ValidationError as error:
-        for shared in (frozenset(), SHARED, SHARED):
-            with pytest.raises(ValidationError) as raised:
-                parse_inbound(model, copy.deepcopy(data), shared=shared)
+        for sharing in (shared_parts(), page_validation(), page_validation()):
+            with sharing, pytest.raises(ValidationError) as raised:
+                parse_inbound(model, copy.deepcopy(data))
             assert _errors(raised.value) == _errors(error)
         return
-    for shared in (frozenset(), SHARED, SHARED):
-        parsed, log = parse_inbound(model, copy.deepcopy(data), shared=shared)
+    for sharing in (shared_parts(), page_validation(), page_validation()):
+        with sharing:
+            parsed, log = parse_inbound(model, copy.deepcopy(data))
         assert parsed == expected
         assert parsed.model_dump(mode="json") == expected.model_dump(mode="json")
         assert log.items == slow_log.items
@@ -275,13 +276,15 @@ def test_a_page_validates_each_inlined_tariff_once() -> None:
     page = _page(60)
     validated: list[Any] = []
 
-    parse_inbound(Location, page[0], shared=SHARED)  # built on first use
+    with page_validation():
+        parse_inbound(Location, page[0])  # built on first use
     fast = leniency._fast_validator(Tariff)
     leniency._SHARED_PARTS[Tariff].known.clear()  # nothing validated before this page
     leniency._FAST[(Tariff, frozenset())] = _Counting(fast, validated)
     try:
-        for location in page:
-            parse_inbound(Location, location, shared=SHARED)
+        with page_validation():
+            for location in page:
+                parse_inbound(Location, location)
     finally:
         leniency._FAST[(Tariff, frozenset())] = fast
     distinct = {

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import copy
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -345,17 +347,27 @@ def _fast_validator(
     return validator
 
 
-def parse_inbound(
-    model: type[M], data: Any, *, shared: frozenset[type[BaseModel]] = frozenset()
-) -> tuple[M, DeviationLog]:
-    """Validate data received from the hub leniently; raises pydantic.ValidationError only for
-    what cannot be processed at all.
+_SHARING: ContextVar[frozenset[type[BaseModel]]] = ContextVar("ocpi_shared_parts", default=frozenset())
 
-    ``shared``: models whose instances may be one object shared by everything parsed (validated
-    once per content); only for a caller that never mutates what it gets."""
+
+@contextmanager
+def shared_parts(*models: type[BaseModel]) -> Iterator[None]:
+    """Within: instances of ``models`` met by :func:`parse_inbound` are validated once per content
+    and shared by everything parsed (:class:`_SharedPart`); only for a caller that never mutates
+    what it gets (the location pull)."""
+    token = _SHARING.set(frozenset(models))
+    try:
+        yield
+    finally:
+        _SHARING.reset(token)
+
+
+def parse_inbound(model: type[M], data: Any) -> tuple[M, DeviationLog]:
+    """Validate data received from the hub leniently; raises pydantic.ValidationError only for
+    what cannot be processed at all."""
     log = DeviationLog()
     try:
-        parsed = _fast_validator(model, shared).validate_python(data, context={DEVIATIONS_KEY: log})
+        parsed = _fast_validator(model, _SHARING.get()).validate_python(data, context={DEVIATIONS_KEY: log})
     except ValidationError:
         log = DeviationLog()  # what the fast twin recorded before it gave up is forgotten
         parsed = model.model_validate(data, context={DEVIATIONS_KEY: log})
