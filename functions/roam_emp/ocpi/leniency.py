@@ -299,15 +299,16 @@ class _SharedPart:
     LIMIT = 1024  # contents kept per process (a page holds a few dozen distinct tariffs)
 
     def __init__(self, model: type[BaseModel]) -> None:
+        import orjson  # the pull's dependency, not the authorize function's (cold start)
+
         self.model = model
+        self.dumps = orjson.dumps
         self.known: dict[bytes, tuple[Any, list[Deviation]]] = {}
 
     def __call__(self, value: Any, info: ValidationInfo) -> Any:
-        import orjson  # the pull's dependency, not the authorize function's (cold start)
-
         try:
             # Keys in the order received: the same content in another order is only a miss.
-            key: bytes | None = orjson.dumps(value)
+            key: bytes | None = self.dumps(value)
         except TypeError:  # not plain JSON (a lone surrogate, a huge integer): not shared
             key = None
         if key is not None and b"null" in key:
