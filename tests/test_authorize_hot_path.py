@@ -53,6 +53,7 @@ NOT_ON_THE_PATH = (
     "roam_emp.ocpi.enums",
     "roam_emp.store.tokens",
     "roam_emp.store.locations",
+    "orjson",  # the location pull's canonical encoding (store/locations.py)
 )
 
 

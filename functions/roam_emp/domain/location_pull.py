@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,8 +38,9 @@ from ..hub.errors import HubError, HubRateLimited, HubRejected, HubUnauthorized,
 from ..hub.factory import hub_client
 from ..ocpi.common import DateTime, ci_key
 from ..ocpi.enums import OpenStatus
-from ..ocpi.leniency import DeviationLog, parse_inbound
+from ..ocpi.leniency import DeviationLog, parse_inbound, shared_parts
 from ..ocpi.locations import Location
+from ..ocpi.tariffs import Tariff
 from ..ocpi.timestamps import format_timestamp, utcnow
 from ..store.credentials import CredentialsVault
 from ..store.locations import IncomingLocation, LocationCache, StatusChange, UpsertResult, encode
@@ -88,6 +90,13 @@ class _StatusChange(BaseModel):
     model_config = ConfigDict(extra="ignore", title="Location", defer_build=True)
     last_updated: DateTime
     evses: list[_EvseStatus] | None = None
+
+
+def page_validation() -> AbstractContextManager[None]:
+    """Where a page's locations are validated: they inline the same few tariffs again and again,
+    and each tariff content is validated once and shared (issue 11; ocpi/leniency.py). The
+    Locations built here are read by the store, never changed."""
+    return shared_parts(Tariff)
 
 
 def _has_id(raw: dict[str, Any]) -> bool:
@@ -203,7 +212,10 @@ class LocationPuller:
                     )
                     outcome.status, outcome.detail = "interrupted", str(error)
                     return outcome
-                result = self._process(page.data if isinstance(page.data, list) else [], outcome.deviations)
+                with page_validation():
+                    result = self._process(
+                        page.data if isinstance(page.data, list) else [], outcome.deviations
+                    )
                 run.pages += 1
                 outcome.pages_this_invocation += 1
                 run.locations += len(result.ids)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import copy
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -32,10 +34,15 @@ from pydantic import (
     WrapValidator,
     model_validator,
 )
+from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 from .jsondoc import has_lone_surrogate
+from .timestamps import parse_timestamp
 
 STRICT_KEY = "ocpi_strict"
+# The attribute naming a check's native equivalent (a function of the schema it checks).
+_NATIVE = "_ocpi_native_schema"
+_DROPS = "_ocpi_drops_malformed"
 DEVIATIONS_KEY = "ocpi_deviations"
 
 
@@ -90,6 +97,9 @@ def _max_length(limit: int) -> Callable[[str, ValidationInfo], str]:
             _deviate(info, "lone_surrogate", "a lone UTF-16 surrogate is not a character (RFC 8259 8.2)")
         return value
 
+    # The well-formed case, for the fast path (below): pydantic-core's own length check, which
+    # also refuses a lone surrogate (it cannot be read as UTF-8), so every deviation reaches ``check``.
+    setattr(check, _NATIVE, lambda inner: {**inner, "max_length": limit})
     return check
 
 
@@ -106,6 +116,8 @@ def _member_of(enum_type: type[enum.Enum]) -> Callable[[str, ValidationInfo], st
             _deviate(info, "unknown_enum", f"{value[:40]!r} is not a {name}")
         return value
 
+    # The known values as a native literal: a known member never calls ``check`` (fast path).
+    setattr(check, _NATIVE, lambda inner: core_schema.literal_schema(sorted(known)))
     return check
 
 
@@ -143,6 +155,7 @@ def _drop_malformed(fallback: Any) -> Callable[[Any, ValidatorFunctionWrapHandle
             _deviate(info, "malformed_optional", f"left out: {where}: {first['msg']}"[:200])
             return copy.copy(fallback)  # never share a mutable fallback between objects
 
+    setattr(check, _DROPS, True)
     return check
 
 
@@ -199,13 +212,166 @@ class OcpiModel(BaseModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+_EXTRA_FIELDS_CHECK = OcpiModel._report_extra_fields
+
+
+# The fast path of lenient validation (issue 11). The lenient model calls Python for every string
+# limit, enum, optional part and model (its extra fields): about a hundred calls per location. Its
+# *fast* twin is the same core schema rewritten so that a conforming value stays in pydantic-core:
+# - a string limit or an enum becomes a left-to-right union of its native equivalent
+#   (``max_length``, a literal of the known values) and today's check, which only a deviating value
+#   reaches (so it records exactly what today records, in the same order);
+# - an optional part is validated as is, without the wrapper that drops it when malformed;
+# - a model refuses extra fields natively instead of reporting them.
+# A value the fast twin refuses (an extra field, a malformed optional part, or something truly
+# invalid) is validated again by the model itself from scratch, with a fresh deviation log: its
+# result, deviations and errors are then today's, byte for byte. The fast twin succeeds only where
+# the model would succeed with the same value and the same deviations, so ``parse_inbound`` gives
+# the same answer either way; strict mode (``dump_outbound``) never uses it.
+
+
+def _never(_schema: CoreSchema) -> CoreSchema:
+    """A schema no value passes (impossible length bounds): an extra field fails the fast twin."""
+    return core_schema.str_schema(min_length=1, max_length=0)
+
+
+# The common shape of an OCPI DateTime (types.asciidoc), UTC with ``Z`` and at most microseconds:
+# pydantic-core reads it to the same instant as ``parse_timestamp``; any other form (an offset, no
+# zone, nanoseconds, an impossible date) takes ``parse_timestamp`` as before.
+_UTC_TIMESTAMP = core_schema.chain_schema(
+    [
+        core_schema.str_schema(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"),
+        core_schema.datetime_schema(),
+    ]
+)
+
+
+def _function_of(node: dict[str, Any]) -> Any:
+    function = node.get("function")
+    return function.get("function") if isinstance(function, dict) else None
+
+
+def _model_class(node: dict[str, Any]) -> Any:
+    """The class of a model node, or of the extra-fields check around one."""
+    if node.get("type") == "function-after" and isinstance(node.get("schema"), dict):
+        node = node["schema"]
+    return node.get("cls") if node.get("type") == "model" else None
+
+
+def _fast(node: Any, shared: frozenset[type[BaseModel]] = frozenset()) -> Any:
+    if isinstance(node, list):
+        return [_fast(item, shared) for item in node]
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("type")
+    function = _function_of(node) if kind and str(kind).startswith("function-") else None
+    native = getattr(function, _NATIVE, None)
+    replaced: dict[str, Any] | None = None
+    if _model_class(node) in shared:
+        part = _SHARED_PARTS.setdefault(_model_class(node), _SharedPart(_model_class(node)))
+        replaced = dict(core_schema.with_info_plain_validator_function(part))
+    elif kind == "function-before" and function is parse_timestamp:
+        plain = {k: v for k, v in node.items() if k != "ref"}
+        replaced = dict(core_schema.union_schema([_UTC_TIMESTAMP, plain], mode="left_to_right"))
+    elif kind == "function-after" and native is not None:
+        plain = {k: v for k, v in node.items() if k != "ref"}
+        replaced = dict(core_schema.union_schema([native(node["schema"]), plain], mode="left_to_right"))
+    elif (kind == "function-wrap" and getattr(function, _DROPS, False)) or (
+        kind == "function-after" and function is _EXTRA_FIELDS_CHECK
+    ):
+        replaced = dict(_fast(node["schema"], shared))
+    elif kind == "model-fields":
+        return {**{k: _fast(v, shared) for k, v in node.items()}, "extras_schema": _never(node)}
+    if replaced is None:
+        return {key: _fast(value, shared) for key, value in node.items()}
+    if "ref" in node:  # a definition keeps its name (other schemas refer to it)
+        replaced["ref"] = node["ref"]
+    return replaced
+
+
+class _SharedPart:
+    """A part validated once per content (its JSON) and shared by every object holding
+    it: a page's locations inline the same few tariffs over and over (FAQ "How are tariffs
+    represented?"), and validating them is most of a location's validation. Only for callers
+    whose objects are read, never mutated (the location pull). The deviations found the first
+    time are recorded again at each use, where the model itself would record them."""
+
+    LIMIT = 1024  # contents kept per process (a page holds a few dozen distinct tariffs)
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        import orjson  # the pull's dependency, not the authorize function's (cold start)
+
+        self.model = model
+        self.dumps = orjson.dumps
+        self.known: dict[bytes, tuple[Any, list[Deviation]]] = {}
+
+    def __call__(self, value: Any, info: ValidationInfo) -> Any:
+        try:
+            # Keys in the order received: the same content in another order is only a miss.
+            key: bytes | None = self.dumps(value)
+        except TypeError:  # not plain JSON (a lone surrogate, a huge integer): not shared
+            key = None
+        if key is not None and b"null" in key:
+            key = None  # orjson writes NaN and infinities as null too: not one content
+        known = self.known.get(key) if key is not None else None
+        if known is None:
+            found = DeviationLog()
+            try:
+                parsed = _fast_validator(self.model).validate_python(value, context={DEVIATIONS_KEY: found})
+            except ValidationError as error:  # the model itself says why (parse_inbound)
+                raise ValueError(f"{self.model.__name__}: {error.error_count()} error(s)") from None
+            known = (parsed, found.items)
+            if key is not None:
+                if len(self.known) >= self.LIMIT:
+                    self.known.clear()
+                self.known[key] = known
+        log = info.context.get(DEVIATIONS_KEY) if info.context else None
+        if log is not None:
+            log.items.extend(known[1])
+        return known[0]
+
+
+_SHARED_PARTS: dict[type[BaseModel], _SharedPart] = {}
+_FAST: dict[tuple[type[BaseModel], frozenset[type[BaseModel]]], SchemaValidator] = {}
+
+
+def _fast_validator(
+    model: type[BaseModel], shared: frozenset[type[BaseModel]] = frozenset()
+) -> SchemaValidator:
+    validator = _FAST.get((model, shared))
+    if validator is None:
+        if not model.__pydantic_complete__:
+            model.model_rebuild()  # defer_build: the model's schema is built on first use
+        schema = model.__pydantic_core_schema__
+        validator = SchemaValidator(_fast(schema, shared), schema.get("config"))
+        _FAST[(model, shared)] = validator
+    return validator
+
+
+_SHARING: ContextVar[frozenset[type[BaseModel]]] = ContextVar("ocpi_shared_parts", default=frozenset())
+
+
+@contextmanager
+def shared_parts(*models: type[BaseModel]) -> Iterator[None]:
+    """Within: instances of ``models`` met by :func:`parse_inbound` are validated once per content
+    and shared by everything parsed (:class:`_SharedPart`); only for a caller that never mutates
+    what it gets (the location pull)."""
+    token = _SHARING.set(frozenset(models))
+    try:
+        yield
+    finally:
+        _SHARING.reset(token)
 
 
 def parse_inbound(model: type[M], data: Any) -> tuple[M, DeviationLog]:
     """Validate data received from the hub leniently; raises pydantic.ValidationError only for
     what cannot be processed at all."""
     log = DeviationLog()
-    parsed = model.model_validate(data, context={DEVIATIONS_KEY: log})
+    try:
+        parsed = _fast_validator(model, _SHARING.get()).validate_python(data, context={DEVIATIONS_KEY: log})
+    except ValidationError:
+        log = DeviationLog()  # what the fast twin recorded before it gave up is forgotten
+        parsed = model.model_validate(data, context={DEVIATIONS_KEY: log})
     return parsed, log
 
 

@@ -46,6 +46,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -75,8 +76,47 @@ TARIFF_VERSION_PREFIX = "V#"  # every version received, by content hash
 
 
 def canonical(obj: Any) -> bytes:
-    """The one canonical JSON encoding: sorted keys, no spaces, UTF-8 (hashed, and stored)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The one canonical JSON encoding: sorted keys, no spaces, UTF-8 (hashed, and stored).
+
+    orjson (issue 11: about a tenth of ``json.dumps``) writes the same bytes as ``json.dumps(obj,
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` for strings, integers, booleans,
+    null and nested objects (keys in code point order, which is UTF-8 byte order), and floats but
+    the small ones that Python writes with an exponent (``1e-05``, orjson ``0.00001``): a document
+    holding such a float hashes differently from its pre-orjson hash, once (docs/performance.md).
+    What orjson refuses (an integer beyond 64 bits, a lone surrogate, issue 13) takes the ``json``
+    encoding, and so does a document whose encoding holds ``null``: orjson also writes NaN and
+    infinities as ``null`` (the hub client's parser accepts them), and a changed location must not
+    hash as its unchanged self."""
+    try:
+        encoded = _sorted_dumps(obj)
+    except TypeError:  # orjson.JSONEncodeError
+        return legacy_canonical(obj)
+    return legacy_canonical(obj) if b"null" in encoded else encoded
+
+
+def legacy_canonical(obj: Any) -> bytes:
+    """The ``json`` encoding (hashed before orjson, see :func:`canonical`); lone surrogates as
+    their escapes (ocpi/jsondoc.py) instead of failing."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return escape_lone_surrogates(text).encode("utf-8")
+
+
+def _first_sorted_dumps(obj: Any) -> bytes:
+    # orjson is imported on first use: the authorize function imports this module for its keys
+    # and never encodes a document (its cold start, tests/test_authorize_hot_path.py).
+    global _sorted_dumps
+    import orjson
+
+    _sorted_dumps = partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
+    return _sorted_dumps(obj)
+
+
+_sorted_dumps: Callable[[Any], bytes] = _first_sorted_dumps
+
+
+# zlib level of the stored ``doc`` (docs/performance.md, "Location ingest": level 1 vs 6 measured
+# on a simulator page, time and DynamoDB write units).
+DOC_COMPRESSION = 6
 
 
 def _digest(data: bytes) -> str:
@@ -182,6 +222,7 @@ class Encoded:
         self.content_hash = _digest(canonical(raw))
         self._split: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
         self._doc_bytes: bytes | None = None
+        self._doc_blob: bytes | None = None
         self._tariff_hashes: dict[str, str] | None = None
 
     @property
@@ -203,6 +244,13 @@ class Encoded:
         if self._doc_bytes is None:
             self._doc_bytes = canonical(self.doc)
         return self._doc_bytes
+
+    @property
+    def doc_blob(self) -> bytes:
+        """``doc_bytes`` compressed, once per location (the ``doc`` attribute of every write)."""
+        if self._doc_blob is None:
+            self._doc_blob = zlib.compress(self.doc_bytes, DOC_COMPRESSION)
+        return self._doc_blob
 
     @property
     def tariff_hashes(self) -> dict[str, str]:
@@ -465,7 +513,7 @@ class LocationCache:
                 "last_updated": {"S": format_timestamp(location.last_updated)},
                 "evse_statuses": {"S": _statuses_json([e.status for e in location.evses or []])},
                 "summary": {"S": _summary(location)},
-                "doc": {"B": zlib.compress(encoded.doc_bytes, 6)},
+                "doc": {"B": encoded.doc_blob},
             }
             if location.operator and location.operator.name:
                 record["operator_name"] = {"S": location.operator.name}
@@ -544,11 +592,19 @@ class LocationCache:
                 current[stored["tariff_id"]["S"]] = stored
             else:
                 versions.add(stored["tariff_id"]["S"])
+        known = {
+            t
+            for t in unknown
+            if t in versions or (t in current and current[t]["content_hash"]["S"] == hashes[t])
+        }
+        known |= self._known_by_legacy_hash(
+            {t: tariffs[t] for t in unknown if t not in known and t in current}, hashes, current
+        )
         puts: list[Item] = []
         for tariff_id in unknown:
             tariff, content_hash = tariffs[tariff_id], hashes[tariff_id]
             now = current.get(tariff_id)
-            if tariff_id in versions or (now is not None and now["content_hash"]["S"] == content_hash):
+            if tariff_id in known:
                 self._known_tariffs.add((tariff_id, content_hash))
                 continue
             record: Item = {
@@ -575,6 +631,24 @@ class LocationCache:
             if now is None or _later(record["last_updated"]["S"], now["last_updated"]["S"]):
                 puts.append({**tariff_key(tariff_id), **record})
         return puts
+
+    def _known_by_legacy_hash(
+        self, candidates: dict[str, dict[str, Any]], hashes: dict[str, str], current: dict[str, Item]
+    ) -> set[str]:
+        """Known tariff ids whose body was stored under its pre-orjson hash (:func:`canonical`:
+        only a body holding a small float such as ``1e-05`` hashes differently): the same body,
+        not a new version, so no TariffChanged. Costs an encoding per *changed-looking* tariff
+        only, and a read only when that hash differs."""
+        legacy = {t: _digest(legacy_canonical(body)) for t, body in candidates.items()}
+        legacy = {t: h for t, h in legacy.items() if h != hashes[t]}
+        known = {t for t, h in legacy.items() if current[t]["content_hash"]["S"] == h}
+        rest = [t for t in legacy if t not in known]
+        if rest:
+            found = batch_get(
+                self.table, [tariff_version_key(t, legacy[t]) for t in rest], projection="tariff_id"
+            )
+            known |= {item["tariff_id"]["S"] for item in found}
+        return known
 
     def remove(self, location_ids: list[str]) -> None:
         """Each location's item and its status item (none there: the delete writes nothing)."""

@@ -1,0 +1,311 @@
+"""Location ingest's cheaper CPU path (issue 11): the canonical encoding by orjson (and what it
+changes for hashes stored before), and the fast twin of lenient validation, which must give
+exactly what the lenient model gives (moto in-process for the store)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from roam_emp import topology
+from roam_emp.domain.location_pull import page_validation
+from roam_emp.ocpi import leniency
+from roam_emp.ocpi.cdrs import Cdr
+from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound, shared_parts
+from roam_emp.ocpi.locations import Location
+from roam_emp.ocpi.sessions import Session
+from roam_emp.ocpi.tariffs import Tariff
+from roam_emp.simulator.network import Network
+from roam_emp.store import locations as store
+from roam_emp.store.locations import IncomingLocation, LocationCache, canonical, legacy_canonical
+
+from .helpers import example
+
+
+def _json_dumps_canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _page(size: int = 40) -> list[dict[str, Any]]:
+    network = Network(size=size, seed=3)
+    return [network.locations[i] for i in sorted(network.locations)]
+
+
+# The canonical encoding ----------------------------------------------------------------------
+
+
+def test_canonical_bytes_are_json_dumps_bytes_for_what_a_page_holds() -> None:
+    docs: list[Any] = [
+        *_page(),
+        example("location_example.json"),
+        {"é": 1, "z": [True, False, None], "a": {"ü": "straße 東京 🚗", "b": -0.0}, "n": 2**63 - 1},
+        {"price": 0.47, "vat": 19.0, "big": 1e16, "x": 1e300, "neg": -123456.789},
+    ]
+    for doc in docs:
+        assert canonical(doc) == _json_dumps_canonical(doc)
+
+
+def test_only_small_floats_encode_differently_than_before() -> None:
+    assert canonical({"p": 1e-05}) == b'{"p":0.00001}'
+    assert legacy_canonical({"p": 1e-05}) == b'{"p":1e-05}'
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [{"id": "a\ud800b", "k": 1}, {"\udfffkey": "v"}, {"n": 2**64}, {"n": -(2**70)}],
+    ids=["lone surrogate value", "lone surrogate key", "beyond 64 bits", "negative beyond 64 bits"],
+)
+def test_what_orjson_refuses_takes_the_json_encoding(doc: dict[str, Any]) -> None:
+    encoded = canonical(doc)
+    assert encoded == legacy_canonical(doc)
+    assert json.loads(encoded) == doc  # the escapes parse back to the same document (issue 13)
+
+
+def test_not_a_number_is_not_null() -> None:
+    # orjson writes NaN and infinities as null; the hub client's parser accepts them
+    hashes = {store.canonical_hash({"a": value}) for value in (None, float("nan"), float("inf"))}
+    assert len(hashes) == 3
+    assert canonical({"a": None, "b": "x"}) == b'{"a":null,"b":"x"}'
+
+
+# Tariffs hashed under the encoding before orjson ------------------------------------------------
+
+
+def _tariff(price: float, tariff_id: str = "TRF-SMALL") -> dict[str, Any]:
+    tariff = example("tariff_14_step_size.json")
+    tariff = {**tariff, "id": tariff_id, "country_code": "DE", "party_id": "8PS"}
+    tariff["elements"] = [
+        {"price_components": [{"type": "ENERGY", "price": price, "vat": 19.0, "step_size": 1}]}
+    ]
+    return tariff
+
+
+def _with_tariff(tariff: dict[str, Any], location_id: str = "LOC-T") -> IncomingLocation:
+    raw = copy.deepcopy({**example("location_example.json"), "id": location_id})
+    raw["evses"][0]["connectors"][0]["tariffs"] = [tariff]
+    return IncomingLocation(Location.model_validate(raw), raw)
+
+
+@pytest.fixture
+def legacy_encoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """The store as it hashed before orjson, until the returned function is called."""
+    monkeypatch.setattr(store, "canonical", legacy_canonical)
+    yield monkeypatch.undo
+
+
+def test_a_tariff_stored_under_its_old_hash_is_not_a_new_version(
+    aws_mock: dict[str, str], legacy_encoding: Callable[[], None]
+) -> None:
+    tariff = _tariff(1e-05)
+    assert store.canonical_hash(tariff) != store._digest(canonical(tariff))
+    first = LocationCache(aws_mock[topology.LOCATIONS_TABLE.env_var]).upsert([_with_tariff(tariff)])
+    assert [t["id"] for t in first.new_tariffs] == ["TRF-SMALL"]
+    legacy_encoding()  # orjson from here on, a fresh process (no tariff known in memory)
+    again = LocationCache(aws_mock[topology.LOCATIONS_TABLE.env_var]).upsert([_with_tariff(tariff, "LOC-T2")])
+    assert (again.new_tariffs, again.changed_tariffs) == ([], [])
+    # a really different body under that id is still a new version
+    changed = LocationCache(aws_mock[topology.LOCATIONS_TABLE.env_var]).upsert(
+        [_with_tariff(_tariff(2e-05), "LOC-T3")]
+    )
+    assert changed.changed_tariffs == ["TRF-SMALL"]
+
+
+def test_an_older_version_stored_under_its_old_hash_is_not_announced_again(
+    aws_mock: dict[str, str], legacy_encoding: Callable[[], None]
+) -> None:
+    table = aws_mock[topology.LOCATIONS_TABLE.env_var]
+    older, newer = _tariff(1e-05), {**_tariff(3e-05), "last_updated": "2030-01-01T00:00:00Z"}
+    LocationCache(table).upsert([_with_tariff(older)])
+    assert LocationCache(table).upsert([_with_tariff(newer, "LOC-T2")]).changed_tariffs == ["TRF-SMALL"]
+    legacy_encoding()
+    # the older body again: stored as a version (under its old hash), the current one is newer
+    again = LocationCache(table).upsert([_with_tariff(older, "LOC-T3")])
+    assert (again.new_tariffs, again.changed_tariffs) == ([], [])
+
+
+# The fast twin of lenient validation -----------------------------------------------------------
+
+
+def _errors(error: ValidationError) -> list[tuple[Any, ...]]:
+    return [(e["type"], e["loc"], e["msg"], repr(e["input"])) for e in error.errors()]
+
+
+def _both(model: type[BaseModel], data: Any) -> None:
+    """parse_inbound (fast twin first, with and without shared tariffs, each twice: the second
+    time from the shared cache) and the lenient model itself agree on everything."""
+    slow_log = DeviationLog()
+    try:
+        expected = model.model_validate(copy.deepcopy(data), context={DEVIATIONS_KEY: slow_log})
+    except ValidationError as error:
+        for sharing in (shared_parts(), page_validation(), page_validation()):
+            with sharing, pytest.raises(ValidationError) as raised:
+                parse_inbound(model, copy.deepcopy(data))
+            assert _errors(raised.value) == _errors(error)
+        return
+    for sharing in (shared_parts(), page_validation(), page_validation()):
+        with sharing:
+            parsed, log = parse_inbound(model, copy.deepcopy(data))
+        assert parsed == expected
+        assert parsed.model_dump(mode="json") == expected.model_dump(mode="json")
+        assert log.items == slow_log.items
+
+
+def _mutations() -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
+    def setter(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], None]:
+        def apply(doc: dict[str, Any]) -> None:
+            node: Any = doc
+            for step in path[:-1]:
+                node = node[step]
+            node[path[-1]] = value
+
+        return apply
+
+    connector = ("evses", 0, "connectors", 0)
+    tariff = (*connector, "tariffs", 0)
+    return [
+        ("tariff long currency", setter((*tariff, "currency"), "EURO")),
+        ("tariff unknown type", setter((*tariff, "type"), "FLAT")),
+        ("tariff extra field", setter((*tariff, "roam_extension"), True)),
+        ("tariff malformed", setter((*tariff, "elements"), None)),
+        ("tariff price text", setter((*tariff, "elements", 0, "price_components", 0, "price"), "x")),
+        ("tariff surrogate", setter((*tariff, "tariff_alt_url"), "http://\ud800")),
+        ("tariff huge int", setter((*tariff, "elements", 0, "price_components", 0, "step_size"), 2**70)),
+        ("tariffs not a list", setter((*connector, "tariffs"), {"id": "x"})),
+        ("tariff vat null", setter((*tariff, "elements", 0, "price_components", 0, "vat"), None)),
+        ("tariff vat nan", setter((*tariff, "elements", 0, "price_components", 0, "vat"), float("nan"))),
+        ("long address", setter(("address",), "x" * 60)),
+        ("lone surrogate", setter(("name",), "Stop \ud800")),
+        ("unknown standard", setter((*connector, "standard"), "Type2")),
+        ("unknown status", setter(("evses", 0, "status"), "BROKEN")),
+        ("extra field", setter(("roam_extension",), {"a": 1})),
+        ("extra field deep", setter((*connector, "roam_extension"), 1)),
+        ("malformed optional", setter(("opening_times",), {"regular_hours": []})),
+        ("malformed list item", setter(("evses", 0, "capabilities"), ["RFID_READER", 3])),
+        ("connectors null", setter(("evses", 0, "connectors"), None)),
+        ("timestamp offset", setter(("last_updated",), "2026-11-02T16:14:07+01:00")),
+        ("timestamp no zone", setter(("evses", 0, "last_updated"), "2026-11-02T15:14:07")),
+        ("timestamp nanoseconds", setter(("last_updated",), "2026-11-02T15:14:07.123456789Z")),
+        ("timestamp impossible", setter(("last_updated",), "2026-02-30T10:00:00Z")),
+        ("timestamp lower z", setter(("last_updated",), "2026-11-02t15:14:07z")),
+        ("missing id", lambda doc: doc.pop("id")),
+        ("id not a string", setter(("id",), 123)),
+        ("country missing", lambda doc: doc.pop("country")),
+        ("bad latitude", setter(("coordinates", "latitude"), ["x"])),
+        ("enum not a string", setter(("parking_type",), 7)),
+        ("long id", setter(("id",), "L" * 40)),
+    ]
+
+
+@pytest.mark.parametrize("name, mutate", _mutations(), ids=[m[0] for m in _mutations()])
+def test_the_fast_twin_agrees_with_the_model(name: str, mutate: Callable[[dict[str, Any]], None]) -> None:
+    with_tariff = copy.deepcopy(example("location_example.json"))
+    with_tariff["evses"][0]["connectors"][0]["tariffs"] = [_tariff(0.25)]
+    for base in (with_tariff, _page(3)[2]):
+        doc = copy.deepcopy(base)
+        try:
+            mutate(doc)
+        except (KeyError, IndexError):
+            continue  # a tariff mutation on a document without one
+        _both(Location, doc)
+
+
+def test_the_fast_twin_agrees_on_a_page_and_the_official_examples() -> None:
+    for doc in _page(250):
+        _both(Location, doc)
+    _both(Cdr, example("cdr_example.json"))
+    _both(Session, example("session_example_1_simple_start.json"))
+    _both(Tariff, example("tariff_14_step_size.json"))
+
+
+_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 500),
+    st.sampled_from(["AVAILABLE", "Type2", "IEC_62196_T2", "2026-11-02T15:14:07Z", "x" * 50, "\ud800", ""]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_fast_twin_agrees_on_random_damage(data: st.DataObject) -> None:
+    doc = copy.deepcopy(_page(3)[1])
+    for _ in range(data.draw(st.integers(1, 4))):
+        node: Any = doc
+        while True:  # walk down to a random container, then replace one of its values
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            if not keys:
+                break
+            key = data.draw(st.sampled_from(keys))
+            child = node[key]
+            if isinstance(child, dict | list) and child and data.draw(st.booleans()):
+                node = child
+                continue
+            node[key] = data.draw(_leaf)
+            break
+    _both(Location, doc)
+
+
+def test_a_conforming_location_calls_no_python_while_validated() -> None:
+    location = _page(3)[1]
+    parse_inbound(Location, location)  # built on first use
+    calls: list[str] = []
+
+    def profile(frame: FrameType, event: str, _arg: Any) -> None:
+        if event == "call" and "roam_emp" in frame.f_code.co_filename:
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        parse_inbound(Location, location)
+    finally:
+        sys.setprofile(None)
+    assert calls == ["parse_inbound", "_fast_validator"]
+
+
+def test_a_page_validates_each_inlined_tariff_once() -> None:
+    page = _page(60)
+    validated: list[Any] = []
+
+    with page_validation():
+        parse_inbound(Location, page[0])  # built on first use
+    fast = leniency._fast_validator(Tariff)
+    leniency._SHARED_PARTS[Tariff].known.clear()  # nothing validated before this page
+    leniency._FAST[(Tariff, frozenset())] = _Counting(fast, validated)
+    try:
+        with page_validation():
+            for location in page:
+                parse_inbound(Location, location)
+    finally:
+        leniency._FAST[(Tariff, frozenset())] = fast
+    distinct = {
+        canonical(t)
+        for location in page
+        for evse in location["evses"]
+        for connector in evse["connectors"]
+        for t in connector.get("tariffs", [])
+    }
+    assert (
+        0
+        < len(validated)
+        <= len(distinct)
+        < sum(len(c.get("tariffs", [])) for loc in page for e in loc["evses"] for c in e["connectors"])
+    )
+
+
+class _Counting:
+    def __init__(self, inner: Any, seen: list[Any]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def validate_python(self, value: Any, **kwargs: Any) -> Any:
+        self.seen.append(value)
+        return self.inner.validate_python(value, **kwargs)
