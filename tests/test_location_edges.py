@@ -4,6 +4,7 @@ malformed optional parts, tariff versions, publish and REMOVED EVSEs), against t
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -194,22 +195,26 @@ def test_unpublished_locations_are_hidden_and_removed_evses_not_counted(fresh: L
     shown = rt.admin("GET", "/admin/locations/LOC0000001?include_unpublished=true")
     assert shown.status_code == 200 and shown.json()["data"]["publish"] is False
 
-    def upserted(location_id: str) -> dict[str, Any]:
+    def upserted(location_id: str, this_pull: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        # The relay is asynchronous: an earlier test's pull of the same id (another network) may
+        # still be announced after the mark, so the event of this pull is the one showing its
+        # change (a failure is a timeout, not a wrong first match).
         return wait_for(
             lambda: next(
                 (
                     e
                     for e in events_in(rt.events_out, "LocationUpserted", since=mark)
-                    if e["location_id"] == location_id
+                    if e["location_id"] == location_id and this_pull(e)
                 ),
                 None,
             ),
             300,
         )
 
-    event = upserted("LOC0000002")
+    event = upserted("LOC0000002", lambda e: bool(e["removed_evses"]))
     assert event["removed_evses"] == [removed_uid] and removed_uid not in event["evse_statuses"]
-    assert upserted("LOC0000001")["publish_allowed_to"] == hidden["publish_allowed_to"]
+    unpublished = upserted("LOC0000001", lambda e: e["publish"] is False)
+    assert unpublished["publish_allowed_to"] == hidden["publish_allowed_to"]
 
 
 def test_a_changed_tariff_body_is_kept_as_a_version_and_announced(
