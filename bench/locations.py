@@ -117,6 +117,8 @@ def parse_cost() -> dict[str, Any]:
     import math
     import zlib
 
+    from pydantic_core import from_json  # the pull's parser (hub/client.py), ~ json.loads here
+
     from roam_emp.domain.location_pull import _status_change, page_validation
     from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound
     from roam_emp.ocpi.timestamps import format_timestamp
@@ -142,12 +144,12 @@ def parse_cost() -> dict[str, Any]:
         return Location.model_validate(item, context={DEVIATIONS_KEY: DeviationLog()})
 
     def unchanged() -> None:
-        for item in json.loads(raw):
+        for item in from_json(raw):
             encode(item).content_hash  # noqa: B018 - compared with the stored hash
 
     def status_changed() -> None:
         with page_validation():  # as LocationPuller validates a page
-            for item in json.loads(raw):
+            for item in from_json(raw):
                 encoded = encode(item)
                 encoded.shape_hash  # noqa: B018 - equal to the stored one: status-only
                 _status_change(item, DeviationLog())
@@ -155,7 +157,7 @@ def parse_cost() -> dict[str, Any]:
 
     def fully_changed() -> None:
         with page_validation():
-            for item in json.loads(raw):
+            for item in from_json(raw):
                 encoded = encode(item)
                 encoded.shape_hash  # noqa: B018 - differs from the stored one
                 location, _ = parse_inbound(Location, item)

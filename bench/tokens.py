@@ -253,6 +253,8 @@ FLEET_SIZE = int(os.environ.get("BENCH_FLEET_SIZE", "3"))  # cdk.json token_push
 # 1 = Plugsurfing's 3,000/min and our defaults (2,900/min, 200 kept for interactive calls); a
 # smaller scale shrinks the load and every budget alike, for a machine that cannot push 50/s.
 FLEET_SCALE = float(os.environ.get("BENCH_FLEET_SCALE", "1"))
+# "local": the fleet's DynamoDB calls go to DynamoDB Local (tests/dynamodb_local.py) instead of moto.
+FLEET_DYNAMODB = os.environ.get("BENCH_FLEET_DYNAMODB", "moto")
 # Each batch is one invocation of the TokenPush function, with its whole timeout ahead of it.
 INVOCATION_S = next(f.timeout_s for f in topology.FUNCTIONS if f.name == "TokenPush")
 
@@ -355,6 +357,44 @@ def push_per_instance() -> dict[str, Any]:
         }
 
 
+def _simulator_process(per_minute: int) -> tuple[Any, str, str]:
+    """The simulator in a process of its own (`roam-emp simulator`), as Plugsurfing is a service of
+    its own: the bench process keeps moto's server alone. Returns (process, URL, token A)."""
+    import secrets
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token_a = secrets.token_hex(16)
+    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [
+            str(Path(sys.executable).parent / "roam-emp"),
+            "simulator",
+            "--port",
+            str(port),
+            "--per-minute",
+            str(per_minute),
+            "--token-a",
+            token_a,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "ERROR"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/_sim/state", timeout=2).raise_for_status()
+            return process, url, token_a
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise
+            time.sleep(0.2)
+
+
 def _fleet_consumer(tasks: Any, results: Any, pushed: Any, ours: int, reserve: int) -> None:
     """One consumer process (one TokenPush Lambda instance): its own interpreter, HTTP client and
     caches; the limiter is the shared DynamoDB counter, as every instance's. Takes batches of 10
@@ -405,20 +445,46 @@ def push_fleet() -> dict[str, Any]:
     200 kept for interactive calls) against a simulator enforcing Plugsurfing's 3,000/min. Each
     consumer takes batches of 10 as Lambda invocations of INVOCATION_S; a batch handed back (the
     next minute starts after the invocation's deadline) is visible again when that minute starts,
-    as the handler arranges with SQS. moto's server and the simulator stay in this process."""
+    as the handler arranges with SQS. The simulator runs in a process of its own; moto's server
+    stays in this one (local mode's)."""
+    import logging
     import multiprocessing
+    from contextlib import ExitStack
 
     from roam_emp import config
     from roam_emp.domain.tokens import TokenPusher
+    from roam_emp.local.runtime import LocalRuntime
 
     tokens = round(FLEET_TOKENS * FLEET_SCALE)
     hub_limit, ours, reserve = (round(n * FLEET_SCALE) for n in (3000, 2900, 200))
-    stack, _, simulator = _registered_runtime()
-    with stack:
-        httpx.post(f"{simulator.url}/_sim/chaos", json={"per_minute": hub_limit}).raise_for_status()
+    with ExitStack() as stack:
+        if FLEET_DYNAMODB == "local":
+            # DynamoDB Local (Java, many threads) instead of moto's one-at-a-time server for the
+            # DynamoDB calls: the store and the limiter, not moto, are what is measured.
+            from tests.dynamodb_local import DynamoDbLocal
+
+            ddb = DynamoDbLocal().start()
+            stack.callback(ddb.stop)
+            for variable in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+                stack.callback(os.environ.pop, variable, None)
+                os.environ[variable] = ddb.url
+        simulator, sim_url, token_a = _simulator_process(hub_limit)
+        stack.callback(simulator.wait, 30)
+        stack.callback(simulator.terminate)
+        runtime = stack.enter_context(LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False))
+
+        def rejected_429() -> int:
+            return int(httpx.get(f"{sim_url}/_sim/state").json()["rejected_429"])
+
+        runtime.admin(
+            "POST", "/admin/registration", {"versions_url": f"{sim_url}/ocpi/versions", "token_a": token_a}
+        ).raise_for_status()
+        logging.disable(logging.INFO)
+        if runtime.triggers:
+            runtime.triggers.stop()  # the OutboxRelay is a Lambda of its own in AWS
         setup = TokenPusher.from_settings(config.settings(), max_receive_count=5)
         bodies = _store_tokens(setup, "F", tokens)
-        rejected_before = simulator.state.rejected_429
+        rejected_before = rejected_429()
         # The consumers inherit this environment (local mode's endpoints and resource names).
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         spawn = multiprocessing.get_context("spawn")
@@ -459,11 +525,13 @@ def push_fleet() -> dict[str, Any]:
             "simulator_limit_per_minute": hub_limit,
             "our_limit_per_minute": ours,
             "interactive_reserve_per_minute": reserve,
-            "simulator_429s": simulator.state.rejected_429 - rejected_before,
+            "simulator_429s": rejected_429() - rejected_before,
             "target": ">= 2,500/min overall (5/6 of the hub limit), 0 x 429",
             "load_average_1min": round(os.getloadavg()[0], 1),
-            "method": "domain push code in consumer processes (spawn), moto server and simulator in the "
-            "bench process, an in-memory queue stand-in: moto's SQS costs O(queue length) per message",
+            "dynamodb": FLEET_DYNAMODB,
+            "method": "domain push code in consumer processes (spawn), the simulator in a process of its "
+            "own, moto's server in the bench process, an in-memory queue stand-in: moto's SQS costs "
+            "O(queue length) per message",
         }
 
 

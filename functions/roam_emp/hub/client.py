@@ -31,6 +31,7 @@ import httpx
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from ..ocpi.auth_header import encode_token
 from ..ocpi.envelope import RawEnvelope
@@ -294,8 +295,12 @@ class HubClient:
         if status in (401, 403):
             raise _error_from(HubUnauthorized, response, url)
         try:
-            envelope = RawEnvelope.model_validate_json(response.content)
-        except ValidationError as error:
+            # The body parsed once into Python objects by pydantic-core's parser, then the envelope
+            # checked around them: ``data: Any`` keeps the parsed objects as they are, where
+            # model_validate_json builds them a second time (about 2x json.loads for a page of
+            # 250 locations instead of 1x: issue 11, docs/performance.md).
+            envelope = RawEnvelope.model_validate(from_json(response.content))
+        except ValueError as error:  # not JSON (from_json), or not an envelope (a ValidationError)
             if status >= 400:
                 raise HubRejected(
                     f"Plugsurfing refused the call: {_snippet(response, url)}", url=url, http_status=status
