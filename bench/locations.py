@@ -125,39 +125,48 @@ def parse_cost() -> dict[str, Any]:
     from roam_emp.simulator.network import Network
     from roam_emp.store.locations import (
         DOC_COMPRESSION,
+        IncomingLocation,
         _digest,
         _shape,
         _split_tariffs,
         _statuses_json,
         _summary,
         encode,
+        finite_numbers,
         legacy_canonical,
         location_key,
+        status_item,
     )
 
     network = Network(size=250, seed=3)
     page = [network.locations[i] for i in sorted(network.locations)]
     raw = json.dumps(page).encode()
+    # The same page with a null in every location (CPOs send them): a null in orjson's encoding
+    # needs the json encoding unless the page is known to hold no NaN (store/locations.py).
+    with_nulls = json.dumps([{**location, "directions": None} for location in page]).encode()
 
     def python_checks(item: dict[str, Any]) -> Location:
         """The lenient model alone, every check a Python call (the earlier designs)."""
         return Location.model_validate(item, context={DEVIATIONS_KEY: DeviationLog()})
 
-    def unchanged() -> None:
-        for item in from_json(raw):
-            encode(item).content_hash  # noqa: B018 - compared with the stored hash
+    # As LocationPuller processes a page the hub client parsed without NaN or infinities (the
+    # simulator's pages hold none): tariffs validated once per content, nulls encoded by orjson.
+    def unchanged(body: bytes = raw) -> None:
+        with finite_numbers():
+            for item in from_json(body):
+                encode(item).content_hash  # noqa: B018 - compared with the stored hash
 
     def status_changed() -> None:
-        with page_validation():  # as LocationPuller validates a page
+        with page_validation(), finite_numbers():
             for item in from_json(raw):
                 encoded = encode(item)
                 encoded.shape_hash  # noqa: B018 - equal to the stored one: status-only
-                _status_change(item, DeviationLog())
-                encoded.doc_blob  # noqa: B018 - what UpdateItem sends
+                change = _status_change(item, DeviationLog())
+                status_item(IncomingLocation(None, item, encoded, change), "base")  # its PutItem
 
-    def fully_changed() -> None:
-        with page_validation():
-            for item in from_json(raw):
+    def fully_changed(body: bytes = raw, known_finite: bool = True) -> None:
+        with page_validation(), finite_numbers(known_finite):
+            for item in from_json(body):
                 encoded = encode(item)
                 encoded.shape_hash  # noqa: B018 - differs from the stored one
                 location, _ = parse_inbound(Location, item)
@@ -203,6 +212,8 @@ def parse_cost() -> dict[str, Any]:
             "unchanged": unchanged,
             "status_only_changed": status_changed,
             "fully_changed": fully_changed,
+            "fully_changed_nulls": lambda: fully_changed(with_nulls),
+            "fully_changed_nulls_not_known_finite": lambda: fully_changed(with_nulls, False),
             "previous_round_unchanged": previous_round_unchanged,
             "previous_round_fully_changed": previous_round_fully_changed,
             "previous_design_unchanged": previous_unchanged,

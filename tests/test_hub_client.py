@@ -191,6 +191,28 @@ def test_pages_follow_the_link_exactly_as_given() -> None:
     assert len({p.correlation_id for p in pages}) == 1
 
 
+@pytest.mark.parametrize(
+    ("number", "non_finite"), [("1.5", False), ("null", False), ("NaN", True), ("-Infinity", True)]
+)
+def test_a_body_with_nan_or_infinity_is_accepted_and_flagged(number: str, non_finite: bool) -> None:
+    """Not JSON (RFC 8259 6), yet accepted (lenient), and said: the location pull's change hashes
+    must tell NaN from null (store/locations.py finite_numbers)."""
+    body = (
+        f'{{"data": [{{"id": "L1", "power": {number}}}], "status_code": 1000,'
+        ' "timestamp": "2026-01-01T00:00:00Z"}'
+    )
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body.encode(), headers={"Content-Type": "application/json"})
+
+    hub = HubClient(
+        token="t", limiter=CountingLimiter(), http=httpx.Client(transport=httpx.MockTransport(serve))
+    )
+    page = hub.get("https://hub.test/locations")
+    assert page.non_finite_numbers is non_finite
+    assert page.data[0]["id"] == "L1"
+
+
 def test_unreadable_answers_are_quoted_in_errors_except_from_credentials() -> None:
     """An error message reaches the logs: a credentials answer carries tokens, so it is never quoted."""
 

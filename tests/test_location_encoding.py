@@ -77,6 +77,24 @@ def test_not_a_number_is_not_null() -> None:
     assert canonical({"a": None, "b": "x"}) == b'{"a":null,"b":"x"}'
 
 
+def test_a_body_without_non_finite_numbers_encodes_null_by_orjson_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Within finite_numbers() (a page the hub client parsed without NaN or infinities) a null is a
+    null: the bytes are the same as the json encoding's, made without it."""
+    doc = {"a": None, "b": [1, "x", {"c": None}]}
+    calls: list[Any] = []
+    monkeypatch.setattr(store, "legacy_canonical", lambda obj: calls.append(obj) or b"")
+    with store.finite_numbers():
+        assert canonical(doc) == _json_dumps_canonical(doc)
+    assert calls == []
+    with store.finite_numbers(False):
+        canonical(doc)
+    assert calls == [doc]  # NaN possible: the json encoding tells it from null
+    canonical(doc)
+    assert len(calls) == 2  # unknown (outside a pull's page): the same care
+
+
 # Tariffs hashed under the encoding before orjson ------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from roam_emp.domain.location_pull import LocationPuller
 from roam_emp.ocpi.leniency import DeviationLog
 from roam_emp.simulator.network import Network
 from roam_emp.store import aws
-from roam_emp.store.locations import STATUS_SK, canonical_hash, location_key, status_key
+from roam_emp.store.locations import STATUS_SK, canonical_hash, finite_numbers, location_key, status_key
 
 from .helpers import example
 
@@ -342,3 +342,20 @@ def test_an_unknown_status_is_kept_and_reported_on_the_status_path(
 
 def topology_table(puller: LocationPuller) -> str:
     return puller.cache.table
+
+
+def test_nan_where_null_was_is_a_change_when_the_page_held_nan(
+    ingest: tuple[LocationPuller, Calls, list[str]],
+) -> None:
+    """orjson writes NaN as null: on a page the hub client flagged (HubResponse.non_finite_numbers)
+    the change hashes tell them apart; on the others a null is a null, made by orjson alone."""
+    puller, _, _ = ingest
+    page = _page()
+    page[0]["x_rating"] = None  # an extra field (kept, reported): any JSON value may come there
+    with finite_numbers():
+        puller._process(page, DeviationLog())
+        assert puller._process(page, DeviationLog()).upsert.unchanged == 3
+    page[0]["x_rating"] = float("nan")
+    with finite_numbers(False):
+        result = puller._process(page, DeviationLog())
+    assert result.upsert.unchanged == 2 and [i.id for i in result.upsert.updated] == ["LOC0"]

@@ -43,7 +43,14 @@ from ..ocpi.locations import Location
 from ..ocpi.tariffs import Tariff
 from ..ocpi.timestamps import format_timestamp, utcnow
 from ..store.credentials import CredentialsVault
-from ..store.locations import IncomingLocation, LocationCache, StatusChange, UpsertResult, encode
+from ..store.locations import (
+    IncomingLocation,
+    LocationCache,
+    StatusChange,
+    UpsertResult,
+    encode,
+    finite_numbers,
+)
 from ..store.pull_state import PullMode, PullRun, PullStateStore, RunStatus, SyncState
 from ..store.registration import ConnectionStore
 
@@ -212,7 +219,7 @@ class LocationPuller:
                     )
                     outcome.status, outcome.detail = "interrupted", str(error)
                     return outcome
-                with page_validation():
+                with page_validation(), finite_numbers(not page.non_finite_numbers):
                     result = self._process(
                         page.data if isinstance(page.data, list) else [], outcome.deviations
                     )

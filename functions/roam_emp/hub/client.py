@@ -84,6 +84,8 @@ class HubResponse:
     headers: httpx.Headers
     request_id: str
     correlation_id: str
+    # The body held NaN or ±Infinity (parsed as floats): see store/locations.py finite_numbers().
+    non_finite_numbers: bool = False
 
     @property
     def data(self) -> Any:
@@ -299,7 +301,13 @@ class HubClient:
             # checked around them: ``data: Any`` keeps the parsed objects as they are, where
             # model_validate_json builds them a second time (about 2x json.loads for a page of
             # 250 locations instead of 1x: issue 11, docs/performance.md).
-            envelope = RawEnvelope.model_validate(from_json(response.content))
+            try:
+                body, non_finite = from_json(response.content, allow_inf_nan=False), False
+            except ValueError:
+                # NaN or ±Infinity (not JSON, RFC 8259 6, yet accepted: lenient), and remembered:
+                # the location pull's change hashes must tell them from null (store/locations.py).
+                body, non_finite = from_json(response.content), True
+            envelope = RawEnvelope.model_validate(body)
         except ValueError as error:  # not JSON (from_json), or not an envelope (a ValidationError)
             if status >= 400:
                 raise HubRejected(
@@ -316,7 +324,7 @@ class HubClient:
                 ocpi_status=envelope.status_code,
                 ocpi_message=envelope.status_message,
             )
-        return HubResponse(url, status, envelope, response.headers, request_id, correlation_id)
+        return HubResponse(url, status, envelope, response.headers, request_id, correlation_id, non_finite)
 
     # Typed conveniences --------------------------------------------------------------------
 

@@ -42,8 +42,10 @@ import base64
 import hashlib
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -84,14 +86,31 @@ def canonical(obj: Any) -> bytes:
     the small ones that Python writes with an exponent (``1e-05``, orjson ``0.00001``): a document
     holding such a float hashes differently from its pre-orjson hash, once (docs/performance.md).
     What orjson refuses (an integer beyond 64 bits, a lone surrogate, issue 13) takes the ``json``
-    encoding, and so does a document whose encoding holds ``null``: orjson also writes NaN and
-    infinities as ``null`` (the hub client's parser accepts them), and a changed location must not
-    hash as its unchanged self."""
+    encoding, and so does a document whose encoding holds ``null`` unless it is known to hold no
+    NaN or infinity (:func:`finite_numbers`): orjson writes those as ``null`` too (the hub client's
+    parser accepts them), and a changed location must not hash as its unchanged self."""
     try:
         encoded = _sorted_dumps(obj)
     except TypeError:  # orjson.JSONEncodeError
         return legacy_canonical(obj)
-    return legacy_canonical(obj) if b"null" in encoded else encoded
+    return legacy_canonical(obj) if b"null" in encoded and _MAY_HOLD_NON_FINITE.get() else encoded
+
+
+# Whether a document being encoded may hold NaN or ±Infinity: unknown unless said otherwise.
+_MAY_HOLD_NON_FINITE: ContextVar[bool] = ContextVar("may_hold_non_finite", default=True)
+
+
+@contextmanager
+def finite_numbers(known: bool = True) -> Iterator[None]:
+    """Within: the documents encoded come from a body that held no NaN or ±Infinity (the hub
+    client says so, ``HubResponse.non_finite_numbers``), so a ``null`` in orjson's encoding is a
+    null and :func:`canonical` needs no ``json`` encoding for it: tariffs hold nulls on nearly
+    every page, and that encoding was a sixth of a fully changed page's cost (issue 11)."""
+    token = _MAY_HOLD_NON_FINITE.set(not known)
+    try:
+        yield
+    finally:
+        _MAY_HOLD_NON_FINITE.reset(token)
 
 
 def legacy_canonical(obj: Any) -> bytes:
@@ -407,6 +426,30 @@ def _summary(location: Location) -> str:
     )
 
 
+def status_item(item: IncomingLocation, base_hash: str) -> Item:
+    """The status item of a status-only change, written on the location item whose content hash
+    is ``base_hash`` (module docstring)."""
+    change = item.status_change
+    assert change is not None
+    encoded = item.stored
+    evses = [
+        {"uid": e.get("uid"), "status": e.get("status"), "last_updated": e.get("last_updated")}
+        for e in item.raw.get("evses") or []
+        if isinstance(e, dict)
+    ]
+    return {
+        **status_key(item.id),
+        "location_id": {"S": escape_lone_surrogates(item.id)},
+        "base_hash": {"S": base_hash},
+        "shape_hash": {"S": encoded.shape_hash},
+        "content_hash": {"S": encoded.content_hash},
+        "last_updated": {"S": format_timestamp(change.last_updated)},
+        "last_updated_ms": {"N": str(epoch_us(change.last_updated) // 1000)},
+        "evse_statuses": {"S": _statuses_json(change.evse_statuses)},
+        "evses": {"S": dumps(evses)},
+    }
+
+
 class LocationCache:
     def __init__(self, table_name: str) -> None:
         self.table = table_name
@@ -538,31 +581,16 @@ class LocationCache:
     def _put_status(self, item: IncomingLocation, stored: StoredHashes) -> bool:
         """The status item, written on the stored location item; False when a later status on
         that same location item is stored already (the older change arrived second)."""
-        change = item.status_change
-        assert change is not None
-        encoded = item.stored
-        millis = str(epoch_us(change.last_updated) // 1000)
-        evses = [
-            {"uid": e.get("uid"), "status": e.get("status"), "last_updated": e.get("last_updated")}
-            for e in item.raw.get("evses") or []
-            if isinstance(e, dict)
-        ]
+        record = status_item(item, stored.base_hash)
         try:
             aws.dynamodb().put_item(
                 TableName=self.table,
-                Item={
-                    **status_key(item.id),
-                    "location_id": {"S": escape_lone_surrogates(item.id)},
-                    "base_hash": {"S": stored.base_hash},
-                    "shape_hash": {"S": encoded.shape_hash},
-                    "content_hash": {"S": encoded.content_hash},
-                    "last_updated": {"S": format_timestamp(change.last_updated)},
-                    "last_updated_ms": {"N": millis},
-                    "evse_statuses": {"S": _statuses_json(change.evse_statuses)},
-                    "evses": {"S": dumps(evses)},
-                },
+                Item=record,
                 ConditionExpression=_STATUS_CONDITION,
-                ExpressionAttributeValues={":base": {"S": stored.base_hash}, ":ms": {"N": millis}},
+                ExpressionAttributeValues={
+                    ":base": record["base_hash"],
+                    ":ms": record["last_updated_ms"],
+                },
             )
         except ClientError as error:
             if is_conditional_failure(error):
