@@ -192,7 +192,16 @@ def test_pages_follow_the_link_exactly_as_given() -> None:
 
 
 @pytest.mark.parametrize(
-    ("number", "non_finite"), [("1.5", False), ("null", False), ("NaN", True), ("-Infinity", True)]
+    ("number", "non_finite"),
+    [
+        ("1.5", False),
+        ("null", False),
+        ('"DE*8PS*E123456"', False),  # an EVSE id is no exponent
+        ("NaN", True),
+        ("-Infinity", True),
+        ("1e400", True),  # beyond a float: parsed as infinity even without allow_inf_nan
+        ("-2.5E+308", True),
+    ],
 )
 def test_a_body_with_nan_or_infinity_is_accepted_and_flagged(number: str, non_finite: bool) -> None:
     """Not JSON (RFC 8259 6), yet accepted (lenient), and said: the location pull's change hashes

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -73,8 +74,8 @@ def _page() -> list[dict[str, Any]]:
 def _statuses_changed(location: dict[str, Any]) -> dict[str, Any]:
     changed = copy.deepcopy(location)
     changed["evses"][0]["status"] = "CHARGING"
-    changed["evses"][0]["last_updated"] = "2030-01-01T10:00:00Z"
-    changed["last_updated"] = "2030-01-01T10:00:00Z"
+    changed["evses"][0]["last_updated"] = "2025-01-01T10:00:00Z"
+    changed["last_updated"] = "2025-01-01T10:00:00Z"
     return changed
 
 
@@ -138,7 +139,7 @@ def test_a_status_only_change_writes_one_small_status_item_and_not_the_location_
     summaries, _ = puller.cache.query(country="BEL")
     listed = {s["id"]: s for s in summaries}
     assert listed["LOC1"]["evses"] == {"CHARGING": 1, "RESERVED": 1}
-    assert listed["LOC1"]["last_updated"] == "2030-01-01T10:00:00Z"
+    assert listed["LOC1"]["last_updated"] == "2025-01-01T10:00:00Z"
     assert listed["LOC0"]["evses"] == {"AVAILABLE": 1, "RESERVED": 1}
     # and the next pull of the same page finds nothing changed
     calls.seen.clear()
@@ -198,10 +199,10 @@ def _at(location: dict[str, Any], stamp: str, status: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("earlier", "later"),
     [
-        ("2030-01-01T10:00:00.200Z", "2030-01-01T10:00:00.700Z"),
+        ("2025-01-01T10:00:00.200Z", "2025-01-01T10:00:00.700Z"),
         # as strings the later one sorts first ('.' < 'Z'): compared as times
-        ("2030-01-01T10:00:00Z", "2030-01-01T10:00:00.500Z"),
-        ("2030-01-01T11:00:00+01:00", "2030-01-01T10:00:00.001Z"),
+        ("2025-01-01T10:00:00Z", "2025-01-01T10:00:00.500Z"),
+        ("2025-01-01T11:00:00+01:00", "2025-01-01T10:00:00.001Z"),
     ],
 )
 def test_two_status_changes_in_one_second_out_of_order_the_later_stays(
@@ -237,7 +238,7 @@ def test_a_status_item_on_another_location_item_is_ignored_by_every_reader(
         "base_hash": {"S": "0" * 32},  # not the location item's content hash
         "shape_hash": {"S": "1" * 32},
         "content_hash": {"S": canonical_hash(changed)},
-        "last_updated": {"S": "2030-01-01T10:00:00Z"},
+        "last_updated": {"S": "2025-01-01T10:00:00Z"},
         "last_updated_ms": {"N": "1893492000000"},
         "evse_statuses": {"S": '{"CHARGING":2}'},
         "evses": {"S": json.dumps([{"uid": e["uid"], "status": "CHARGING"} for e in page[2]["evses"]])},
@@ -359,3 +360,39 @@ def test_nan_where_null_was_is_a_change_when_the_page_held_nan(
     with finite_numbers(False):
         result = puller._process(page, DeviationLog())
     assert result.upsert.unchanged == 2 and [i.id for i in result.upsert.updated] == ["LOC0"]
+
+
+def test_a_status_stamped_in_the_future_does_not_freeze_the_location(
+    ingest: tuple[LocationPuller, Calls, list[str]],
+) -> None:
+    """A CPO's clock bug (a year ahead) must not make every later, true change look older."""
+    puller, _, _ = ingest
+    page = _page()
+    puller._process(page, DeviationLog())
+    now = datetime.now(UTC).replace(microsecond=0)
+    future, true_stamp = now + timedelta(days=365), now - timedelta(minutes=1)
+    page[0] = _at(page[0], future.isoformat().replace("+00:00", "Z"), "CHARGING")
+    assert puller._process(page, DeviationLog()).upsert.status_only == 1
+    page[0] = _at(page[0], true_stamp.isoformat().replace("+00:00", "Z"), "AVAILABLE")
+    result = puller._process(page, DeviationLog())
+    assert (result.upsert.status_only, result.upsert.status_superseded) == (1, 0)
+    assert _statuses(puller, "LOC0")[0][0] == "AVAILABLE"
+    # Sane stamps are still ordered: an older change arriving second is refused.
+    older = (true_stamp - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    page[0] = _at(page[0], older, "CHARGING")
+    assert puller._process(page, DeviationLog()).upsert.status_superseded == 1
+    assert _statuses(puller, "LOC0")[0][0] == "AVAILABLE"
+
+
+def test_a_location_with_a_null_evse_is_read_back(
+    ingest: tuple[LocationPuller, Calls, list[str]],
+) -> None:
+    """Kept as received (a malformed optional part): the readers pass over what is no object."""
+    puller, _, _ = ingest
+    page = _page()
+    page[0]["evses"].append(None)
+    page[0]["evses"][0]["connectors"].append(None)
+    puller._process(page, DeviationLog())
+    stored = puller.cache.get("LOC0")
+    assert stored is not None and stored["evses"][-1] is None
+    assert puller.cache.get("LOC0", with_tariffs=False) is not None

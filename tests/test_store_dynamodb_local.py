@@ -407,8 +407,8 @@ def test_status_items_are_ordered_by_numeric_stamps_and_voided_by_a_new_location
     location_id = unique("LOCS")
     raw = _a_location(location_id)
     assert len(cache.upsert([_full(raw)]).created) == 1
-    later = _status_only(raw, "2030-01-01T10:00:00.500Z", "CHARGING")
-    earlier = _status_only(raw, "2030-01-01T10:00:00Z", "BLOCKED")  # sorts later as a string
+    later = _status_only(raw, "2025-01-01T10:00:00.500Z", "CHARGING")
+    earlier = _status_only(raw, "2025-01-01T10:00:00Z", "BLOCKED")  # sorts later as a string
     assert cache.upsert([later]).status_superseded == 0
     assert cache.upsert([earlier]).status_superseded == 1
     stored = cache.get(location_id)
@@ -434,8 +434,8 @@ def test_two_status_changes_of_one_location_at_once_the_later_stays(backend: Bac
         cache.upsert([_full(raw)])
         stored = cache.stored_hashes([location_id])
         changes = [
-            _status_only(raw, "2030-01-01T10:00:00.250Z", "BLOCKED"),
-            _status_only(raw, "2030-01-01T10:00:00.750Z", "CHARGING"),
+            _status_only(raw, "2025-01-01T10:00:00.250Z", "BLOCKED"),
+            _status_only(raw, "2025-01-01T10:00:00.750Z", "CHARGING"),
         ]
         race(backend, *(lambda c=c, s=stored: cache.upsert([c], stored=s) for c in changes))
         assert cache.get(location_id) == changes[1].raw

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import uuid
 from collections import deque
@@ -74,6 +75,9 @@ class RetryPolicy:
 # For calls made while an inbound request waits (API Gateway gives us 29 s at most): fewer
 # attempts, shorter pauses.
 INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, base_s=0.25, cap_s=1.0)
+
+
+_MAY_OVERFLOW = re.compile(rb"[0-9.][eE]\+?[0-9]{3}|[0-9]{309}")
 
 
 @dataclass
@@ -302,7 +306,11 @@ class HubClient:
             # model_validate_json builds them a second time (about 2x json.loads for a page of
             # 250 locations instead of 1x: issue 11, docs/performance.md).
             try:
-                body, non_finite = from_json(response.content, allow_inf_nan=False), False
+                body = from_json(response.content, allow_inf_nan=False)
+                # A number beyond a float's range (1e400) is parsed as infinity all the same: a
+                # body where one may be (a three-digit exponent, 309 digits in a row) is said to
+                # hold non-finite numbers too (conservative: only slower to encode).
+                non_finite = _MAY_OVERFLOW.search(response.content) is not None
             except ValueError:
                 # NaN or ±Infinity (not JSON, RFC 8259 6, yet accepted: lenient), and remembered:
                 # the location pull's change hashes must tell them from null (store/locations.py).

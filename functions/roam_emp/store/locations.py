@@ -41,6 +41,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -400,8 +401,13 @@ _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="location-status
 
 # A status item is written unless a later one on the same location item is stored: no status
 # item, one on another location item (void), or one not later than this change (stamps compared
-# as numbers, never as strings: issue 10).
-_STATUS_CONDITION = "attribute_not_exists(pk) OR base_hash <> :base OR last_updated_ms <= :ms"
+# as numbers, never as strings: issue 10). A stored stamp further in the future than a clock may
+# be off (a CPO's clock bug) orders nothing: without that, one wrong stamp would freeze the
+# location's statuses until its shape changed, every later change refused as older.
+_STATUS_CONDITION = (
+    "attribute_not_exists(pk) OR base_hash <> :base OR last_updated_ms <= :ms OR last_updated_ms > :future"
+)
+FUTURE_TOLERANCE_MS = 5 * 60 * 1000
 
 
 def _summary(location: Location) -> str:
@@ -450,6 +456,19 @@ def status_item(item: IncomingLocation, base_hash: str) -> Item:
     }
 
 
+def _connectors(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored document's connectors; EVSEs and connectors that are not objects (kept as
+    received: a malformed optional part, ocpi/leniency.py) are passed over, not read."""
+    evses = doc.get("evses")
+    return [
+        connector
+        for evse in (evses if isinstance(evses, list) else [])
+        if isinstance(evse, dict) and isinstance(evse.get("connectors"), list)
+        for connector in evse["connectors"]
+        if isinstance(connector, dict)
+    ]
+
+
 class LocationCache:
     def __init__(self, table_name: str) -> None:
         self.table = table_name
@@ -467,10 +486,14 @@ class LocationCache:
         # read that misses a write of the last second costs at most a repeated write: a missed
         # status item makes its change look new again (the same status item is written again,
         # the condition lets an equal stamp through, and its stream record, the content hash
-        # unchanged, announces nothing); a missed location item has another shape than the
-        # incoming one (a location item is rewritten only for a new shape), so the change takes
-        # the full path. Only two shape changes within that second could put a status item on a
-        # superseded location item, where it is ignored until the next change.
+        # unchanged, announces nothing); a missed location item mostly has another shape than
+        # the incoming one, so the change takes the full path. What a stale read can cost, and
+        # only when one location is read twice within that second (it moved to a later page of
+        # the same pull): a status item put on a superseded location item (ignored until the
+        # next change), or a change back to the location item's own content taken for
+        # unchanged while a missed status item says otherwise (until the next change or the
+        # nightly full pull). Strongly consistent reads would double this read's cost
+        # (docs/cost.md) for that window.
         items = batch_get(
             self.table,
             keys,
@@ -590,6 +613,7 @@ class LocationCache:
                 ExpressionAttributeValues={
                     ":base": record["base_hash"],
                     ":ms": record["last_updated_ms"],
+                    ":future": {"N": str(int(time.time() * 1000) + FUTURE_TOLERANCE_MS)},
                 },
             )
         except ClientError as error:
@@ -707,17 +731,12 @@ class LocationCache:
         status = _applying(item, parts.get(STATUS_SK))
         if status is not None:
             _overlay(doc, status)
+        connectors = _connectors(doc)
         if not with_tariffs:
-            for evse in doc.get("evses") or []:
-                for connector in evse.get("connectors") or []:
-                    connector.pop("_tariff_refs", None)
+            for connector in connectors:
+                connector.pop("_tariff_refs", None)
             return doc
-        refs = {
-            ref
-            for evse in doc.get("evses") or []
-            for connector in evse.get("connectors") or []
-            for ref in connector.get("_tariff_refs", [])
-        }
+        refs = {ref for connector in connectors for ref in connector.get("_tariff_refs", [])}
         tariffs = (
             {
                 i["tariff_id"]["S"]: _unpack(i["doc"]["B"])
@@ -726,10 +745,9 @@ class LocationCache:
             if refs
             else {}
         )
-        for evse in doc.get("evses") or []:
-            for connector in evse.get("connectors") or []:
-                if "_tariff_refs" in connector:
-                    connector["tariffs"] = [tariffs[r] for r in connector.pop("_tariff_refs") if r in tariffs]
+        for connector in connectors:
+            if "_tariff_refs" in connector:
+                connector["tariffs"] = [tariffs[r] for r in connector.pop("_tariff_refs") if r in tariffs]
         return doc
 
     def time_zone_of(self, location_id: str) -> str | None:
