@@ -25,6 +25,7 @@ from roam_emp.ocpi.locations import Location
 from roam_emp.ocpi.sessions import Session
 from roam_emp.ocpi.tariffs import Tariff
 from roam_emp.simulator.network import Network
+from roam_emp.store import location_encoding as encoding
 from roam_emp.store import locations as store
 from roam_emp.store.locations import IncomingLocation, LocationCache, canonical, legacy_canonical
 
@@ -84,7 +85,7 @@ def test_a_body_without_non_finite_numbers_encodes_null_by_orjson_alone(
     null: the bytes are the same as the json encoding's, made without it."""
     doc = {"a": None, "b": [1, "x", {"c": None}]}
     calls: list[Any] = []
-    monkeypatch.setattr(store, "legacy_canonical", lambda obj: calls.append(obj) or b"")
+    monkeypatch.setattr(encoding, "legacy_canonical", lambda obj: calls.append(obj) or b"")
     with store.finite_numbers():
         assert canonical(doc) == _json_dumps_canonical(doc)
     assert calls == []
@@ -116,7 +117,7 @@ def _with_tariff(tariff: dict[str, Any], location_id: str = "LOC-T") -> Incoming
 @pytest.fixture
 def legacy_encoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """The store as it hashed before orjson, until the returned function is called."""
-    monkeypatch.setattr(store, "canonical", legacy_canonical)
+    monkeypatch.setattr(encoding, "canonical", legacy_canonical)
     yield monkeypatch.undo
 
 

@@ -1,0 +1,191 @@
+"""How a received location is encoded for change detection and storage (issue 11): the one
+canonical JSON encoding (orjson, with the ``json`` encoding where orjson cannot be trusted), its
+hashes (content, shape, tariffs), and the stored form with inlined tariffs replaced by references.
+No I/O: ``store/locations.py`` writes and reads what this module encodes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import partial
+from typing import Any
+
+from ..ocpi.jsondoc import escape_lone_surrogates
+
+
+def canonical(obj: Any) -> bytes:
+    """The one canonical JSON encoding: sorted keys, no spaces, UTF-8 (hashed, and stored).
+
+    orjson (issue 11: about a tenth of ``json.dumps``) writes the same bytes as ``json.dumps(obj,
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` for strings, integers, booleans,
+    null and nested objects (keys in code point order, which is UTF-8 byte order), and floats but
+    the small ones that Python writes with an exponent (``1e-05``, orjson ``0.00001``): a document
+    holding such a float hashes differently from its pre-orjson hash, once (docs/performance.md).
+    What orjson refuses (an integer beyond 64 bits, a lone surrogate, issue 13) takes the ``json``
+    encoding, and so does a document whose encoding holds ``null`` unless it is known to hold no
+    NaN or infinity (:func:`finite_numbers`): orjson writes those as ``null`` too (the hub client's
+    parser accepts them), and a changed location must not hash as its unchanged self."""
+    try:
+        encoded = _sorted_dumps(obj)
+    except TypeError:  # orjson.JSONEncodeError
+        return legacy_canonical(obj)
+    return legacy_canonical(obj) if b"null" in encoded and _MAY_HOLD_NON_FINITE.get() else encoded
+
+
+# Whether a document being encoded may hold NaN or ±Infinity: unknown unless said otherwise.
+_MAY_HOLD_NON_FINITE: ContextVar[bool] = ContextVar("may_hold_non_finite", default=True)
+
+
+@contextmanager
+def finite_numbers(known: bool = True) -> Iterator[None]:
+    """Within: the documents encoded come from a body that held no NaN or ±Infinity (the hub
+    client says so, ``HubResponse.non_finite_numbers``), so a ``null`` in orjson's encoding is a
+    null and :func:`canonical` needs no ``json`` encoding for it: tariffs hold nulls on nearly
+    every page, and that encoding was a sixth of a fully changed page's cost (issue 11)."""
+    token = _MAY_HOLD_NON_FINITE.set(not known)
+    try:
+        yield
+    finally:
+        _MAY_HOLD_NON_FINITE.reset(token)
+
+
+def legacy_canonical(obj: Any) -> bytes:
+    """The ``json`` encoding (hashed before orjson, see :func:`canonical`); lone surrogates as
+    their escapes (ocpi/jsondoc.py) instead of failing."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return escape_lone_surrogates(text).encode("utf-8")
+
+
+def _first_sorted_dumps(obj: Any) -> bytes:
+    # orjson is imported on first use: the authorize function imports this module for its keys
+    # and never encodes a document (its cold start, tests/test_authorize_hot_path.py).
+    global _sorted_dumps
+    import orjson
+
+    _sorted_dumps = partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
+    return _sorted_dumps(obj)
+
+
+_sorted_dumps: Callable[[Any], bytes] = _first_sorted_dumps
+
+
+# zlib level of the stored ``doc`` (docs/performance.md, "Location ingest": level 1 vs 6 measured
+# on a simulator page, time and DynamoDB write units).
+DOC_COMPRESSION = 6
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def canonical_hash(raw: dict[str, Any]) -> str:
+    return _digest(canonical(raw))
+
+
+def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The location without inlined tariffs (references instead), and the tariffs by id.
+
+    Only the containers on the way to a connector's ``tariffs`` are copied (the raw JSON is never
+    mutated, and nothing else is copied: issue 11, no ``json.loads(json.dumps())`` round trip)."""
+    tariffs: dict[str, dict[str, Any]] = {}
+    evses = raw.get("evses")
+    if not isinstance(evses, list):
+        return raw, tariffs
+    new_evses: list[Any] = []
+    for evse in evses:
+        connectors = evse.get("connectors") if isinstance(evse, dict) else None
+        if not isinstance(connectors, list):
+            new_evses.append(evse)
+            continue
+        new_connectors: list[Any] = []
+        for connector in connectors:
+            inlined = connector.get("tariffs") if isinstance(connector, dict) else None
+            if inlined is None:
+                new_connectors.append(connector)
+                continue
+            copy = {k: v for k, v in connector.items() if k != "tariffs"}
+            copy["_tariff_refs"] = [t.get("id") if isinstance(t, dict) else None for t in inlined]
+            for tariff in inlined:
+                if isinstance(tariff, dict) and tariff.get("id"):
+                    tariffs[tariff["id"]] = tariff
+            new_connectors.append(copy)
+        new_evses.append({**evse, "connectors": new_connectors})
+    return {**raw, "evses": new_evses}, tariffs
+
+
+# What a status change touches (spec mod_locations: EVSE.status, and the last_updated stamps of the
+# EVSE and of its Location, the latest of its children's): everything else is the location's shape.
+VOLATILE_EVSE_FIELDS = ("status", "last_updated")
+
+
+def _shape(doc: dict[str, Any]) -> dict[str, Any]:
+    evses = doc.get("evses")
+    shape = {k: v for k, v in doc.items() if k != "last_updated"}
+    if isinstance(evses, list):
+        shape["evses"] = [
+            {k: v for k, v in e.items() if k not in VOLATILE_EVSE_FIELDS} if isinstance(e, dict) else e
+            for e in evses
+        ]
+    return shape
+
+
+class Encoded:
+    """A location of a page for change detection, computed before any validation: its canonical
+    bytes are hashed once (the same hash as before this split, so stored hashes stay valid); the
+    stored form (tariffs by reference) and the shape hash are computed only if it changed."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.location_id = str(raw.get("id"))
+        self.raw = raw
+        self.content_hash = _digest(canonical(raw))
+        self._split: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
+        self._doc_bytes: bytes | None = None
+        self._doc_blob: bytes | None = None
+        self._tariff_hashes: dict[str, str] | None = None
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The location with tariffs replaced by references."""
+        if self._split is None:
+            self._split = _split_tariffs(self.raw)
+        return self._split[0]
+
+    @property
+    def tariffs(self) -> dict[str, dict[str, Any]]:
+        self.doc  # noqa: B018 - splits once
+        assert self._split is not None
+        return self._split[1]
+
+    @property
+    def doc_bytes(self) -> bytes:
+        """What is stored (compressed): encoded once, shared by every write of this location."""
+        if self._doc_bytes is None:
+            self._doc_bytes = canonical(self.doc)
+        return self._doc_bytes
+
+    @property
+    def doc_blob(self) -> bytes:
+        """``doc_bytes`` compressed, once per location (the ``doc`` attribute of every write)."""
+        if self._doc_blob is None:
+            self._doc_blob = zlib.compress(self.doc_bytes, DOC_COMPRESSION)
+        return self._doc_blob
+
+    @property
+    def tariff_hashes(self) -> dict[str, str]:
+        if self._tariff_hashes is None:
+            self._tariff_hashes = {tariff_id: canonical_hash(t) for tariff_id, t in self.tariffs.items()}
+        return self._tariff_hashes
+
+    @property
+    def shape_hash(self) -> str:
+        """The hash of everything but the EVSE statuses and the last_updated stamps (tariffs
+        inlined): equal to the stored one, a change is status-only."""
+        return _digest(canonical(_shape(self.raw)))
+
+
+def encode(raw: dict[str, Any]) -> Encoded:
+    return Encoded(raw)
