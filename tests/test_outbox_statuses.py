@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from roam_emp import topology
 from roam_emp.domain import outbox
-from roam_emp.domain.outbox import PUT_EVENTS_MAX_BYTES, OutboxRelay
+from roam_emp.domain.event_batches import PUT_EVENTS_MAX_BYTES, Outgoing, statuses_event
+from roam_emp.domain.outbox import OutboxRelay
 from roam_emp.store.bus import entry_bytes
 
 ARN = "arn:aws:dynamodb:eu-central-1:123456789012:table/{table}/stream/2026-11-30T00:00:00.000"
@@ -277,7 +278,7 @@ def test_a_failed_full_call_reports_the_status_records_held_before_it() -> None:
 def test_the_aggregates_size_is_counted_as_it_is_serialized() -> None:
     """The open aggregate's size, kept entry by entry, is the serialized event's (non-ASCII ids,
     escaped as JSON does, included)."""
-    outgoing = outbox._Outgoing(lambda _events: None)
+    outgoing = Outgoing(lambda _events: None)
     for n in range(30):
         location_id = f"LOC{n}" + "\u00e9\u6771" * (n % 4)
         entry = relay(Bus()).status_change(
@@ -285,7 +286,7 @@ def test_the_aggregates_size_is_counted_as_it_is_serialized() -> None:
         )
         assert entry is not None
         outgoing.add_status(n, location_id, entry)
-        assert outgoing.entries_size == outbox._statuses_event(outgoing.entries).size
+        assert outgoing.entries_size == statuses_event(outgoing.entries).size
 
 
 def test_a_failed_translation_puts_the_aggregate_before_it_and_reports_itself() -> None:

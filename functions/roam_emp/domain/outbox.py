@@ -7,7 +7,9 @@ published (at least once). Each event's ``idempotency_key`` is derived from the 
 itself (an item and its version), so duplicates from retries, resends and stream replays carry the
 same key and consumers collapse them. docs/events.md lists each event with its key.
 
-The CDR table's stream also drives the CDR enrichment after acknowledgement (cdr_enrichment.py).
+Which PutEvents calls carry the events, and the batching of status-only location changes into
+``LocationStatusesChanged`` events: event_batches.py. The CDR table's stream also drives the CDR
+enrichment after acknowledgement (cdr_enrichment.py).
 """
 
 from __future__ import annotations
@@ -23,27 +25,19 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from ..config import Settings
-from ..store.bus import EventPublisher, detail_json, entry_bytes
+from ..store.bus import EventPublisher
 from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
 from ..store.locations import STATUS_SK as LOCATION_STATUS_SK
 from ..store.locations import TARIFF_VERSION_PREFIX
 from ..store.privacy import FORGET_ID
 from ..store.streams import Change, Item, blob, change_from_record, number, text
 from .cdr_enrichment import CdrEnricher
+from .event_batches import Event, Outgoing
 
 logger = Logger(child=True)
-Event = tuple[str, dict[str, Any]]
 # In-process attempts per record before the record is handed back to the event source (which
 # retries from it, STREAM_CONSUMER.max_retries times): most AWS hiccups pass within a second.
 ATTEMPTS = 3
-# A location's status item (store/locations.py): its EVSE statuses, rewritten by a status-only change.
-STATUSES_CHANGED = "LocationStatusesChanged"
-# PutEvents: at most 10 entries a call, and 256 KB for an entry and for a call's entries together,
-# counted as store/bus.entry_bytes does (AWS, "Calculating PutEvents event entry size"). The
-# margin covers what AWS may count beyond that rule (its API reference speaks of "necessary
-# characters and keys of the JSON representation"); an aggregate this size is 4 billed 64 KB chunks.
-PUT_EVENTS_MAX_ENTRIES = 10
-PUT_EVENTS_MAX_BYTES = 256 * 1024 - 8 * 1024
 
 
 def _doc_json(item: Item | None, name: str = "doc") -> Any:
@@ -63,106 +57,6 @@ def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _short_hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-@dataclass
-class _Slot:
-    """One event to put, with the records it carries (their positions in the batch) and the items
-    it concerns (``table/pk``: a location's item and its status item are one)."""
-
-    event: Event
-    records: list[int]
-    items: set[str]
-    size: int
-
-
-def _statuses_event(entries: list[tuple[int, str, dict[str, Any]]]) -> _Slot:
-    """The ``LocationStatusesChanged`` event carrying these entries. Its key is a hash of theirs:
-    a retry of the same batch repeats it; a retry cut differently (from a failed record, or
-    bisected) makes other aggregates, so consumers dedupe per entry (docs/events.md)."""
-    keys = "\n".join(entry["idempotency_key"] for _, _, entry in entries)
-    detail = {
-        "idempotency_key": f"{STATUSES_CHANGED}/{hashlib.sha256(keys.encode()).hexdigest()[:32]}",
-        "changes": [entry for _, _, entry in entries],
-    }
-    return _Slot(
-        (STATUSES_CHANGED, detail),
-        [index for index, _, _ in entries],
-        {item for _, item, _ in entries},
-        entry_bytes(STATUSES_CHANGED, detail),
-    )
-
-
-# The size of a LocationStatusesChanged event without its entries; each entry adds its JSON and
-# a separator (json.dumps' ", "), so the aggregate's size is known without serializing it again.
-_STATUSES_BASE_BYTES = _statuses_event([]).size
-
-
-class _Outgoing:
-    """What one batch announces and has not put on the bus yet, in the order it must go: events
-    (``pending``) and the open aggregate of status entries, which stays open over the batch and
-    is closed (queued behind what is pending) when it is full or when an event of one of its
-    items comes: a later change of an item never goes out before an earlier one. A PutEvents call
-    never carries one item twice either, so a partly failed call cannot reorder an item."""
-
-    def __init__(self, publish: Callable[[list[Event]], None]) -> None:
-        self.publish = publish
-        self.pending: list[_Slot] = []
-        self.entries: list[tuple[int, str, dict[str, Any]]] = []  # the open aggregate
-        self.entries_size = _STATUSES_BASE_BYTES
-
-    def add_event(self, index: int, item: str, event: Event) -> None:
-        if any(item == held for _, held, _ in self.entries):
-            self._close()
-        self.pending.append(_Slot(event, [index], {item}, entry_bytes(*event)))
-
-    def add_status(self, index: int, item: str, entry: dict[str, Any]) -> None:
-        added = len(detail_json(entry).encode()) + (2 if self.entries else 0)
-        if self.entries and self.entries_size + added > PUT_EVENTS_MAX_BYTES:
-            self._close()
-            added -= 2
-        self.entries.append((index, item, entry))
-        self.entries_size += added
-
-    def _close(self) -> None:
-        if self.entries:
-            self.pending.append(_statuses_event(self.entries))
-        self.entries, self.entries_size = [], _STATUSES_BASE_BYTES
-
-    def full(self) -> bool:
-        """Enough is pending to fill a PutEvents call."""
-        return (
-            len(self.pending) >= PUT_EVENTS_MAX_ENTRIES
-            or sum(s.size for s in self.pending) >= PUT_EVENTS_MAX_BYTES
-        )
-
-    def put(self, *, final: bool = False) -> int | None:
-        """Put what is pending (``final``: the open aggregate too), call by call in order,
-        stopping at the first call that fails: then the earliest record not relayed."""
-        if final:
-            self._close()
-        for call in self._calls():
-            try:
-                self.publish([slot.event for slot in call])
-            except Exception:
-                waiting = [i for slot in self.pending for i in slot.records]
-                return min(waiting + [i for i, _, _ in self.entries])
-            del self.pending[: len(call)]
-        return None
-
-    def _calls(self) -> list[list[_Slot]]:
-        calls: list[list[_Slot]] = []
-        call: list[_Slot] = []
-        for slot in self.pending:
-            if call and (
-                len(call) == PUT_EVENTS_MAX_ENTRIES
-                or sum(s.size for s in call) + slot.size > PUT_EVENTS_MAX_BYTES
-                or any(slot.items & s.items for s in call)
-            ):
-                calls.append(call)
-                call = []
-            call.append(slot)
-        return [*calls, call] if call else calls
 
 
 @dataclass
@@ -203,7 +97,7 @@ class OutboxRelay:
         ``LocationStatusesChanged`` events as fit (issue 11: EventBridge bills per entry). A record
         counts as relayed only once everything it announces is on the bus: a failed put reports
         the earliest record it, or anything not yet put, carried."""
-        outgoing = _Outgoing(lambda events: self._attempt(lambda: self.events.publish_many(events), None))
+        outgoing = Outgoing(lambda events: self._attempt(lambda: self.events.publish_many(events), None))
 
         def failure(index: int) -> dict[str, Any]:
             sequence_number = change_from_record(records[index]).sequence_number
