@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 
 from .aws_calls import counting
+from .harness import as_hub, register_with
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "ocpi-2.2.1-examples"
 # The same number of repeats as the cost model's copy (cost_model.CALLS_REPEAT): the simulator's
@@ -282,7 +283,6 @@ def count_operations(repeat: int = REPEAT) -> dict[str, dict[str, Any]]:
     from roam_emp.config import settings
     from roam_emp.domain.location_pull import LocationPuller
     from roam_emp.local.runtime import LocalRuntime
-    from roam_emp.ocpi.auth_header import encode_token
     from roam_emp.ocpi.timestamps import parse_timestamp
     from roam_emp.polling import wait_for
     from roam_emp.simulator import RoamSimulator
@@ -310,16 +310,8 @@ def count_operations(repeat: int = REPEAT) -> dict[str, dict[str, Any]]:
             httpx.post(
                 f"{simulator.url}/_sim/locations/reset", json={"size": NETWORK, "pull_min_interval_s": 0}
             ).raise_for_status()
-            runtime.admin(
-                "POST",
-                "/admin/registration",
-                {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
-            ).raise_for_status()
-            http = httpx.Client(
-                base_url=runtime.url,
-                timeout=60,
-                headers={"Authorization": encode_token(simulator.state.our_token_for_emp or "")},
-            )
+            register_with(runtime, simulator)
+            http = as_hub(runtime, simulator)
             events = _Events(events_file, wait_for)
             puller = LocationPuller.from_settings(
                 dataclasses.replace(settings(), location_pull_min_interval_s=0)

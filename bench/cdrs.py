@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from .aws_calls import counting
+from .harness import as_hub, register_with
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "ocpi-2.2.1-examples"
 
@@ -24,7 +25,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "ocpi-2.2.1-examples
 def run() -> dict[str, Any]:
     from roam_emp import topology
     from roam_emp.local.runtime import LocalRuntime
-    from roam_emp.ocpi.auth_header import encode_token
     from roam_emp.simulator import RoamSimulator
     from roam_emp.store import aws
     from roam_emp.store.dynamo import paginate
@@ -37,16 +37,8 @@ def run() -> dict[str, Any]:
         ) as runtime,
         RoamSimulator(network_size=10) as simulator,
     ):
-        runtime.admin(
-            "POST",
-            "/admin/registration",
-            {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
-        ).raise_for_status()
-        http = httpx.Client(
-            base_url=runtime.url,
-            timeout=60,
-            headers={"Authorization": encode_token(simulator.state.our_token_for_emp or "")},
-        )
+        register_with(runtime, simulator)
+        http = as_hub(runtime, simulator)
 
         def cdr(cdr_id: str) -> dict[str, Any]:
             body = copy.deepcopy(template)

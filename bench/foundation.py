@@ -13,13 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from roam_emp.ocpi.auth_header import encode_token
 from roam_emp.ocpi.cdrs import Cdr
 from roam_emp.ocpi.leniency import parse_inbound_json
 
 from .aws_calls import counting
+from .harness import as_hub, register_with
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "ocpi-2.2.1-examples"
 
@@ -50,15 +48,9 @@ def aws_calls_per_request() -> dict[str, Any]:
     from roam_emp.simulator import RoamSimulator
 
     with LocalRuntime(log_level="ERROR", ship_logs=False) as runtime, RoamSimulator() as simulator:
-        runtime.admin(
-            "POST",
-            "/admin/registration",
-            {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
-        )
-        token = simulator.state.our_token_for_emp or ""
-        url = f"{runtime.url}/ocpi/2.2.1/credentials"
-        headers = {"Authorization": encode_token(token)}
-        http = httpx.Client(headers=headers)  # one client: no TLS context per request
+        register_with(runtime, simulator)
+        url = "/ocpi/2.2.1/credentials"
+        http = as_hub(runtime, simulator)  # one client: no TLS context per request
         http.get(url)  # warm: the secret is cached after the first call
         n = 300
         with counting() as inbound:

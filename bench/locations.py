@@ -25,6 +25,7 @@ from roam_emp.ocpi.locations import Location
 from roam_emp.store.pull_state import PullMode
 
 from .aws_calls import counting
+from .harness import register_with
 
 NETWORK = int(os.environ.get("BENCH_LOCATIONS", "20000"))
 WRITES = (
@@ -64,11 +65,7 @@ def full_pulls() -> dict[str, Any]:
         httpx.post(
             f"{simulator.url}/_sim/locations/reset", json={"size": NETWORK, "pull_min_interval_s": 0}
         ).raise_for_status()
-        runtime.admin(
-            "POST",
-            "/admin/registration",
-            {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
-        ).raise_for_status()
+        register_with(runtime, simulator)
         config = dataclasses.replace(settings(), location_pull_min_interval_s=0)
         first, first_calls, first_s = _pull(LocationPuller.from_settings(config))
         second, second_calls, second_s = _pull(LocationPuller.from_settings(config))

@@ -22,6 +22,7 @@ import httpx
 
 from roam_emp import topology
 
+from .harness import register
 from .token_load import store_tokens
 
 FLEET_TOKENS = int(os.environ.get("BENCH_FLEET_TOKENS", "10000"))
@@ -154,9 +155,7 @@ def push_fleet() -> dict[str, Any]:
         def rejected_429() -> int:
             return int(httpx.get(f"{sim_url}/_sim/state").json()["rejected_429"])
 
-        runtime.admin(
-            "POST", "/admin/registration", {"versions_url": f"{sim_url}/ocpi/versions", "token_a": token_a}
-        ).raise_for_status()
+        register(runtime, f"{sim_url}/ocpi/versions", token_a)
         logging.disable(logging.INFO)
         if runtime.triggers:
             runtime.triggers.stop()  # the OutboxRelay is a Lambda of its own in AWS

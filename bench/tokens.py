@@ -29,6 +29,7 @@ import httpx
 
 from . import token_fleet
 from .aws_calls import counting
+from .harness import as_hub, register_with
 from .token_load import store_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,24 +149,16 @@ def authorize_in_process() -> dict[str, Any]:
 
 def through_gateway_and_token_push() -> dict[str, Any]:
     from roam_emp.local.runtime import LocalRuntime
-    from roam_emp.ocpi.auth_header import encode_token
     from roam_emp.simulator import RoamSimulator
 
     with (
         LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False) as runtime,
         RoamSimulator() as simulator,
     ):
-        runtime.admin(
-            "POST",
-            "/admin/registration",
-            {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
-        ).raise_for_status()
+        register_with(runtime, simulator)
         http = httpx.Client(base_url=runtime.url, timeout=60)
         http.post("/admin/tokens", json={"uid": "GW1", "type": "RFID", "contract_id": "NLEMPC00000001"})
-        ocpi = httpx.Client(
-            base_url=runtime.url,
-            headers={"Authorization": encode_token(simulator.state.our_token_for_emp or "")},
-        )
+        ocpi = as_hub(runtime, simulator)
         for _ in range(20):
             ocpi.post("/ocpi/2.2.1/tokens/GW1/authorize?type=RFID")
         samples = []
@@ -257,11 +250,7 @@ def _registered_runtime() -> Any:
     stack = ExitStack()
     runtime = stack.enter_context(LocalRuntime(log_level="ERROR", schedules=False, ship_logs=False))
     simulator = stack.enter_context(RoamSimulator())
-    runtime.admin(
-        "POST",
-        "/admin/registration",
-        {"versions_url": simulator.versions_url, "token_a": simulator.state.token_a},
-    ).raise_for_status()
+    register_with(runtime, simulator)
     import logging
 
     logging.disable(logging.INFO)  # two INFO lines per push would be measured too
