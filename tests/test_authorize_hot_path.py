@@ -396,3 +396,98 @@ def test_a_client_built_in_background_is_the_one_used_and_built_once(
     built = aws.dynamodb()
     aws.build_in_background("dynamodb")  # it exists: no second thread, the same client
     assert len(started) == 1 and aws.dynamodb() is built
+
+
+# --- The read-ahead of an on-demand cold start (handlers/ocpi_authorize.py) ---
+
+
+@pytest.mark.parametrize("init_type", ["on-demand", "snap-start", "provisioned-concurrency", None])
+def test_the_read_ahead_begins_only_on_an_on_demand_init(init_type: str | None) -> None:
+    """Only an on-demand init reads ahead: a SnapStart snapshot must hold no connection and no
+    secret, a provisioned environment is frozen after its init, tests and local mode set no type."""
+    probe = (
+        "import json, roam_emp.handlers.ocpi_authorize as h\n"
+        "thread = h.READ_AHEAD\n"
+        "thread and thread.join(timeout=60)\n"  # against a closed port: fails fast, and quietly
+        "print(json.dumps({'began': thread is not None, 'done': thread is None or not thread.is_alive()}))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        PYTHONPATH=str(FUNCTIONS),
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="eu-central-1",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # nothing listens: no real AWS call can happen
+        AWS_MAX_ATTEMPTS="1",
+    )
+    if init_type:
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = init_type
+    done = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300, check=True
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"began": init_type == "on-demand", "done": True}
+    assert "Traceback" not in done.stderr  # a failed read-ahead is left to the first request
+
+
+def _operations_of_our_clients() -> list[str]:
+    called: list[str] = []
+    aws.add_client_hook(
+        "hot_path_read_ahead",
+        lambda client, _service: client.meta.events.register(
+            "before-call", lambda model, **_: called.append(model.name)
+        ),
+    )
+    return called
+
+
+def test_after_the_read_ahead_the_first_request_reads_no_secret(
+    seeded: dict[str, str],  # noqa: F811 - the imported fixture
+) -> None:
+    from roam_emp.config import settings as current
+    from roam_emp.ocpi.auth_header import encode_token
+    from roam_emp.store.credentials import CredentialsVault, HubTokens, clear_cache
+
+    CredentialsVault(current().credentials_secret).put(HubTokens(inbound=INBOUND))
+    clear_cache()
+    called = _operations_of_our_clients()
+    try:
+        ocpi_authorize.read_ahead()
+        assert called == ["GetSecretValue"]
+        event = _event(
+            "POST", "/ocpi/2.2.1/tokens/VALID/authorize", None, {"Authorization": encode_token(INBOUND)}
+        )
+        answer = ocpi_authorize.handler(event, context_for(AUTHORIZE))
+        assert answer["statusCode"] == 200
+        assert called.count("GetSecretValue") == 1  # the request found the secret read ahead
+    finally:
+        aws.remove_client_hook("hot_path_read_ahead")
+
+
+def test_a_failed_read_ahead_is_left_to_the_first_request(
+    seeded: dict[str, str],  # noqa: F811 - the imported fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from roam_emp.config import settings as current
+    from roam_emp.ocpi.auth_header import encode_token
+    from roam_emp.store.credentials import CredentialsVault, HubTokens, clear_cache
+
+    CredentialsVault(current().credentials_secret).put(HubTokens(inbound=INBOUND))
+    clear_cache()
+
+    class Unreachable:
+        def __init__(self, *_: Any) -> None:
+            raise ConnectionError("secrets manager unreachable during the init")
+
+    monkeypatch.setattr(ocpi_authorize, "CredentialsVault", Unreachable)
+    ocpi_authorize.read_ahead()  # does not raise: the request reads for itself
+    called = _operations_of_our_clients()
+    try:
+        event = _event(
+            "POST", "/ocpi/2.2.1/tokens/VALID/authorize", None, {"Authorization": encode_token(INBOUND)}
+        )
+        answer = ocpi_authorize.handler(event, context_for(AUTHORIZE))
+        assert answer["statusCode"] == 200
+        assert called.count("GetSecretValue") == 1
+    finally:
+        aws.remove_client_hook("hot_path_read_ahead")
