@@ -6,11 +6,8 @@ Reported as ratios to ``import boto3`` (absolute times are this machine's): the 
 function's runs over the median of every ``import boto3`` run. Measured as shipped: on a copy of
 the tree with what the bundling adds (infra/bundling.py: botocore's data trimmed to the authorize
 function's calls, store/botocore_data.py), and Lambda ships bytecode, so one discarded round
-compiles the ``.pyc`` files first. Each child is an on-demand cold start as far as our code can
-tell (``AWS_LAMBDA_INITIALIZATION_TYPE=on-demand``, which Lambda sets; the authorize function
-reads its credentials secret ahead during the import then, handlers/ocpi_authorize.py). The child
-measures from inside the interpreter: Python's own start-up (the same for every run, and Lambda's
-to pay) is not in either figure.
+compiles the ``.pyc`` files first. The child measures from inside the interpreter:
+Python's own start-up (the same for every run, and Lambda's to pay) is not in either figure.
 """
 
 from __future__ import annotations
@@ -262,12 +259,7 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
         apply(provision(LocalNames()))
         _seed()
         ours = as_shipped(FUNCTIONS_DIR, Path(shipped.name) / "ours")
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ours),
-            "PYTHONDONTWRITEBYTECODE": "",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        }
+        env = {**os.environ, "PYTHONPATH": str(ours), "PYTHONDONTWRITEBYTECODE": ""}
         env.pop("PYTHONDONTWRITEBYTECODE")
         bodies = {
             f.name: HANDLER.format(

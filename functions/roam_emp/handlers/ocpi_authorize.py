@@ -7,60 +7,25 @@ their headers and status codes are those of the resolver-based functions (the sa
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from typing import Any
 
-from ..config import settings
+from ..api import rest
+from ..api.auth import Scope, authenticate
+from ..config import per_settings
+from ..domain.authorization import Authorizer, location_references
 from ..store import aws, botocore_data
-from ..store.credentials import CredentialsVault
-
-# The bundle ships botocore's data trimmed to this function's three operations (the first call
-# builds its two clients from them: store/botocore_data.py); absent in the source tree.
-aws.use_shipped_data(botocore_data.directory_for("ocpi_authorize"))
-
-
-def read_ahead() -> None:
-    """What the first request needs whatever it asks: the Secrets Manager client, the credentials
-    secret (store/credentials.py's cache) and, during that read, the DynamoDB client. A failure is
-    left to the first request, which reads again and answers it as any other (api/rest.py)."""
-    try:
-        config = settings()  # auth.vault()'s secret, built here: api.auth would import Powertools
-        aws.secretsmanager()
-        aws.build_in_background("dynamodb")
-        CredentialsVault(config.credentials_secret, config.secret_cache_s).get()
-    except Exception:  # noqa: S110 - the request's own read reports it
-        pass
-
-
-# On an on-demand cold start (Lambda's AWS_LAMBDA_INITIALIZATION_TYPE) the first request follows
-# the init at once: the secret's round trip (on AWS also the TLS handshake) overlaps the rest of
-# this import, the largest part of the init (issue 11, docs/performance.md). Not under SnapStart
-# (a snapshot must hold no connection and no secret) nor provisioned concurrency (the environment
-# is frozen after its init, possibly mid-call); never in tests or local mode, which set no type.
-READ_AHEAD = (
-    threading.Thread(target=read_ahead, name="read-ahead", daemon=True)
-    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "on-demand"
-    else None
-)
-if READ_AHEAD is not None:
-    READ_AHEAD.start()
-# Bounds how long the first request waits for it before reading for itself (the client's connect
-# timeout; a read-ahead still waiting then is no faster than a new read).
-READ_AHEAD_WAIT_S = 2.0
-
-from ..api import rest  # noqa: E402 - after the read-ahead began
-from ..api.auth import Scope, authenticate  # noqa: E402
-from ..config import per_settings  # noqa: E402
-from ..domain.authorization import Authorizer, location_references  # noqa: E402
-from ._runtime import logger, metrics, rest_entry  # noqa: E402
+from ._runtime import logger, metrics, rest_entry
 
 # The path parameter as Powertools' APIGatewayRestResolver matched it (its characters, trailing
 # slashes allowed), so the same requests reach the route; anything else is 404 "no such endpoint",
 # before authentication, as the resolver answered it.
 _SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
 ROUTE = re.compile(rf"^/ocpi/2\.2\.1/tokens/(?P<token_uid>{_SEGMENT})/authorize/*$")
+
+# The bundle ships botocore's data trimmed to this function's three operations (the first call
+# builds its two clients from them: store/botocore_data.py); absent in the source tree.
+aws.use_shipped_data(botocore_data.directory_for("ocpi_authorize"))
 
 authorizer = per_settings(Authorizer.from_settings)
 
@@ -88,8 +53,6 @@ def dispatch(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     found = ROUTE.match(str(event.get("path") or "")) if method == "POST" else None
     if found is None:
         return rest.failure_response(event, rest.NOT_FOUND)
-    if READ_AHEAD is not None:
-        READ_AHEAD.join(timeout=READ_AHEAD_WAIT_S)  # returns at once when it is done
     try:
         # Cold: the DynamoDB client (CPU: its service model and endpoint rules) is built while the
         # first Secrets Manager read waits on the network; both were built one after the other.
