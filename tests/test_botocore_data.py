@@ -169,6 +169,11 @@ def test_data_written_for_another_botocore_is_ignored(written: Path, tmp_path: P
     assert botocore_data.loader(tmp_path / "absent") is None  # the source tree: nothing shipped
 
 
+def test_an_operators_own_data_path_wins(written: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DATA_PATH", str(written.parent))
+    assert botocore_data.loader(written) is None  # botocore's loader, with AWS_DATA_PATH
+
+
 @contextmanager
 def shipped_clients(directory: Path) -> Iterator[list[str]]:
     """Our clients built from ``directory`` from now on; yields the operations they call."""

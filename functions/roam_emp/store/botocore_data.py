@@ -18,7 +18,7 @@ At run time botocore's loader looks in that directory first and finds everything
 rules, SDK defaults, other services) in its own data. The directory is botocore's own data,
 trimmed, so endpoints are resolved as from the bundled ``endpoints.json`` (``is_builtin_path``).
 A manifest written for another botocore version (a layer upgraded without a new build) is ignored:
-botocore's full data is used, slower, never wrong.
+botocore's full data is used, slower, never wrong; so is the directory when ``AWS_DATA_PATH`` is set.
 """
 
 from __future__ import annotations
@@ -79,7 +79,10 @@ class ShippedFirstLoader(Loader):
 
 
 def loader(directory: Path) -> Loader | None:
-    """The loader for a shipped directory, or None: not shipped, or for another botocore."""
+    """The loader for a shipped directory, or None: not shipped, written for another botocore,
+    or an ``AWS_DATA_PATH`` set (an operator's own botocore data: botocore's loader honours it)."""
+    if os.environ.get("AWS_DATA_PATH"):
+        return None
     try:
         manifest = json.loads((directory / MANIFEST).read_bytes())
     except FileNotFoundError:
