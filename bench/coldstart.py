@@ -3,8 +3,10 @@ import plus its first invocation (client creation, the first Secrets Manager rea
 DynamoDB calls) against moto's server, interleaved run by run with ``import boto3`` alone.
 
 Reported as ratios to ``import boto3`` (absolute times are this machine's): the median of each
-function's runs over the median of every ``import boto3`` run. Lambda ships bytecode, so one
-discarded round compiles the ``.pyc`` files first. The child measures from inside the interpreter:
+function's runs over the median of every ``import boto3`` run. Measured as shipped: on a copy of
+the tree with what the bundling adds (infra/bundling.py: botocore's data trimmed to the authorize
+function's calls, store/botocore_data.py), and Lambda ships bytecode, so one discarded round
+compiles the ``.pyc`` files first. The child measures from inside the interpreter:
 Python's own start-up (the same for every run, and Lambda's to pay) is not in either figure.
 """
 
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +215,21 @@ def warm_authorize_calls(n: int = 50) -> dict[str, Any]:
     }
 
 
+def as_shipped(functions: Path, into: Path) -> Path:
+    """A copy of ``functions`` with what the bundling adds to the code asset, by the copy's own
+    build step (a tree from before that step ships none): what Lambda would load."""
+    target = into / "functions"
+    shutil.copytree(functions, target, ignore=shutil.ignore_patterns("__pycache__"))
+    if (target / "roam_emp" / "store" / "botocore_data.py").exists():
+        subprocess.run(  # noqa: S603 - our own interpreter, the tree's own build step
+            [sys.executable, "-m", "roam_emp.store.botocore_data", str(target / "roam_emp")],
+            env={**os.environ, "PYTHONPATH": str(target)},
+            capture_output=True,
+            check=True,
+        )
+    return target
+
+
 def _child(body: str, env: dict[str, str]) -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603 - our own interpreter, our own code
         [sys.executable, "-c", CHILD.format(body=body)],
@@ -231,6 +250,7 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
     from roam_emp.local.runtime import DEFAULT_ENV
 
     functions = [f for f in topology.FUNCTIONS if not names or f.name in names]
+    shipped = tempfile.TemporaryDirectory(prefix="coldstart-")
     moto = MotoServer().start()
     try:
         os.environ.update(
@@ -238,7 +258,8 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
         )
         apply(provision(LocalNames()))
         _seed()
-        env = {**os.environ, "PYTHONPATH": str(FUNCTIONS_DIR), "PYTHONDONTWRITEBYTECODE": ""}
+        ours = as_shipped(FUNCTIONS_DIR, Path(shipped.name) / "ours")
+        env = {**os.environ, "PYTHONPATH": str(ours), "PYTHONDONTWRITEBYTECODE": ""}
         env.pop("PYTHONDONTWRITEBYTECODE")
         bodies = {
             f.name: HANDLER.format(
@@ -248,7 +269,11 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
         }
         for body in bodies.values():  # compile the .pyc files, as Lambda's package ships them
             _child(body, env)
-        other = {**env, "PYTHONPATH": COMPARE_WITH} if COMPARE_WITH else None
+        other = (
+            {**env, "PYTHONPATH": str(as_shipped(Path(COMPARE_WITH), Path(shipped.name) / "other"))}
+            if COMPARE_WITH
+            else None
+        )
         if other is not None:
             for body in bodies.values():
                 _child(body, other)
@@ -264,6 +289,7 @@ def measure(runs: int = RUNS, names: tuple[str, ...] = ()) -> dict[str, Any]:
         warm = warm_authorize_calls()
     finally:
         moto.stop()
+        shipped.cleanup()
     floor = statistics.median(baseline)
     table = _ratios(samples, floor)
     result: dict[str, Any] = {

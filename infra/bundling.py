@@ -1,7 +1,9 @@
 """Lambda packaging without Docker: CDK local bundling.
 
 - The code asset holds ``roam_emp`` only (local mode, simulator and CLI stay out), compiled to
-  ``.pyc`` with unchecked hashes so Lambda never recompiles or re-stats sources.
+  ``.pyc`` with unchecked hashes so Lambda never recompiles or re-stats sources, plus botocore's
+  data trimmed to the authorize function's calls (roam_emp/store/botocore_data.py; written from
+  this interpreter's botocore, used only where the layer's botocore is the same version).
 - The dependencies layer is installed from a wheelhouse of manylinux aarch64 wheels for the
   runtime's Python version (``make wheelhouse`` downloads it from PyPI once), so synth runs fully
   offline.
@@ -26,9 +28,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import botocore
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+
+from roam_emp.store import botocore_data
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"
@@ -99,6 +104,7 @@ class _CodeBundler:
     def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
         target = Path(output_dir) / "roam_emp"
         shutil.copytree(FUNCTIONS / "roam_emp", target, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+        botocore_data.write_all(target)
         _compile(target, self.python)
         return True
 
@@ -141,13 +147,17 @@ class _DependenciesBundler:
 
 
 def _bundling(local: Any, python: str) -> BundlingOptions:
-    # The runtime's version and whether .pyc ship are part of the bundling options, so the asset
-    # hash (and the deployed code) changes when either does.
+    # The runtime's version, whether .pyc ship and the botocore the trimmed data is written from
+    # are part of the bundling options, so the asset hash (and the deployed code) changes with each.
     return BundlingOptions(
         image=_NO_DOCKER,
         local=local,
         command=["false"],
-        environment={"LAMBDA_PYTHON": python, "PYC": str(ships_bytecode(python)).lower()},
+        environment={
+            "LAMBDA_PYTHON": python,
+            "PYC": str(ships_bytecode(python)).lower(),
+            "BOTOCORE": botocore.__version__,
+        },
     )
 
 

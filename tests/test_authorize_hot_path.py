@@ -54,6 +54,10 @@ NOT_ON_THE_PATH = (
     "roam_emp.store.tokens",
     "roam_emp.store.locations",
     "orjson",  # the location pull's canonical encoding (store/locations.py)
+    # config.py reads the environment variables' names from env_names.py: topology's resource
+    # dataclasses (resources.py) are not built on this path.
+    "roam_emp.topology",
+    "roam_emp.resources",
 )
 
 
@@ -72,6 +76,20 @@ def test_importing_the_authorize_handler_loads_only_what_answering_needs() -> No
     )
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["loaded"] == []
+
+
+def test_every_resource_takes_its_environment_variable_from_env_names() -> None:
+    """One source of truth for the names: config.py reads env_names, topology (and with it CDK
+    and local mode) gives each resource the same constant, never a literal of its own."""
+    from roam_emp import env_names
+
+    names = {value for key, value in vars(env_names).items() if key.isupper()}
+    resources = (*topology.TABLES, *topology.QUEUES, *topology.BUCKETS, *topology.SECRETS)
+    assert {r.env_var for r in resources} | {
+        topology.EVENT_BUS_ENV,
+        topology.SUPPORT_LOG_GROUPS_ENV,
+        topology.ALARM_NAME_PREFIX_ENV,
+    } == names
 
 
 class CallLog:

@@ -201,6 +201,8 @@ def test_bundles_are_compiled_and_built_for_lambda(synth: tuple[Any, Template, P
     assert (code / "handlers" / "ocpi_credentials.py").exists()
     assert list((code / "handlers" / "__pycache__").glob("ocpi_credentials.*.pyc"))
     assert not (code / "local").exists() and not (code / "simulator").exists()  # moto/Flask stay out
+    # botocore's data trimmed for the authorize function, written at bundling (test_botocore_data.py)
+    assert (code / "botocore_data" / "ocpi_authorize" / "roam-emp-manifest.json").exists()
     layer = layer_dirs[0] / "python"
     cores = list(layer.glob("pydantic_core/_pydantic_core*.so"))
     assert cores and "aarch64" in cores[0].name

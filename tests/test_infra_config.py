@@ -15,6 +15,7 @@ from aws_cdk import App
 
 from infra import bundling
 from infra.config import StackConfig
+from roam_emp.store import botocore_data
 
 
 def config(**context: Any) -> StackConfig:
@@ -189,6 +190,9 @@ def test_shipped_bytecode_matches_the_pinned_runtime_or_none_ships(tmp_path: Pat
     pycs = list((same / "roam_emp" / "handlers" / "__pycache__").glob("*.pyc"))
     assert pycs and all(p.read_bytes()[:4] == importlib.util.MAGIC_NUMBER for p in pycs)
     assert all(f".cpython-{bundling.LOCAL_PYTHON.replace('.', '')}." in p.name for p in pycs)
+    # botocore's data trimmed for the authorize function, from this botocore (test_botocore_data.py)
+    shipped = botocore_data.directory_for("ocpi_authorize", same / "roam_emp")
+    assert botocore_data.loader(shipped) is not None
     runtime = "3.12" if bundling.LOCAL_PYTHON != "3.12" else "3.13"
     bundling._CodeBundler(runtime).try_bundle(str(other))
     assert (other / "roam_emp" / "handlers" / "ocpi_credentials.py").exists()

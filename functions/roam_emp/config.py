@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TypeVar
 
-from . import topology
+from . import env_names
 from .ocpi.countries import to_alpha3
 
 
@@ -93,15 +93,15 @@ class Settings:
             party_id=_env("ROAM_EMP_PARTY_ID", "EMP"),
             business_name=_env("ROAM_EMP_BUSINESS_NAME", "Example EMP"),
             business_website=os.environ.get("ROAM_EMP_BUSINESS_WEBSITE") or None,
-            state_table=_env(topology.STATE_TABLE.env_var, "roam-emp-state"),
-            locations_table=_env(topology.LOCATIONS_TABLE.env_var, "roam-emp-locations"),
-            tokens_table=_env(topology.TOKENS_TABLE.env_var, "roam-emp-tokens"),
-            authorizations_table=_env(topology.AUTHORIZATIONS_TABLE.env_var, "roam-emp-authorizations"),
-            token_push_queue_url=_env(topology.TOKEN_PUSH_QUEUE.env_var, ""),
-            sessions_table=_env(topology.SESSIONS_TABLE.env_var, "roam-emp-sessions"),
-            commands_table=_env(topology.COMMANDS_TABLE.env_var, "roam-emp-commands"),
-            cdrs_table=_env(topology.CDRS_TABLE.env_var, "roam-emp-cdrs"),
-            cdr_archive_bucket=_env(topology.CDR_ARCHIVE.env_var, "roam-emp-cdr-archive"),
+            state_table=_env(env_names.STATE_TABLE, "roam-emp-state"),
+            locations_table=_env(env_names.LOCATIONS_TABLE, "roam-emp-locations"),
+            tokens_table=_env(env_names.TOKENS_TABLE, "roam-emp-tokens"),
+            authorizations_table=_env(env_names.AUTHORIZATIONS_TABLE, "roam-emp-authorizations"),
+            token_push_queue_url=_env(env_names.TOKEN_PUSH_QUEUE_URL, ""),
+            sessions_table=_env(env_names.SESSIONS_TABLE, "roam-emp-sessions"),
+            commands_table=_env(env_names.COMMANDS_TABLE, "roam-emp-commands"),
+            cdrs_table=_env(env_names.CDRS_TABLE, "roam-emp-cdrs"),
+            cdr_archive_bucket=_env(env_names.CDR_ARCHIVE_BUCKET, "roam-emp-cdr-archive"),
             cdr_cost_tolerance=Decimal(_env("CDR_COST_TOLERANCE", "0.01")),
             contract_id_prefixes=_list("CONTRACT_ID_PREFIXES"),
             max_tokens_per_contract_id=int(_env("MAX_TOKENS_PER_CONTRACT_ID", "1")),
@@ -111,8 +111,8 @@ class Settings:
             auth_hook_target=os.environ.get("AUTH_HOOK_TARGET") or None,
             auth_hook_budget_ms=int(_env("AUTH_HOOK_BUDGET_MS", "600")),
             auth_hook_fallback=_env("AUTH_HOOK_FALLBACK", "ALLOWED").upper(),
-            credentials_secret=_env(topology.HUB_CREDENTIALS.env_var, "roam-emp/hub-credentials"),
-            event_bus_name=_env(topology.EVENT_BUS_ENV, "roam-emp"),
+            credentials_secret=_env(env_names.HUB_CREDENTIALS_SECRET, "roam-emp/hub-credentials"),
+            event_bus_name=_env(env_names.EVENT_BUS_NAME, "roam-emp"),
             public_base_url=(os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
             hub_requests_per_minute=int(_env("HUB_REQUESTS_PER_MINUTE", "2900")),
             hub_requests_per_day=int(_env("HUB_REQUESTS_PER_DAY", "990000")),
@@ -123,7 +123,7 @@ class Settings:
             location_pull_min_interval_s=float(_env("LOCATION_PULL_MIN_INTERVAL_S", "60")),
             location_delta_overlap_s=float(_env("LOCATION_DELTA_OVERLAP_S", "120")),
             location_max_removal_fraction=float(_env("LOCATION_MAX_REMOVAL_FRACTION", "0.5")),
-            support_log_groups=_names(topology.SUPPORT_LOG_GROUPS_ENV),
+            support_log_groups=_names(env_names.SUPPORT_LOG_GROUPS),
             support_log_hours=int(_env("SUPPORT_LOG_HOURS", "48")),
         )
 

@@ -1,13 +1,15 @@
 """One description of every AWS resource, Lambda and route, shared by the CDK stacks (infra/) and
 by local mode (roam_emp.local), so the cloud and the embedded default cannot drift apart.
 
-Pure data: no boto3, no CDK imports. The kinds of resource are in resources.py.
+Pure data: no boto3, no CDK imports. The kinds of resource are in resources.py, the names of the
+environment variables carrying their names in env_names.py (config.py reads them from there).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import env_names
 from .resources import (
     Access,
     Auth,
@@ -38,11 +40,11 @@ __all__ = [
     "Table",
 ]
 
-STATE_TABLE = Table(key="state", env_var="STATE_TABLE")
+STATE_TABLE = Table(key="state", env_var=env_names.STATE_TABLE)
 # The Locations cache (store/locations.py): location items and, once per id, their tariffs.
 LOCATIONS_TABLE = Table(
     key="locations",
-    env_var="LOCATIONS_TABLE",
+    env_var=env_names.LOCATIONS_TABLE,
     indexes=(
         Index("by_party", "party_key", "location_id", include=("summary",)),
         Index("by_country", "country", "location_id", include=("summary",)),
@@ -53,7 +55,7 @@ LOCATIONS_TABLE = Table(
 # Our tokens (what we push to Plugsurfing) with their push state (store/tokens.py).
 TOKENS_TABLE = Table(
     key="tokens",
-    env_var="TOKENS_TABLE",
+    env_var=env_names.TOKENS_TABLE,
     indexes=(
         Index("by_contract", "contract_key", "token_key"),
         Index("by_updated", "list_pk", "updated_key"),
@@ -64,14 +66,14 @@ TOKENS_TABLE = Table(
 # Every real-time authorization decision, for support and analytics (store/authorizations.py).
 AUTHORIZATIONS_TABLE = Table(
     key="authorizations",
-    env_var="AUTHORIZATIONS_TABLE",
+    env_var=env_names.AUTHORIZATIONS_TABLE,
     indexes=(Index("by_token", "token_key", "decided_at", include=("summary",)),),
     stream=True,
 )
 # Sessions as pushed by Plugsurfing, PATCHes applied (store/sessions.py).
 SESSIONS_TABLE = Table(
     key="sessions",
-    env_var="SESSIONS_TABLE",
+    env_var=env_names.SESSIONS_TABLE,
     ttl_attribute=None,
     # Session ids are unique across all CPOs behind Roam OCPI (FAQ): support looks them up alone;
     # a token's recent sessions serve the support bundle and the stage test's evidence.
@@ -85,7 +87,7 @@ SESSIONS_TABLE = Table(
 # A CDR's id need not be its session's id: by_session_id finds a session's CDR.
 CDRS_TABLE = Table(
     key="cdrs",
-    env_var="CDRS_TABLE",
+    env_var=env_names.CDRS_TABLE,
     ttl_attribute=None,
     indexes=(Index("by_session_id", "session_id"),),
     stream=True,
@@ -94,7 +96,10 @@ CDRS_TABLE = Table(
 # sparse: only commands still waiting for a CommandResult carry ``due_pk``, sorted by the fixed-width
 # epoch-milliseconds ``due_key`` at which the timer (CommandTimeouts) marks them TIMEOUT.
 COMMANDS_TABLE = Table(
-    key="commands", env_var="COMMANDS_TABLE", indexes=(Index("by_due", "due_pk", "due_key"),), stream=True
+    key="commands",
+    env_var=env_names.COMMANDS_TABLE,
+    indexes=(Index("by_due", "due_pk", "due_key"),),
+    stream=True,
 )
 TABLES: tuple[Table, ...] = (
     STATE_TABLE,
@@ -109,7 +114,7 @@ TABLES: tuple[Table, ...] = (
 
 CDR_ARCHIVE = Bucket(
     key="cdr_archive",
-    env_var="CDR_ARCHIVE_BUCKET",
+    env_var=env_names.CDR_ARCHIVE_BUCKET,
     description="Every CDR body exactly as Plugsurfing posted it (billing evidence)",
 )
 BUCKETS: tuple[Bucket, ...] = (CDR_ARCHIVE,)
@@ -118,14 +123,14 @@ ARCHIVE_PREFIXES = ("cdrs/", "rejected/")
 
 HUB_CREDENTIALS = Secret(
     key="hub_credentials",
-    env_var="HUB_CREDENTIALS_SECRET",
+    env_var=env_names.HUB_CREDENTIALS_SECRET,
     description="OCPI credentials tokens exchanged with Plugsurfing (inbound and outbound)",
 )
 SECRETS: tuple[Secret, ...] = (HUB_CREDENTIALS,)
 
 TOKEN_PUSH_QUEUE = Queue(
     key="token_push",
-    env_var="TOKEN_PUSH_QUEUE_URL",
+    env_var=env_names.TOKEN_PUSH_QUEUE_URL,
     fifo=True,  # message group = token uid+type: per-token order, parallel across tokens
     visibility_timeout_s=360,  # AWS: at least six times the consumer's timeout
     max_receive_count=5,
@@ -134,7 +139,7 @@ TOKEN_PUSH_QUEUE = Queue(
 # after every retry (batch metadata: shard and sequence numbers). Alarmed; docs/runbook.md.
 OUTBOX_FAILURES_QUEUE = Queue(
     key="outbox_failures",
-    env_var="OUTBOX_FAILURES_QUEUE_URL",
+    env_var=env_names.OUTBOX_FAILURES_QUEUE_URL,
     fifo=False,
     visibility_timeout_s=30,
     max_receive_count=0,
@@ -145,12 +150,9 @@ QUEUES: tuple[Queue, ...] = (TOKEN_PUSH_QUEUE, OUTBOX_FAILURES_QUEUE)
 
 STREAM_CONSUMER = StreamConsumer()
 
-EVENT_BUS_ENV = "EVENT_BUS_NAME"
-# Comma-separated log group names of every function, for the functions that ``reads_logs``.
-SUPPORT_LOG_GROUPS_ENV = "SUPPORT_LOG_GROUPS"
-# The stack's alarms are named by CloudFormation "<stack name>-<logical id>-<suffix>": GET
-# /admin/status lists the open ones under this prefix.
-ALARM_NAME_PREFIX_ENV = "ALARM_NAME_PREFIX"
+EVENT_BUS_ENV = env_names.EVENT_BUS_NAME
+SUPPORT_LOG_GROUPS_ENV = env_names.SUPPORT_LOG_GROUPS
+ALARM_NAME_PREFIX_ENV = env_names.ALARM_NAME_PREFIX
 EVENT_SOURCE = "roam-emp"
 LOCATION_PULL_REQUESTED = "LocationPullRequested"
 

@@ -14,7 +14,7 @@ from ..api import rest
 from ..api.auth import Scope, authenticate
 from ..config import per_settings
 from ..domain.authorization import Authorizer, location_references
-from ..store import aws
+from ..store import aws, botocore_data
 from ._runtime import logger, metrics, rest_entry
 
 # The path parameter as Powertools' APIGatewayRestResolver matched it (its characters, trailing
@@ -22,6 +22,10 @@ from ._runtime import logger, metrics, rest_entry
 # before authentication, as the resolver answered it.
 _SEGMENT = r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+"
 ROUTE = re.compile(rf"^/ocpi/2\.2\.1/tokens/(?P<token_uid>{_SEGMENT})/authorize/*$")
+
+# The bundle ships botocore's data trimmed to this function's three operations (the first call
+# builds its two clients from them: store/botocore_data.py); absent in the source tree.
+aws.use_shipped_data(botocore_data.directory_for("ocpi_authorize"))
 
 authorizer = per_settings(Authorizer.from_settings)
 

@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from botocore.config import Config
+
+from . import botocore_data
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -35,6 +38,9 @@ _client_hooks: dict[str, Callable[[Any, str], None]] = {}
 
 
 _session: botocore.session.Session | None = None
+# botocore's data trimmed to what this function calls, when the bundle ships it (botocore_data.py);
+# set by the handler module (the authorize function), read when the session is created.
+_shipped_data: Path | None = None
 # A botocore session is not thread-safe while it creates clients (clients themselves are).
 _session_lock = threading.Lock()
 
@@ -55,6 +61,9 @@ def _client(service: str, endpoint: str | None, region: str | None, ours: bool) 
             return made
         if _session is None:
             _session = botocore.session.get_session()
+            shipped = botocore_data.loader(_shipped_data) if _shipped_data is not None else None
+            if shipped is not None:
+                _session.register_component("data_loader", shipped)
         made = _session.create_client(service, config=_CONFIG, region_name=region)
         if ours:
             for hook in list(_client_hooks.values()):
@@ -81,6 +90,13 @@ def build_in_background(service: str) -> None:
     key = (service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"), True)
     if key not in _clients:
         threading.Thread(target=client, args=(service,), name=f"build-{service}", daemon=True).start()
+
+
+def use_shipped_data(directory: Path | None) -> None:
+    """Let the next session's clients read botocore's data from ``directory`` first, if the bundle
+    ships it for this botocore (botocore_data.py); None: botocore's own data only."""
+    global _shipped_data
+    _shipped_data = directory
 
 
 def add_client_hook(name: str, hook: Callable[[Any, str], None]) -> None:
