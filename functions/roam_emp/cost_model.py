@@ -101,7 +101,7 @@ class Assumptions:
     # with its key and index attributes (store/sessions.py): 0.8 KB measured, rounded up
     # (tests/test_cost_model.py); it was 3 KB as JSON.
     session_item_bytes: int = 1000
-    cdr_item_bytes: int = 4000
+    cdr_item_bytes: int = 4000  # a CDR item: its compressed document and enrichment facts
     # How long a warm container keeps the credentials secret (cdk.json secret_cache_seconds):
     # one GetSecretValue per function per this many seconds, at most one per invocation.
     secret_cache_seconds: int = 300
