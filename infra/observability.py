@@ -211,7 +211,6 @@ class Observability(Construct):
                         "LocationsUpdated",
                         "LocationsRemoved",
                         "LocationsRejected",
-                        "LocationPullPages",
                     )
                 ],
                 width=12,
@@ -252,6 +251,14 @@ class Observability(Construct):
                 width=12,
             ),
         )
+        # Session PUTs and PATCHes: the OcpiSessions function's invocations (free; a custom
+        # metric per applied update said the same: docs/cost.md), the ignored ones counted.
+        sessions = functions.get("OcpiSessions")
+        session_metrics: list[cloudwatch.IMetric] = [app_metric("SessionUpdatesIgnored")]
+        if sessions is not None:
+            session_metrics.insert(
+                0, sessions.metric_invocations(period=Duration.minutes(5), label="Session PUT/PATCH/GET")
+            )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Hub responses and 429s",
@@ -283,7 +290,8 @@ class Observability(Construct):
                         "TokenPush_pushed",
                         "TokenPush_failed",
                     )
-                ],
+                ]
+                + session_metrics,
                 width=12,
             ),
         )

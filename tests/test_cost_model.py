@@ -112,12 +112,14 @@ def test_lines_are_quantity_times_list_price() -> None:
 
 def test_mid_size_emp_target_is_a_question_of_location_churn() -> None:
     """Issue 11's mid-size EMP: with the cdk.json defaults, everything but the churn of
-    Plugsurfing's network fits well under US$40; the churn at which the total reaches US$40 is
-    what `cost-estimate` prints, and what docs/cost.md discusses."""
+    Plugsurfing's network fits well under US$40, and so does the assumed churn of one change per
+    location per day; the churn at which the total reaches US$40 is what `cost-estimate` prints,
+    and what docs/cost.md discusses."""
     still = estimate(MID_SIZE, assumptions=Assumptions(location_changes_per_day=0.0))
     assert still.total < 40
+    assert estimate(MID_SIZE).total < 40
     limit = cost_model.break_even_churn(MID_SIZE, 40.0)
-    assert limit is not None and 0 < limit < Assumptions().location_changes_per_day
+    assert limit is not None and Assumptions().location_changes_per_day < limit < 2
     at_limit = estimate(MID_SIZE, assumptions=Assumptions(location_changes_per_day=limit))
     assert at_limit.total == pytest.approx(40.0)
     assert cost_model.break_even_churn(MID_SIZE, still.total - 1) is None
@@ -184,6 +186,9 @@ def test_stack_shape_defaults_are_the_cdk_json_defaults() -> None:
     for switch in ("api_detailed_metrics", "xray_tracing", "consolidated_alarms"):
         assert getattr(shape, switch) == context[switch] == getattr(StackConfig(), switch), switch
     assert Assumptions().delta_pull_minutes == context["location_delta_pull_minutes"]
+    assert Assumptions().secret_cache_seconds == context.get(
+        "secret_cache_seconds", StackConfig().secret_cache_seconds
+    )
     assert {f.name for f in fields(StackShape)} >= {
         "api_detailed_metrics",
         "xray_tracing",
@@ -209,3 +214,66 @@ def test_cli_prints_the_total_and_its_top_lines(capsys: pytest.CaptureFixture[st
 def test_cli_refuses_a_negative_size() -> None:
     with pytest.raises(SystemExit):
         main(["cost-estimate", "--locations", "-1", "--tokens", "0", "--sessions", "0"])
+
+
+def test_the_secret_is_read_once_per_cache_age_per_function() -> None:
+    """One warm container per function re-reads the secret once per `secret_cache_seconds`, at
+    most once per invocation (docs/cost.md, "Assumptions")."""
+    a = Assumptions()
+    readers = {f.name for f in topology.FUNCTIONS if f.secrets}
+    invocations = cost_model.usage(MID_SIZE, a).invocations
+    per_function = a.days * 86_400 / a.secret_cache_seconds
+    expected = sum(min(n, per_function) for f, n in invocations.items() if f in readers)
+    line = _line(estimate(MID_SIZE), "Secrets Manager", "GetSecretValue (cache refreshes)")
+    assert line.quantity == pytest.approx(expected)
+    thirty = _line(
+        estimate(MID_SIZE, assumptions=Assumptions(secret_cache_seconds=30)),
+        "Secrets Manager",
+        "GetSecretValue (cache refreshes)",
+    )
+    assert thirty.quantity > 5 * line.quantity
+
+
+def _dynamodb_item_bytes(item: dict[str, Any]) -> int:
+    """An item's size by DynamoDB's rules, for the attribute kinds a session item has."""
+    size = 0
+    for name, value in item.items():
+        ((kind, inner),) = value.items()
+        size += len(name.encode())
+        if kind == "B":
+            size += len(inner)
+        else:  # S, and N as ~1 byte per 2 digits + 1
+            size += len(str(inner).encode()) if kind == "S" else len(inner) // 2 + 1
+    return size
+
+
+def test_a_sessions_stored_item_is_what_the_model_assumes(aws_mock: dict[str, str]) -> None:
+    """A long session (~3 KB of JSON: the example's charging periods, one every 10 minutes) is
+    stored compressed (store/sessions.py): its item, keys and index attributes included, is
+    within ``Assumptions.session_item_bytes``, a third of its JSON."""
+    import copy
+    import json as json_module
+
+    from roam_emp.ocpi.timestamps import parse_timestamp
+    from roam_emp.store import aws
+    from roam_emp.store.sessions import SessionStore, _key
+
+    from .helpers import example
+
+    session = copy.deepcopy(example("session_example_2_short_finished.json"))
+    periods = session["charging_periods"]
+    while len(json_module.dumps(session, separators=(",", ":"))) < 3000:
+        period = copy.deepcopy(periods[len(periods) % 3])
+        minutes = 10 * len(periods)
+        period["start_date_time"] = f"2015-06-29T{21 + minutes // 60:02d}:{minutes % 60:02d}:09Z"
+        for dimension in period["dimensions"]:
+            dimension["volume"] = round(dimension["volume"] * (1 + 0.137 * len(periods)), 3)
+        periods.append(period)
+    table = aws_mock[topology.SESSIONS_TABLE.env_var]
+    assert SessionStore(table).save(session, parse_timestamp(session["last_updated"]), "OCPI-2.2.1")
+    item = aws.dynamodb().get_item(
+        TableName=table, Key=_key(session["country_code"], session["party_id"], session["id"])
+    )["Item"]
+    assert "B" in item["doc"]
+    size = _dynamodb_item_bytes(item)
+    assert size <= Assumptions().session_item_bytes < 3000

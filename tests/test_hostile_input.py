@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -266,9 +267,24 @@ def test_a_session_beyond_dynamodb_limits_is_refused_naming_the_limit(fresh: Loc
         {**template, "start_date_time": (start + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")}
         for n in range(5000)
     ]
-    big = client.patch(url, json={"charging_periods": periods, "last_updated": "2030-01-01T00:00:00Z"})
+    # 5,000 periods are ~600 KB of JSON: stored, compressed (store/sessions.py).
+    long = client.patch(url, json={"charging_periods": periods, "last_updated": "2030-01-01T00:00:00Z"})
+    assert long.json()["status_code"] == 1000, long.text
+    assert len(client.get(url).json()["data"]["charging_periods"]) == 5000
+    # Random meter readings hardly compress: 6,000 more periods of them are beyond the item limit.
+    rng = random.Random(5)
+    later = start + timedelta(days=7)
+    noise = [
+        {
+            "start_date_time": (later + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "dimensions": [{"type": "ENERGY", "volume": rng.random() * 1e6} for _ in range(8)],
+        }
+        for n in range(6000)
+    ]
+    big = client.patch(url, json={"charging_periods": noise, "last_updated": "2030-01-02T00:00:00Z"})
     _refused(big, "item limit")
-    assert "charging_periods" not in client.get(url).json()["data"]  # nothing half-stored
+    stored = client.get(url).json()["data"]  # nothing half-stored
+    assert len(stored["charging_periods"]) == 5000 and stored["last_updated"] == "2030-01-01T00:00:00Z"
 
 
 def _session_body(session_id: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk.assertions import Annotations, Match, Template
 
-from roam_emp import grants, topology
+from roam_emp import cost_model, grants, topology
 from tests.cdk_synth import CONTEXT, ROOT, actions, role_statements
 
 pytestmark = pytest.mark.slow
@@ -91,6 +91,8 @@ def test_one_lambda_per_topology_function_arm64_untraced_by_default(
     for function in functions.values():
         assert function["Properties"].get("TracingConfig", {}).get("Mode") != "Active"
         assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
+        # One secret read per 5 minutes per warm Lambda (docs/security.md states the window).
+        assert function["Properties"]["Environment"]["Variables"]["SECRET_CACHE_S"] == "300"
 
 
 def test_each_function_role_holds_only_its_own_grants(synth: tuple[Any, Template, Path]) -> None:
@@ -316,6 +318,11 @@ def test_dashboard_shows_metrics_alarms_and_failed_calls(synth: tuple[Any, Templ
     assert "outbound_x_request_id" in body
     for function in topology.FUNCTIONS:
         assert f"{function.name}Logs" in body, function.name
+    # Sessions: the OcpiSessions invocations (free) and the ignored updates; no metric the cost
+    # model counts as cut (each would be billed: docs/cost.md).
+    assert "Session PUT/PATCH/GET" in body and "SessionUpdatesIgnored" in body
+    for cut in cost_model.CUT_METRICS:
+        assert f'\\"{cut}\\"' not in body, cut
 
 
 def test_outbox_streams_every_fact_table_to_the_relay(synth: tuple[Any, Template, Path]) -> None:

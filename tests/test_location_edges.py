@@ -268,3 +268,23 @@ def test_a_changed_tariff_body_is_kept_as_a_version_and_announced(
     assert len({e["idempotency_key"] for e in changed}) == len(changed) == 2  # one per version
     # The first pull's TariffAdded may still be arriving; none for the new versions.
     assert all(e["idempotency_key"].endswith(canonical_hash(original)) for e in announced("TariffAdded"))
+
+
+def test_a_healthy_pull_publishes_only_what_is_news(fresh: Local, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A completed pull every 2 minutes: no LocationPull_completed or LocationPullPages (the cache
+    age, Lambda's metrics and the log line say it) and no zero counts (each hour with data is a
+    billed hour of a custom metric: docs/cost.md); a pull that did not complete says so."""
+    from roam_emp.domain.location_pull import PullOutcome
+
+    metrics = own_metrics(monkeypatch)
+    outcome = pull_until_done(puller(), PullMode.FULL)[-1]
+    assert outcome.status == "completed" and outcome.run is not None and outcome.run.created > 0
+    location_pull.record(outcome)
+    assert metrics.metric_set["LocationsCreated"]["Value"] == [outcome.run.created]
+    assert "LocationCacheAgeSeconds" in metrics.metric_set
+    silent = {"LocationPull_completed", "LocationPullPages", "LocationsUpdated", "LocationsRemoved"}
+    assert not silent & set(metrics.metric_set), metrics.metric_set
+    assert all(v != 0 for n, m in metrics.metric_set.items() if n.startswith("Locations") for v in m["Value"])
+    metrics.metric_set.clear()
+    location_pull.record(PullOutcome("interrupted", outcome.run))
+    assert metrics.metric_set["LocationPull_interrupted"]["Value"] == [1]

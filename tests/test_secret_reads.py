@@ -89,3 +89,33 @@ def test_a_rotation_with_no_recent_fresh_read_is_accepted_at_once(
     clock.now += FRESH_READ_INTERVAL_S
     _rotate_elsewhere(store, "rotated-token")
     auth.authenticate(encode_token("rotated-token"), auth.Scope.CONNECTED)
+
+
+def test_at_the_stacks_cache_age_a_new_token_works_at_once_and_an_old_one_lasts_the_age(
+    vault: tuple[CredentialsVault, Clock, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window docs/security.md states for the stack's default (infra/config.py, 300 s): in a
+    Lambda that has not seen the new token, the rotated-away one is accepted until the cached copy
+    is `secret_cache_seconds` old, and no longer; the new one is accepted at once (the mismatch
+    re-read); one GetSecretValue per cache age otherwise (docs/cost.md)."""
+    from types import SimpleNamespace
+
+    from infra.config import StackConfig
+
+    store, clock, reads = vault
+    age = StackConfig().secret_cache_seconds
+    assert age == 300
+    monkeypatch.setattr(credentials, "time", SimpleNamespace(monotonic=clock))
+    credentials.clear_cache()
+    lambda_vault = CredentialsVault(store.secret_name, cache_seconds=age)
+    assert lambda_vault.get().inbound == "good-token"
+    _rotate_elsewhere(store, "rotated-token")
+    clock.now += age - 1
+    assert lambda_vault.get().inbound == "good-token"  # the stated window: still accepted
+    assert len(reads) == 1
+    clock.now += 1
+    assert lambda_vault.get().inbound == "rotated-token"  # and not a second longer
+    assert len(reads) == 2
+    _rotate_elsewhere(store, "rotated-again")
+    clock.now += FRESH_READ_INTERVAL_S
+    assert lambda_vault.recheck().inbound == "rotated-again"  # a new token: at once

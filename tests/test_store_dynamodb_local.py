@@ -15,7 +15,7 @@ from roam_emp import topology
 from roam_emp.store import aws
 from roam_emp.store.cdrs import cdr_key
 
-from .store_backends import MOTO_ITEM_LIMIT, Backend, backend, code, error_of, put, race, unique
+from .store_backends import Backend, backend, code, error_of, put, race, unique
 
 __all__ = ["backend"]  # the fixture, imported for this module's tests
 
@@ -262,31 +262,56 @@ def test_sessions_order_by_numeric_stamps_not_strings(backend: Backend) -> None:
 
 
 def test_a_session_at_our_item_bound_is_one_dynamodb_stores(backend: Backend) -> None:
-    """sessions._check_limits counts an item as AWS does (numbers as their digits: more than AWS),
-    so a session at exactly its bound of 409,600 bytes is stored, and one byte more is refused by
-    us with the limit named, before DynamoDB refuses. moto's own bound is lower (405,000)."""
+    """sessions._check_limits counts an item as AWS does (numbers as their digits: more than AWS;
+    the document by its compressed bytes), so the largest session we accept is one DynamoDB
+    Local stores, and the next larger one is refused by us with the limit named, before DynamoDB
+    refuses. moto's own bound is lower (405,000). The padding is random text, which compression
+    barely shrinks; a large session of repeated charging periods compresses and is stored."""
+    import random
+    import string
+
     from roam_emp.ocpi.timestamps import parse_timestamp
     from roam_emp.store.sessions import ITEM_MAX_BYTES, SessionStore, StorageLimitExceeded
 
     store = SessionStore(backend.table(topology.SESSIONS_TABLE))
     stamp = "2026-01-01T00:00:00Z"
     session = {"country_code": "NL", "party_id": "STK", "id": unique("BIGSES"), "last_updated": stamp}
+    rng = random.Random(11)
+    noise = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(2 * ITEM_MAX_BYTES))
 
-    def save(padding: int) -> bool:
-        return store.save({**session, "note": "x" * padding}, parse_timestamp(stamp), "OCPI-2.1.1")
+    def attempt(padding: int) -> str:
+        try:
+            store.save({**session, "note": noise[:padding]}, parse_timestamp(stamp), "OCPI-2.1.1")
+        except StorageLimitExceeded as error:
+            assert f"item limit is {ITEM_MAX_BYTES}" in str(error)
+            return "ours"
+        except ClientError as error:
+            assert "Item size has exceeded" in str(error)
+            return "aws"
+        return "stored"
 
-    with pytest.raises(StorageLimitExceeded) as measured:
-        save(ITEM_MAX_BYTES)
-    size = int(str(measured.value).split(" is ")[1].split(" bytes")[0])
-    exact = ITEM_MAX_BYTES - (size - ITEM_MAX_BYTES)
-    with pytest.raises(StorageLimitExceeded, match="item limit is 409600"):
-        save(exact + 1)
+    assert attempt(len(noise)) == "ours"
+    accepted, refused = 0, len(noise)  # the largest padding we accept: a binary search
+    while refused - accepted > 1:
+        middle = (accepted + refused) // 2
+        if attempt(middle) == "ours":
+            refused = middle
+        else:
+            accepted = middle
+    assert accepted > ITEM_MAX_BYTES  # compressed: more JSON than the item limit fits
     if backend.local:
-        assert save(exact)
-        assert len(store.get("NL", "STK", session["id"])["note"]) == exact  # type: ignore[index]
+        assert attempt(accepted) == "stored"
+        assert store.get("NL", "STK", session["id"])["note"] == noise[:accepted]  # type: ignore[index]
     else:
-        assert "Item size has exceeded" in str(error_of(lambda: save(exact)))
-    assert save(MOTO_ITEM_LIMIT - (size - ITEM_MAX_BYTES) - 100)
+        assert attempt(accepted) == "aws"
+    periods = [
+        {"start_date_time": stamp, "dimensions": [{"type": "ENERGY", "volume": n}]} for n in range(20_000)
+    ]
+    assert attempt(0) == "stored"
+    big = {**session, "charging_periods": periods}
+    assert len(json.dumps(big)) > ITEM_MAX_BYTES
+    assert store.save(big, parse_timestamp(stamp), "OCPI-2.1.1")
+    assert len(store.get("NL", "STK", session["id"])["charging_periods"]) == 20_000  # type: ignore[index]
 
 
 def test_commands_conditional_updates(backend: Backend) -> None:

@@ -97,7 +97,14 @@ class Assumptions:
     log_compression: float = 0.15  # stored bytes per ingested byte
     cdr_bytes: int = 4000  # one archived CDR body
     location_item_bytes: int = 2000
-    secret_reads_per_function_cap: int = 86_400  # one warm container re-reading every 30 s
+    # A session item: ~3 KB of JSON (a long session's charging periods), stored zlib-compressed
+    # with its key and index attributes (store/sessions.py): 0.8 KB measured, rounded up
+    # (tests/test_cost_model.py); it was 3 KB as JSON.
+    session_item_bytes: int = 1000
+    cdr_item_bytes: int = 4000  # a CDR item: its compressed document and enrichment facts
+    # How long a warm container keeps the credentials secret (cdk.json secret_cache_seconds):
+    # one GetSecretValue per function per this many seconds, at most one per invocation.
+    secret_cache_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -303,13 +310,13 @@ _FUNCTION = {
     "command_timeout_sweep": ("CommandTimeouts", False),
 }
 
-# Powertools metrics (namespace RoamEmp, dimension service) a healthy month publishes: each a
-# custom metric. Error-path metrics (CdrStoreFailures, Hub429, ...) cost only in the hours they
-# are published and are left out.
+# Powertools metrics (namespace RoamEmp, dimension service) a healthy month publishes in (nearly)
+# every hour: each a custom metric, billed by the hours it receives data. Metrics published only
+# when something goes wrong or happens now and then (OCCASIONAL_METRICS, the error paths:
+# CdrStoreFailures, Hub429, ...) cost a few hours a month and are left out.
 STEADY_METRICS: tuple[str, ...] = (
     "Cdr_stored",
     "Cdr_duplicate",
-    "SessionUpdates",
     "SessionUpdatesIgnored",
     "Authorize_ALLOWED",
     "Authorize_NOT_ALLOWED",
@@ -317,20 +324,30 @@ STEADY_METRICS: tuple[str, ...] = (
     "TokenPush_pushed",
     "HubResponses_2xx",
     "HubResponses_4xx",
-    "RateLimiterWaitSeconds",
-    "LocationPull_completed",
-    "LocationPullPages",
     "LocationsCreated",
     "LocationsUpdated",
-    "LocationsRemoved",
-    "LocationsRejected",
     "TariffChanged",
     "LocationCacheAgeSeconds",
     "LocationFullPullAgeSeconds",
-    "CommandTimeouts",
     "CdrCostDiscrepancy",
     "OcpiDeviations",  # one metric for every kind (telemetry.py), not one per kind
 )
+# Published only in the hours they have something to say (docs/cost.md, "Custom metrics").
+OCCASIONAL_METRICS: dict[str, str] = {
+    "LocationsRemoved": "only a non-zero count is published: removals come with the nightly full pull",
+    "LocationsRejected": "only a non-zero count is published: a location we cannot store",
+    "RateLimiterWaitSeconds": "only when a minute's budget to Plugsurfing is spent (bulk token loads)",
+    "CommandTimeouts": "only when a remote command got no CommandResult in time",
+    "LocationPull_paused": "every status but completed (LocationCacheAgeSeconds says that)",
+}
+# Cut: what a free AWS metric, another metric or the log line says already (docs/cost.md).
+CUT_METRICS: dict[str, str] = {
+    "LocationPullSeconds": "Lambda's Duration",
+    "LocationsUnchanged": "the pull's log line",
+    "LocationPull_completed": "LocationCacheAgeSeconds (alarmed) and Lambda's Invocations",
+    "LocationPullPages": "the pull's log line and GET /admin/locations/pull",
+    "SessionUpdates": "the OcpiSessions function's Invocations (on the dashboard)",
+}
 # API Gateway detailed (per method) metrics: Count, 4XXError, 5XXError, Latency, IntegrationLatency,
 # for every method that has traffic (a metric is billed by the hours it receives data: the
 # credentials, admin and GET-by-id routes are called now and then, and left out).
@@ -506,7 +523,7 @@ def estimate(
     stored_gb = (
         workload.locations * a.location_item_bytes
         + workload.tokens * 1500
-        + workload.sessions * 12 * (3000 + 4000)  # a year of sessions and CDRs (no TTL)
+        + workload.sessions * 12 * (a.session_item_bytes + a.cdr_item_bytes)  # a year (no TTL)
     ) / 1e9
     add("DynamoDB", "storage", stored_gb, "GB-month", stored_gb * p.dynamodb_storage_gb_month)
     add("DynamoDB", "point-in-time recovery", stored_gb, "GB-month", stored_gb * p.dynamodb_pitr_gb_month)
@@ -540,9 +557,8 @@ def estimate(
         "EventBridge", "events published", entries, "events", entries / 1e6 * p.eventbridge_events_per_million
     )
     secret_readers = {f.name for f in topology.FUNCTIONS if f.secrets}
-    secret_reads = sum(
-        min(n, a.secret_reads_per_function_cap) for f, n in invocations.items() if f in secret_readers
-    )
+    refreshes = a.days * 86_400 / a.secret_cache_seconds  # one warm container per function
+    secret_reads = sum(min(n, refreshes) for f, n in invocations.items() if f in secret_readers)
     add("Secrets Manager", "secret", 1, "secret-month", p.secret_month)
     add(
         "Secrets Manager",

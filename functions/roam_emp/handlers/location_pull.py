@@ -29,8 +29,13 @@ def requested_mode(event: dict[str, Any]) -> PullMode:
 
 
 def record(outcome: PullOutcome) -> None:
-    metrics.add_metric(name=f"LocationPull_{outcome.status}", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="LocationPullPages", unit=MetricUnit.Count, value=outcome.pages_this_invocation)
+    # Every metric name is a custom metric, billed for each hour it receives data (issue 11,
+    # docs/cost.md): what a healthy pull says every 2 minutes either is news or stays off.
+    if outcome.status != "completed":
+        # A completed pull is what LocationCacheAgeSeconds (alarmed) and Lambda's Invocations
+        # say already; paused, interrupted, failed, too_soon ... are news.
+        metrics.add_metric(name=f"LocationPull_{outcome.status}", unit=MetricUnit.Count, value=1)
+    # Not LocationPullPages: a pull's pages are on its log line and in GET /admin/locations/pull.
     run = outcome.run
     if run is not None and outcome.status == "completed":
         for name, value in (
@@ -40,8 +45,11 @@ def record(outcome: PullOutcome) -> None:
             ("Rejected", run.rejected),
         ):
             # Not LocationPullSeconds or LocationsUnchanged: Lambda's Duration and the pull's log
-            # line say the same, and every metric name is a billed custom metric (issue 11).
-            metrics.add_metric(name=f"Locations{name}", unit=MetricUnit.Count, value=value)
+            # line say the same. A zero stays off too (the dashboard's sum is the same without
+            # it): removals come with the nightly full pull alone, rejections now and then, so
+            # LocationsRemoved and LocationsRejected cost a few hours a month, not 720.
+            if value:
+                metrics.add_metric(name=f"Locations{name}", unit=MetricUnit.Count, value=value)
     if run is not None:
         report_deviations(metrics, outcome.deviations, object_type="Location", object_id=run.run_id)
     if outcome.changed_tariffs:

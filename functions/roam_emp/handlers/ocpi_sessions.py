@@ -19,9 +19,11 @@ _auth = [require(Scope.CONNECTED)]
 
 
 def _answer(result: SessionResult, session_id: str) -> Response[str]:
-    metrics.add_metric(
-        name="SessionUpdates" if result.applied else "SessionUpdatesIgnored", unit="Count", value=1
-    )
+    if not result.applied:
+        # An applied PUT or PATCH is one OcpiSessions invocation (Lambda's Invocations, free): a
+        # metric of its own would be a billed custom metric saying the same (issue 11), and an
+        # EMF line on every request's log. An ignored, out-of-order one is news.
+        metrics.add_metric(name="SessionUpdatesIgnored", unit="Count", value=1)
     report_deviations(metrics, result.deviations, object_type="Session", object_id=session_id)
     return respond(app, message=None if result.applied else "older than the stored session: ignored")
 

@@ -11,11 +11,17 @@ takes UTF-8 only.
 Session ids, ``country_code`` and ``party_id`` are CiString (mod_sessions.asciidoc; types.asciidoc):
 the key and the by_session_id index hold their ``ocpi.common.ci_key``, so a PUT of ``abc`` and a
 PATCH of ``ABC`` are one session; the document keeps the spelling Plugsurfing sent.
+
+The document is stored zlib-compressed (binary ``doc``), as CDRs and locations are: a session
+grows with every PATCH's charging periods, and is written on every PUT and PATCH and kept for a
+year, so its size is paid in write units and storage (issue 11, docs/cost.md: ~3 KB of JSON is
+~1 KB compressed). Items stored as a JSON string before are read as they are.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +30,7 @@ from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import query_index
+from .privacy import json_doc
 from .stamps import epoch_us, sortable
 from .tokens import token_key
 
@@ -45,9 +52,17 @@ def _check_limits(item: dict[str, Any]) -> None:
                 f"{'the session key' if name == 'pk' else name} exceeds DynamoDB's key limit of "
                 f"{KEY_MAX_BYTES} bytes"
             )
-    size = sum(len(name) + len(str(next(iter(value.values()))).encode()) for name, value in item.items())
+    size = sum(len(name) + _value_bytes(next(iter(value.values()))) for name, value in item.items())
     if size > ITEM_MAX_BYTES:
         raise StorageLimitExceeded(f"the session is {size} bytes, DynamoDB's item limit is {ITEM_MAX_BYTES}")
+
+
+def _value_bytes(value: Any) -> int:
+    return len(value) if isinstance(value, bytes) else len(str(value).encode())
+
+
+def _pack(session: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(session, separators=(",", ":")).encode())
 
 
 def _key(country_code: str, party_id: str, session_id: str) -> dict[str, Any]:
@@ -65,7 +80,7 @@ class SessionStore:
             .get_item(TableName=self.table, Key=_key(country_code, party_id, session_id), ConsistentRead=True)
             .get("Item")
         )
-        return json.loads(item["doc"]["S"]) if item else None
+        return json_doc(item) if item else None
 
     def save(self, session: dict[str, Any], last_updated: datetime, original_protocol: str | None) -> bool:
         """Store unless what we hold is newer; False when the update was older (ignored). An
@@ -73,7 +88,7 @@ class SessionStore:
         Raises StorageLimitExceeded for a session DynamoDB cannot hold."""
         item: dict[str, Any] = {
             **_key(session["country_code"], session["party_id"], session["id"]),
-            "doc": {"S": json.dumps(session, separators=(",", ":"))},
+            "doc": {"B": _pack(session)},
             "last_updated": {"S": sortable(last_updated)},
             "updated_us": {"N": str(epoch_us(last_updated))},
             "status": {"S": escape_lone_surrogates(str(session.get("status", "")))},
@@ -115,7 +130,7 @@ class SessionStore:
             )
             if item:
                 return {
-                    "session": json.loads(item["doc"]["S"]),
+                    "session": json_doc(item),
                     "x_original_protocol": item.get("x_original_protocol", {}).get("S"),
                 }
         return None
