@@ -2,8 +2,10 @@
 
 - The code asset holds ``roam_emp`` only (local mode, simulator and CLI stay out), compiled to
   ``.pyc`` with unchecked hashes so Lambda never recompiles or re-stats sources, plus botocore's
-  data trimmed to the authorize function's calls (roam_emp/store/botocore_data.py; written from
-  this interpreter's botocore, used only where the layer's botocore is the same version).
+  data trimmed to the authorize function's calls (roam_emp/store/botocore_data.py). It is written
+  from the layer's botocore, the one Lambda imports (``/opt/python`` comes before the runtime's
+  own): data written from another version is ignored at run time, and the cold start would lose
+  the gain without a sign.
 - The dependencies layer is installed from a wheelhouse of manylinux aarch64 wheels for the
   runtime's Python version (``make wheelhouse`` downloads it from PyPI once), so synth runs fully
   offline.
@@ -20,11 +22,14 @@ from __future__ import annotations
 
 import compileall
 import hashlib
+import os
 import py_compile
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +88,50 @@ def check_wheelhouse(python: str, wheelhouse: Path = WHEELHOUSE) -> None:
             )
 
 
+# A pure-Python wheel's name (PEP 427), e.g. botocore-1.44.8-py3-none-any.whl.
+_BOTOCORE_WHEEL = re.compile(r"^botocore-(?P<version>\d+(?:\.\d+)*)-py3-none-any\.whl$")
+
+
+def layer_botocore(wheelhouse: Path = WHEELHOUSE) -> tuple[str, Path] | None:
+    """The botocore the dependencies layer installs, as (version, wheel): the newest in the
+    wheelhouse, which is the one pip takes (``make wheelhouse`` downloads one)."""
+    found = [
+        (tuple(int(part) for part in match["version"].split(".")), match["version"], wheel)
+        for wheel in wheelhouse.glob("botocore-*.whl")
+        if (match := _BOTOCORE_WHEEL.match(wheel.name))
+    ]
+    if not found:
+        return None
+    _, version, wheel = max(found)
+    return version, wheel
+
+
+def botocore_version(wheelhouse: Path = WHEELHOUSE) -> str:
+    """The botocore version the trimmed data is written from: the layer's, or ours without one."""
+    layer = layer_botocore(wheelhouse)
+    return layer[0] if layer else botocore.__version__
+
+
+def write_botocore_data(package: Path, wheelhouse: Path = WHEELHOUSE) -> str:
+    """botocore_data.write_all into ``package`` from the layer's botocore; returns its version.
+    Another version than ours is unpacked (a pure-Python wheel) and run in a child interpreter."""
+    layer = layer_botocore(wheelhouse)
+    if layer is None or layer[0] == botocore.__version__:
+        botocore_data.write_all(package)
+        return botocore.__version__
+    version, wheel = layer
+    with tempfile.TemporaryDirectory() as unpacked:
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(unpacked)
+        subprocess.run(  # noqa: S603 - fixed argument list, no shell
+            [sys.executable, "-m", "roam_emp.store.botocore_data", str(package)],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([unpacked, str(FUNCTIONS)])},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return version
+
+
 def _compile(directory: Path, python: str) -> None:
     if not ships_bytecode(python):
         return  # sources only: see the module docstring
@@ -104,7 +153,7 @@ class _CodeBundler:
     def try_bundle(self, output_dir: str, *_: Any, **__: Any) -> bool:
         target = Path(output_dir) / "roam_emp"
         shutil.copytree(FUNCTIONS / "roam_emp", target, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
-        botocore_data.write_all(target)
+        write_botocore_data(target)
         _compile(target, self.python)
         return True
 
@@ -156,7 +205,7 @@ def _bundling(local: Any, python: str) -> BundlingOptions:
         environment={
             "LAMBDA_PYTHON": python,
             "PYC": str(ships_bytecode(python)).lower(),
-            "BOTOCORE": botocore.__version__,
+            "BOTOCORE": botocore_version(),
         },
     )
 

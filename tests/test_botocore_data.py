@@ -5,7 +5,9 @@ data, ignored when written for another botocore, and enough for every answer of 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from botocore.config import Config
 from botocore.loaders import Loader
 from botocore.model import ServiceModel, Shape
 
+from infra import bundling
 from roam_emp.handlers import ocpi_authorize
 from roam_emp.local.invoker import context_for
 from roam_emp.store import aws, botocore_data
@@ -193,6 +196,30 @@ def shipped_clients(directory: Path) -> Iterator[list[str]]:
         aws.reset()
 
 
+@pytest.mark.parametrize(
+    ("service", "region", "fips"),
+    [("s3", "us-east-1", "true"), ("s3", "aws-global", "false"), ("iam", "eu-central-1", "false")],
+)
+def test_a_service_the_data_was_not_written_for_gets_botocores_full_data(
+    written: Path, monkeypatch: pytest.MonkeyPatch, service: str, region: str, fips: str
+) -> None:
+    """The trimmed endpoints.json lists only the shipped services: a global service's client (or
+    S3 with FIPS) built from it fails or resolves elsewhere, so it comes from the full data."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_REGION", region)
+    monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", fips)
+    full = botocore.session.get_session().create_client(service, region_name=region)
+    with shipped_clients(written):
+        shipped = aws.client(service)
+        assert isinstance(
+            aws._session_for("dynamodb").get_component("data_loader"), botocore_data.ShippedFirstLoader
+        )
+    assert (shipped.meta.endpoint_url, shipped.meta.region_name) == (
+        full.meta.endpoint_url,
+        full.meta.region_name,
+    )
+
+
 def test_the_authorize_function_answers_everything_with_only_the_shipped_operations(
     seeded: dict[str, str],  # noqa: F811 - the imported fixture
     written: Path,
@@ -226,3 +253,35 @@ def test_the_authorize_function_answers_everything_with_only_the_shipped_operati
     shipped_operations = {op for ops in CALLS.values() for op in ops}
     assert set(called) == shipped_operations  # every shipped one is used, nothing else is called
     assert called.count("PutItem") == 5  # a decision record for each request past the credentials
+
+
+def _wheel_of_another_version(wheelhouse: Path, version: str) -> None:
+    """The layer's botocore wheel, as if it were ``version`` (its ``__version__`` rewritten)."""
+    [real] = [w for w in bundling.WHEELHOUSE.glob("botocore-*.whl") if bundling._BOTOCORE_WHEEL.match(w.name)]
+    wheelhouse.mkdir()
+    with (
+        zipfile.ZipFile(real) as source,
+        zipfile.ZipFile(wheelhouse / f"botocore-{version}-py3-none-any.whl", "w") as out,
+    ):
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "botocore/__init__.py":
+                data = re.sub(rb"__version__ = '[^']+'", f"__version__ = '{version}'".encode(), data)
+            out.writestr(entry, data)
+
+
+def test_the_data_is_written_from_the_layers_botocore(tmp_path: Path) -> None:
+    """Lambda imports the layer's botocore: data written from the synth's own (another version
+    after a later `make wheelhouse`) would be ignored, and the cold start lose its gain unseen."""
+    if bundling.layer_botocore() is None:
+        pytest.skip("no wheelhouse: `make wheelhouse` (make test builds it)")
+    _wheel_of_another_version(tmp_path / "wheelhouse", "1.0.1")
+    assert bundling.botocore_version(tmp_path / "wheelhouse") == "1.0.1"
+    package = tmp_path / "asset" / "roam_emp"
+    assert bundling.write_botocore_data(package, tmp_path / "wheelhouse") == "1.0.1"
+    manifest = json.loads(
+        (botocore_data.directory_for("ocpi_authorize", package) / botocore_data.MANIFEST).read_text()
+    )
+    assert manifest["botocore"] == "1.0.1" != botocore.__version__
+    # The same wheelhouse as ours: written in this interpreter.
+    assert bundling.write_botocore_data(package) == botocore.__version__ == bundling.botocore_version()

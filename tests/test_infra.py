@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -204,8 +205,12 @@ def test_bundles_are_compiled_and_built_for_lambda(synth: tuple[Any, Template, P
     assert list((code / "handlers" / "__pycache__").glob("ocpi_credentials.*.pyc"))
     assert not (code / "local").exists() and not (code / "simulator").exists()  # moto/Flask stay out
     # botocore's data trimmed for the authorize function, written at bundling (test_botocore_data.py)
-    assert (code / "botocore_data" / "ocpi_authorize" / "roam-emp-manifest.json").exists()
+    manifest = json.loads((code / "botocore_data" / "ocpi_authorize" / "roam-emp-manifest.json").read_text())
     layer = layer_dirs[0] / "python"
+    # ... from the botocore Lambda imports: the layer's (store/botocore_data.py ignores data written
+    # for another version).
+    layer_botocore = re.search(r"__version__ = '([^']+)'", (layer / "botocore" / "__init__.py").read_text())
+    assert layer_botocore and manifest["botocore"] == layer_botocore[1]
     cores = list(layer.glob("pydantic_core/_pydantic_core*.so"))
     assert cores and "aarch64" in cores[0].name
     assert (layer / "aws_lambda_powertools").is_dir()

@@ -41,6 +41,11 @@ _session: botocore.session.Session | None = None
 # botocore's data trimmed to what this function calls, when the bundle ships it (botocore_data.py);
 # set by the handler module (the authorize function), read when the session is created.
 _shipped_data: Path | None = None
+# The services that trimmed data was written for; a client of any other service comes from a
+# second session on botocore's full data: the trimmed endpoints.json lists only the shipped
+# services, and a global one (S3's aws-global, IAM) would resolve differently without its entry.
+_shipped_services: frozenset[str] = frozenset()
+_full_session: botocore.session.Session | None = None
 # A botocore session is not thread-safe while it creates clients (clients themselves are).
 _session_lock = threading.Lock()
 
@@ -59,17 +64,29 @@ def _client(service: str, endpoint: str | None, region: str | None, ours: bool) 
         made = _clients.get(key)
         if made is not None:
             return made
-        if _session is None:
-            _session = botocore.session.get_session()
-            shipped = botocore_data.loader(_shipped_data) if _shipped_data is not None else None
-            if shipped is not None:
-                _session.register_component("data_loader", shipped)
-        made = _session.create_client(service, config=_CONFIG, region_name=region)
+        made = _session_for(service).create_client(service, config=_CONFIG, region_name=region)
         if ours:
             for hook in list(_client_hooks.values()):
                 hook(made, service)
         _clients[key] = made
     return made
+
+
+def _session_for(service: str) -> botocore.session.Session:
+    """The shared session (under ``_session_lock``); for a service the shipped data was not
+    written for, a session on botocore's full data."""
+    global _session, _shipped_services, _full_session
+    if _session is None:
+        _session = botocore.session.get_session()
+        shipped = botocore_data.loader(_shipped_data) if _shipped_data is not None else None
+        if shipped is not None:
+            _session.register_component("data_loader", shipped)
+            _shipped_services = shipped.services
+    if not _shipped_services or service in _shipped_services:
+        return _session
+    if _full_session is None:
+        _full_session = botocore.session.get_session()
+    return _full_session
 
 
 def client(service: str) -> Any:
@@ -124,7 +141,8 @@ def events() -> EventBridgeClient:
 
 def reset() -> None:
     """Drop cached clients and the session (tests and local mode switch endpoints)."""
-    global _session
+    global _session, _shipped_services, _full_session
     with _session_lock:
         _clients.clear()
-        _session = None
+        _session = _full_session = None
+        _shipped_services = frozenset()

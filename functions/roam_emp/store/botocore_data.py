@@ -15,8 +15,10 @@ for the tree it measures) writes, from the botocore it runs with, beside the han
 - a manifest: the botocore version, and the services botocore's own data lists per kind of file.
 
 At run time botocore's loader looks in that directory first and finds everything else (retry
-rules, SDK defaults, other services) in its own data. The directory is botocore's own data,
-trimmed, so endpoints are resolved as from the bundled ``endpoints.json`` (``is_builtin_path``).
+rules, SDK defaults) in its own data. The directory is botocore's own data, trimmed, so endpoints
+are resolved as from the bundled ``endpoints.json`` (``is_builtin_path``): the same for the services
+it was written for, but not for the others (a global service such as IAM, or S3 in ``aws-global``,
+needs its own entry), so store/aws.py builds any other service's client from botocore's full data.
 A manifest written for another botocore version (a layer upgraded without a new build) is ignored:
 botocore's full data is used, slower, never wrong; so is the directory when ``AWS_DATA_PATH`` is set.
 """
@@ -63,10 +65,13 @@ class ShippedFirstLoader(Loader):
     """botocore's loader, looking in the shipped directory before its own data, and listing
     services from the manifest instead of scanning botocore's data directory."""
 
-    def __init__(self, directory: str, services: Mapping[str, list[str]]) -> None:
+    def __init__(self, directory: str, services: Mapping[str, list[str]], calls: Mapping[str, Any]) -> None:
         super().__init__(extra_search_paths=[directory])
         self._shipped = directory + os.sep
         self._services = services
+        # What the data was written for: store/aws.py builds any other service's client from
+        # botocore's full data.
+        self.services = frozenset(calls)
 
     def list_available_services(self, type_name: str) -> list[str]:
         listed = self._services.get(type_name)
@@ -78,7 +83,7 @@ class ShippedFirstLoader(Loader):
         return path.startswith(self._shipped) or bool(super().is_builtin_path(path))
 
 
-def loader(directory: Path) -> Loader | None:
+def loader(directory: Path) -> ShippedFirstLoader | None:
     """The loader for a shipped directory, or None: not shipped, written for another botocore,
     or an ``AWS_DATA_PATH`` set (an operator's own botocore data: botocore's loader honours it)."""
     if os.environ.get("AWS_DATA_PATH"):
@@ -95,7 +100,7 @@ def loader(directory: Path) -> Loader | None:
             botocore.__version__,
         )
         return None
-    return ShippedFirstLoader(str(directory), manifest["services"])
+    return ShippedFirstLoader(str(directory), manifest["services"], manifest["calls"])
 
 
 # The build. ------------------------------------------------------------------------------------
