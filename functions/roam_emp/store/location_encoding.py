@@ -73,9 +73,28 @@ def _first_sorted_dumps(obj: Any) -> bytes:
 _sorted_dumps: Callable[[Any], bytes] = _first_sorted_dumps
 
 
-# zlib level of the stored ``doc`` (docs/performance.md, "Location ingest": level 1 vs 6 measured
-# on a simulator page, time and DynamoDB write units).
-DOC_COMPRESSION = 6
+# zlib levels of the stored ``doc`` (docs/performance.md, "Location ingest: change detection"):
+# level 1 is ~0.2x json.loads cheaper per fully changed page than level 6, and level 6 is at most
+# ~6 % smaller on the simulator's and the spec examples' locations. DynamoDB bills a write per
+# started KB of the item, so level 6 is tried only where that saving could bring the item under
+# the 1 KB boundary below it (``TIGHT_MARGIN``, with room to spare): the write units of level 6,
+# the time of level 1. Either form is a zlib stream; readers decompress both alike.
+DOC_COMPRESSION = 1
+DOC_COMPRESSION_TIGHT = 6
+TIGHT_MARGIN = 0.10
+WRITE_UNIT_BYTES = 1024
+
+
+def compress_doc(doc_bytes: bytes, other_bytes: int) -> bytes:
+    """The stored ``doc`` of an item whose other attributes (names and values) take
+    ``other_bytes``: level 1, or level 6 when it may save a write unit."""
+    fast = zlib.compress(doc_bytes, DOC_COMPRESSION)
+    size = other_bytes + len(fast)
+    boundary = (size - 1) // WRITE_UNIT_BYTES * WRITE_UNIT_BYTES  # the 1 KB boundary below
+    if boundary and other_bytes + len(fast) * (1 - TIGHT_MARGIN) <= boundary:
+        tight = zlib.compress(doc_bytes, DOC_COMPRESSION_TIGHT)
+        return tight if len(tight) < len(fast) else fast
+    return fast
 
 
 def _digest(data: bytes) -> str:
@@ -144,8 +163,8 @@ class Encoded:
         self.content_hash = _digest(canonical(raw))
         self._split: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
         self._doc_bytes: bytes | None = None
-        self._doc_blob: bytes | None = None
         self._tariff_hashes: dict[str, str] | None = None
+        self._shape_hash: str | None = None
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -167,12 +186,10 @@ class Encoded:
             self._doc_bytes = canonical(self.doc)
         return self._doc_bytes
 
-    @property
-    def doc_blob(self) -> bytes:
-        """``doc_bytes`` compressed, once per location (the ``doc`` attribute of every write)."""
-        if self._doc_blob is None:
-            self._doc_blob = zlib.compress(self.doc_bytes, DOC_COMPRESSION)
-        return self._doc_blob
+    def doc_blob(self, other_bytes: int) -> bytes:
+        """``doc_bytes`` compressed for an item whose other attributes take ``other_bytes``
+        (:func:`compress_doc`)."""
+        return compress_doc(self.doc_bytes, other_bytes)
 
     @property
     def tariff_hashes(self) -> dict[str, str]:
@@ -183,8 +200,11 @@ class Encoded:
     @property
     def shape_hash(self) -> str:
         """The hash of everything but the EVSE statuses and the last_updated stamps (tariffs
-        inlined): equal to the stored one, a change is status-only."""
-        return _digest(canonical(_shape(self.raw)))
+        inlined): equal to the stored one, a change is status-only. Once per location: the
+        change check and the location item both read it."""
+        if self._shape_hash is None:
+            self._shape_hash = _digest(canonical(_shape(self.raw)))
+        return self._shape_hash
 
 
 def encode(raw: dict[str, Any]) -> Encoded:

@@ -60,6 +60,7 @@ from .dynamo import Item, batch_get, batch_write, is_conditional_failure, pagina
 
 # The encoding lives in location_encoding.py; its names stay importable from here.
 from .location_encoding import DOC_COMPRESSION as DOC_COMPRESSION
+from .location_encoding import DOC_COMPRESSION_TIGHT as DOC_COMPRESSION_TIGHT
 from .location_encoding import VOLATILE_EVSE_FIELDS as VOLATILE_EVSE_FIELDS
 from .location_encoding import Encoded as Encoded
 from .location_encoding import _digest as _digest
@@ -67,6 +68,7 @@ from .location_encoding import _shape as _shape
 from .location_encoding import _split_tariffs as _split_tariffs
 from .location_encoding import canonical as canonical
 from .location_encoding import canonical_hash as canonical_hash
+from .location_encoding import compress_doc as compress_doc
 from .location_encoding import encode as encode
 from .location_encoding import finite_numbers as finite_numbers
 from .location_encoding import legacy_canonical as legacy_canonical
@@ -220,6 +222,18 @@ class UpsertResult:
     changed_tariffs: list[str] = field(default_factory=list)
 
 
+def item_bytes(item: Item) -> int:
+    """An item's size as DynamoDB bills a write (1 write unit per started KB): each attribute's
+    name and value in UTF-8 (strings and binary values only: what a location item holds)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        for kind, data in value.items():
+            # surrogatepass: a lone surrogate kept as received (ocpi/leniency.py) is sized, not refused
+            size += len(data) if kind == "B" else len(str(data).encode("utf-8", "surrogatepass"))
+    return size
+
+
 def _statuses_json(statuses: list[str]) -> str:
     """The EVSE count per status, the way the admin API's summaries show it."""
     counts: dict[str, int] = {}
@@ -265,6 +279,26 @@ def _summary(location: Location) -> str:
         },
         separators=(",", ":"),
     )
+
+
+def location_record(location: Location, encoded: Encoded) -> Item:
+    """The location item of a new location or a new shape (module docstring), its document
+    compressed for the write units of the item as a whole (``compress_doc``)."""
+    record: Item = {
+        **location_key(location.id),
+        "location_id": {"S": location.id},
+        "party_key": {"S": f"{location.country_code}*{location.party_id}"},
+        "country": {"S": location.country},
+        "content_hash": {"S": encoded.content_hash},
+        "shape_hash": {"S": encoded.shape_hash},
+        "last_updated": {"S": format_timestamp(location.last_updated)},
+        "evse_statuses": {"S": _statuses_json([e.status for e in location.evses or []])},
+        "summary": {"S": _summary(location)},
+    }
+    if location.operator and location.operator.name:
+        record["operator_name"] = {"S": location.operator.name}
+    record["doc"] = {"B": encoded.doc_blob(item_bytes(record) + len("doc"))}
+    return record
 
 
 def status_item(item: IncomingLocation, base_hash: str) -> Item:
@@ -404,21 +438,7 @@ class LocationCache:
             tariff_hashes.update(encoded.tariff_hashes)
             location = item.location
             assert location is not None, "a new location or a new shape is validated in full"
-            record: Item = {
-                **location_key(location.id),
-                "location_id": {"S": location.id},
-                "party_key": {"S": f"{location.country_code}*{location.party_id}"},
-                "country": {"S": location.country},
-                "content_hash": {"S": encoded.content_hash},
-                "shape_hash": {"S": encoded.shape_hash},
-                "last_updated": {"S": format_timestamp(location.last_updated)},
-                "evse_statuses": {"S": _statuses_json([e.status for e in location.evses or []])},
-                "summary": {"S": _summary(location)},
-                "doc": {"B": encoded.doc_blob},
-            }
-            if location.operator and location.operator.name:
-                record["operator_name"] = {"S": location.operator.name}
-            puts.append(record)
+            puts.append(location_record(location, encoded))
         tariff_puts = self._plan_tariffs(tariffs, tariff_hashes, result)
         if before_write is not None:
             before_write(result)
