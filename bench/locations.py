@@ -120,7 +120,7 @@ def parse_cost() -> dict[str, Any]:
     from pydantic_core import from_json  # the pull's parser (hub/client.py), ~ json.loads here
 
     from roam_emp.domain.location_pull import _status_change, page_validation
-    from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound
+    from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, check_inbound
     from roam_emp.simulator.network import Network
     from roam_emp.store.locations import (
         DOC_COMPRESSION,
@@ -170,7 +170,7 @@ def parse_cost() -> dict[str, Any]:
             for item in from_json(body):
                 encoded = encode(item)
                 encoded.shape_hash  # noqa: B018 - differs from the stored one
-                location, _ = parse_inbound(Location, item)
+                location, _ = check_inbound(Location, item)
                 encoded.tariff_hashes  # noqa: B018 - new tariff versions are looked for
                 location_record(location, encoded)  # what BatchWriteItem sends
 

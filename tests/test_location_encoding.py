@@ -20,7 +20,7 @@ from roam_emp import topology
 from roam_emp.domain.location_pull import page_validation
 from roam_emp.ocpi import leniency
 from roam_emp.ocpi.cdrs import Cdr
-from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound, shared_parts
+from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, check_inbound, parse_inbound, shared_parts
 from roam_emp.ocpi.locations import Location
 from roam_emp.ocpi.sessions import Session
 from roam_emp.ocpi.tariffs import Tariff
@@ -116,9 +116,16 @@ def _with_tariff(tariff: dict[str, Any], location_id: str = "LOC-T") -> Incoming
 
 @pytest.fixture
 def legacy_encoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
-    """The store as it hashed before orjson, until the returned function is called."""
+    """The store as it hashed before orjson, until the returned function is called (each
+    encoding with its own memo of tariff hashes: a process never changes encodings)."""
     monkeypatch.setattr(encoding, "canonical", legacy_canonical)
-    yield monkeypatch.undo
+    monkeypatch.setattr(encoding, "_TARIFF_HASHES", {})
+
+    def undo() -> None:
+        monkeypatch.undo()
+        encoding._TARIFF_HASHES.clear()
+
+    yield undo
 
 
 def test_a_tariff_stored_under_its_old_hash_is_not_a_new_version(
@@ -165,17 +172,22 @@ def _both(model: type[BaseModel], data: Any) -> None:
     try:
         expected = model.model_validate(copy.deepcopy(data), context={DEVIATIONS_KEY: slow_log})
     except ValidationError as error:
-        for sharing in (shared_parts(), page_validation(), page_validation()):
-            with sharing, pytest.raises(ValidationError) as raised:
-                parse_inbound(model, copy.deepcopy(data))
-            assert _errors(raised.value) == _errors(error)
+        for check in (parse_inbound, check_inbound):
+            for sharing in (shared_parts(), page_validation(), page_validation()):
+                with sharing, pytest.raises(ValidationError) as raised:
+                    check(model, copy.deepcopy(data))
+                assert _errors(raised.value) == _errors(error)
         return
     for sharing in (shared_parts(), page_validation(), page_validation()):
         with sharing:
             parsed, log = parse_inbound(model, copy.deepcopy(data))
+            fields, fields_log = check_inbound(model, copy.deepcopy(data))
         assert parsed == expected
         assert parsed.model_dump(mode="json") == expected.model_dump(mode="json")
         assert log.items == slow_log.items
+        # the fields as the model gives them, with the same deviations in the same order
+        assert fields == expected.model_dump()
+        assert fields_log.items == slow_log.items
 
 
 def _mutations() -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
@@ -291,21 +303,51 @@ def test_a_conforming_location_calls_no_python_while_validated() -> None:
     assert calls == ["parse_inbound", "_fast_validator"]
 
 
-def test_a_page_validates_each_inlined_tariff_once() -> None:
+def test_a_conforming_location_is_checked_without_building_a_model() -> None:
+    location = _page(3)[1]
+    with page_validation():
+        check_inbound(Location, location)  # built on first use
+    calls: list[str] = []
+
+    def profile(frame: FrameType, event: str, _arg: Any) -> None:
+        if event == "call" and "roam_emp" in frame.f_code.co_filename:
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        fields, _ = check_inbound(Location, location)
+    finally:
+        sys.setprofile(None)
+    assert calls == ["check_inbound", "_fast_validator"]
+
+    def models(value: Any) -> int:
+        if isinstance(value, BaseModel):
+            return 1
+        if isinstance(value, dict):
+            return sum(models(v) for v in value.values())
+        return sum(models(v) for v in value) if isinstance(value, list) else 0
+
+    with page_validation():  # the shared tariffs too
+        assert models(check_inbound(Location, location)[0]) == 0
+    assert models(fields) == 0 and fields == Location.model_validate(location).model_dump()
+
+
+@pytest.mark.parametrize("check, fields_only", [(parse_inbound, False), (check_inbound, True)])
+def test_a_page_validates_each_inlined_tariff_once(check: Callable[..., Any], fields_only: bool) -> None:
     page = _page(60)
     validated: list[Any] = []
 
     with page_validation():
-        parse_inbound(Location, page[0])  # built on first use
-    fast = leniency._fast_validator(Tariff)
-    leniency._SHARED_PARTS[Tariff].known.clear()  # nothing validated before this page
-    leniency._FAST[(Tariff, frozenset())] = _Counting(fast, validated)
+        check(Location, page[0])  # built on first use
+    fast = leniency._fast_validator(Tariff, fields_only=fields_only)
+    leniency._SHARED_PARTS[(Tariff, fields_only)].known.clear()  # nothing validated before this page
+    leniency._FAST[(Tariff, frozenset(), fields_only)] = _Counting(fast, validated)
     try:
         with page_validation():
             for location in page:
-                parse_inbound(Location, location)
+                check(Location, location)
     finally:
-        leniency._FAST[(Tariff, frozenset())] = fast
+        leniency._FAST[(Tariff, frozenset(), fields_only)] = fast
     distinct = {
         canonical(t)
         for location in page
@@ -360,3 +402,20 @@ def test_the_stored_doc_is_level_1_but_where_level_6_saves_a_write_unit() -> Non
 def test_an_item_is_sized_as_dynamodb_bills_it() -> None:
     assert store.item_bytes({"pk": {"S": "LOC#é"}, "doc": {"B": b"\x00" * 10}}) == 2 + 6 + 3 + 10
     assert store.item_bytes({"id": {"S": "\ud800"}}) == 2 + 3  # kept as received, sized
+
+
+def test_an_inlined_tariff_is_hashed_once_per_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    tariffs = [t for raw in _page(60) for t in store.encode(raw).tariffs.values()]
+    encoding._TARIFF_HASHES.clear()
+    hashed: list[Any] = []
+    monkeypatch.setattr(encoding, "canonical_hash", lambda t: hashed.append(t) or store.canonical_hash(t))
+    with store.finite_numbers():
+        assert [encoding.tariff_hash(t) for t in tariffs] == [store.canonical_hash(t) for t in tariffs]
+    assert len(hashed) == len({canonical(t) for t in tariffs}) < len(tariffs)
+
+
+def test_a_tariff_holding_nan_does_not_hash_as_its_null_twin() -> None:
+    """orjson writes NaN as null: a body that may hold NaN is not memoized by orjson's encoding."""
+    encoding._TARIFF_HASHES.clear()
+    with_null = encoding.tariff_hash({"id": "T-NAN", "price": None})
+    assert encoding.tariff_hash({"id": "T-NAN", "price": float("nan")}) != with_null

@@ -56,13 +56,17 @@ def ingest(
     calls = Calls()
     aws.dynamodb().meta.events.register("provide-client-params.dynamodb.*", calls)
     validated: list[str] = []
-    real = location_pull.parse_inbound
 
-    def counting(model: Any, data: Any) -> Any:
-        validated.append(model.__name__)
-        return real(model, data)
+    def counting(real: Any) -> Any:
+        def check(model: Any, data: Any) -> Any:
+            validated.append(model.__name__)
+            return real(model, data)
 
-    monkeypatch.setattr(location_pull, "parse_inbound", counting)
+        return check
+
+    # a status-only change's statuses (parse_inbound), a whole location (check_inbound)
+    for name in ("parse_inbound", "check_inbound"):
+        monkeypatch.setattr(location_pull, name, counting(getattr(location_pull, name)))
     return puller, calls, validated
 
 

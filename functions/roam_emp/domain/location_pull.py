@@ -38,7 +38,7 @@ from ..hub.errors import HubError, HubRateLimited, HubRejected, HubUnauthorized,
 from ..hub.factory import hub_client
 from ..ocpi.common import DateTime, ci_key
 from ..ocpi.enums import OpenStatus
-from ..ocpi.leniency import DeviationLog, parse_inbound, shared_parts
+from ..ocpi.leniency import DeviationLog, check_inbound, parse_inbound, shared_parts
 from ..ocpi.locations import Location
 from ..ocpi.tariffs import Tariff
 from ..ocpi.timestamps import format_timestamp, utcnow
@@ -332,7 +332,8 @@ class LocationPuller:
                         continue
             location_id = raw.get("id") if isinstance(raw, dict) else None
             try:
-                location, found = parse_inbound(Location, raw)
+                # the verdict, deviations and the fields the store reads: no model built (issue 11)
+                location, found = check_inbound(Location, raw)
             except ValidationError as error:
                 rejected += 1
                 if isinstance(location_id, str):
@@ -348,7 +349,7 @@ class LocationPuller:
                 )
                 continue
             deviations.items.extend(found.items)
-            ids.append(location.id)
+            ids.append(location["id"])
             incoming.append(IncomingLocation(location, raw, this))
         # LocationUpserted / TariffAdded come from the locations table's stream (domain/outbox.py).
         upserted = self.cache.upsert(incoming, stored=stored, unchanged=unchanged)

@@ -73,6 +73,27 @@ def _first_sorted_dumps(obj: Any) -> bytes:
 _sorted_dumps: Callable[[Any], bytes] = _first_sorted_dumps
 
 
+def _first_dumps(obj: Any) -> bytes:
+    global _dumps
+    import orjson  # on first use, as above
+
+    _dumps = orjson.dumps
+    return _dumps(obj)
+
+
+_dumps: Callable[[Any], bytes] = _first_dumps
+
+
+def compact_json(obj: Any) -> str:
+    """Compact JSON text of a small attribute read back by ``json.loads`` (a location's summary,
+    its EVSE status counts): orjson, about a sixth of ``json.dumps`` (issue 11). What orjson
+    refuses (a lone surrogate kept as received) is written by ``json``, escaped."""
+    try:
+        return _dumps(obj).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(obj, separators=(",", ":"))
+
+
 # zlib levels of the stored ``doc`` (docs/performance.md, "Location ingest: change detection"):
 # level 1 is ~0.2x json.loads cheaper per fully changed page than level 6, and level 6 is at most
 # ~6 % smaller on the simulator's and the spec examples' locations. DynamoDB bills a write per
@@ -103,6 +124,32 @@ def _digest(data: bytes) -> str:
 
 def canonical_hash(raw: dict[str, Any]) -> str:
     return _digest(canonical(raw))
+
+
+# Tariff hashes by the tariff's orjson encoding in the order received, per process (bounded).
+_TARIFF_HASHES: dict[bytes, str] = {}
+TARIFF_HASHES_KEPT = 1024
+
+
+def tariff_hash(tariff: dict[str, Any]) -> str:
+    """``canonical_hash`` of an inlined tariff, once per content: a page's locations inline the
+    same few tariffs again and again (FAQ "How are tariffs represented?"), and hashing each
+    inlined copy was a tenth of a fully changed page (issue 11). The key, orjson's encoding in
+    the order received, costs less than the sorted encoding and its SHA-256; the same content in
+    another key order is only a miss. Not memoized: what orjson refuses, and a ``null`` unless
+    the body is known to hold no NaN (orjson writes it as ``null`` too, :func:`canonical`)."""
+    try:
+        key = _dumps(tariff)
+    except TypeError:  # orjson.JSONEncodeError
+        return canonical_hash(tariff)
+    if b"null" in key and _MAY_HOLD_NON_FINITE.get():
+        return canonical_hash(tariff)
+    found = _TARIFF_HASHES.get(key)
+    if found is None:
+        if len(_TARIFF_HASHES) >= TARIFF_HASHES_KEPT:
+            _TARIFF_HASHES.clear()
+        found = _TARIFF_HASHES[key] = canonical_hash(tariff)
+    return found
 
 
 def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -194,7 +241,7 @@ class Encoded:
     @property
     def tariff_hashes(self) -> dict[str, str]:
         if self._tariff_hashes is None:
-            self._tariff_hashes = {tariff_id: canonical_hash(t) for tariff_id, t in self.tariffs.items()}
+            self._tariff_hashes = {tariff_id: tariff_hash(t) for tariff_id, t in self.tariffs.items()}
         return self._tariff_hashes
 
     @property
