@@ -99,11 +99,12 @@ class _StatusChange(BaseModel):
     evses: list[_EvseStatus] | None = None
 
 
-def page_validation() -> AbstractContextManager[None]:
+def page_validation(known_finite: bool = False) -> AbstractContextManager[None]:
     """Where a page's locations are validated: they inline the same few tariffs again and again,
     and each tariff content is validated once and shared (issue 11; ocpi/leniency.py). The
-    Locations built here are read by the store, never changed."""
-    return shared_parts(Tariff)
+    Locations built here are read by the store, never changed. ``known_finite``: the page held
+    no NaN or infinity, so a tariff holding ``null`` is shared too."""
+    return shared_parts(Tariff, finite_numbers=known_finite)
 
 
 def _has_id(raw: dict[str, Any]) -> bool:
@@ -219,7 +220,8 @@ class LocationPuller:
                     )
                     outcome.status, outcome.detail = "interrupted", str(error)
                     return outcome
-                with page_validation(), finite_numbers(not page.non_finite_numbers):
+                known_finite = not page.non_finite_numbers
+                with page_validation(known_finite), finite_numbers(known_finite):
                     result = self._process(
                         page.data if isinstance(page.data, list) else [], outcome.deviations
                     )

@@ -332,7 +332,7 @@ class _SharedPart:
             key: bytes | None = self.dumps(value)
         except TypeError:  # not plain JSON (a lone surrogate, a huge integer): not shared
             key = None
-        if key is not None and b"null" in key:
+        if key is not None and b"null" in key and not _FINITE.get():
             key = None  # orjson writes NaN and infinities as null too: not one content
         known = self.known.get(key) if key is not None else None
         if known is None:
@@ -372,17 +372,24 @@ def _fast_validator(
 
 
 _SHARING: ContextVar[frozenset[type[BaseModel]]] = ContextVar("ocpi_shared_parts", default=frozenset())
+# Whether the values validated come from a body known to hold no NaN or ±Infinity.
+_FINITE: ContextVar[bool] = ContextVar("ocpi_shared_parts_finite", default=False)
 
 
 @contextmanager
-def shared_parts(*models: type[BaseModel]) -> Iterator[None]:
+def shared_parts(*models: type[BaseModel], finite_numbers: bool = False) -> Iterator[None]:
     """Within: instances of ``models`` met by :func:`parse_inbound` are validated once per content
     and shared by everything parsed (:class:`_SharedPart`); only for a caller that never mutates
-    what it gets (the location pull)."""
+    what it gets (the location pull). ``finite_numbers``: the values come from a body that held
+    no NaN or ±Infinity (the hub client says so, ``HubResponse.non_finite_numbers``), so a part
+    holding ``null`` is one content too (tariffs hold nulls: without it, each inlined copy of such
+    a tariff is validated again, issue 11)."""
     token = _SHARING.set(frozenset(models))
+    finite = _FINITE.set(finite_numbers)
     try:
         yield
     finally:
+        _FINITE.reset(finite)
         _SHARING.reset(token)
 
 
