@@ -170,17 +170,24 @@ def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[
         new_connectors: list[Any] = []
         for connector in connectors:
             inlined = connector.get("tariffs") if isinstance(connector, dict) else None
-            if inlined is None:
+            if not isinstance(inlined, list):
+                # none, or malformed (left out of the validated model, ocpi/leniency.py): kept as
+                # received, no tariff taken from it
                 new_connectors.append(connector)
                 continue
-            copy = {k: v for k, v in connector.items() if k != "tariffs"}
+            copy = dict(connector)  # (dict() and del: a third of a comprehension's time)
+            del copy["tariffs"]
             copy["_tariff_refs"] = [t.get("id") if isinstance(t, dict) else None for t in inlined]
             for tariff in inlined:
-                if isinstance(tariff, dict) and tariff.get("id"):
+                if isinstance(tariff, dict) and isinstance(tariff.get("id"), str) and tariff["id"]:
                     tariffs[tariff["id"]] = tariff
             new_connectors.append(copy)
-        new_evses.append({**evse, "connectors": new_connectors})
-    return {**raw, "evses": new_evses}, tariffs
+        new_evse = dict(evse)
+        new_evse["connectors"] = new_connectors
+        new_evses.append(new_evse)
+    doc = dict(raw)
+    doc["evses"] = new_evses
+    return doc, tariffs
 
 
 # What a status change touches (spec mod_locations: EVSE.status, and the last_updated stamps of the
@@ -189,14 +196,20 @@ VOLATILE_EVSE_FIELDS = ("status", "last_updated")
 
 
 def _shape(doc: dict[str, Any]) -> dict[str, Any]:
+    # copies by dict() and pop(): a third of the time of comprehensions (issue 11)
+    shape = dict(doc)
+    shape.pop("last_updated", None)
     evses = doc.get("evses")
-    shape = {k: v for k, v in doc.items() if k != "last_updated"}
     if isinstance(evses, list):
-        shape["evses"] = [
-            {k: v for k, v in e.items() if k not in VOLATILE_EVSE_FIELDS} if isinstance(e, dict) else e
-            for e in evses
-        ]
+        shape["evses"] = [_without_volatile(e) if isinstance(e, dict) else e for e in evses]
     return shape
+
+
+def _without_volatile(evse: dict[str, Any]) -> dict[str, Any]:
+    copy = dict(evse)
+    for name in VOLATILE_EVSE_FIELDS:
+        copy.pop(name, None)
+    return copy
 
 
 class Encoded:

@@ -614,7 +614,8 @@ class LocationCache:
             for connector in connectors:
                 connector.pop("_tariff_refs", None)
             return doc
-        refs = {ref for connector in connectors for ref in connector.get("_tariff_refs", [])}
+        # a malformed inlined tariff (no id, or not a string) is referenced as received, not stored
+        refs = {r for c in connectors for r in c.get("_tariff_refs", []) if isinstance(r, str)}
         tariffs = (
             {
                 i["tariff_id"]["S"]: _unpack(i["doc"]["B"])
