@@ -20,7 +20,7 @@ from roam_emp import topology
 from roam_emp.domain.location_pull import page_validation
 from roam_emp.ocpi import leniency
 from roam_emp.ocpi.cdrs import Cdr
-from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, parse_inbound, shared_parts
+from roam_emp.ocpi.leniency import DEVIATIONS_KEY, DeviationLog, check_inbound, parse_inbound, shared_parts
 from roam_emp.ocpi.locations import Location
 from roam_emp.ocpi.sessions import Session
 from roam_emp.ocpi.tariffs import Tariff
@@ -116,9 +116,16 @@ def _with_tariff(tariff: dict[str, Any], location_id: str = "LOC-T") -> Incoming
 
 @pytest.fixture
 def legacy_encoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
-    """The store as it hashed before orjson, until the returned function is called."""
+    """The store as it hashed before orjson, until the returned function is called (each
+    encoding with its own memo of tariff hashes: a process never changes encodings)."""
     monkeypatch.setattr(encoding, "canonical", legacy_canonical)
-    yield monkeypatch.undo
+    monkeypatch.setattr(encoding, "_TARIFF_HASHES", {})
+
+    def undo() -> None:
+        monkeypatch.undo()
+        encoding._TARIFF_HASHES.clear()
+
+    yield undo
 
 
 def test_a_tariff_stored_under_its_old_hash_is_not_a_new_version(
@@ -159,23 +166,34 @@ def _errors(error: ValidationError) -> list[tuple[Any, ...]]:
 
 
 def _both(model: type[BaseModel], data: Any) -> None:
-    """parse_inbound (fast twin first, with and without shared tariffs, each twice: the second
-    time from the shared cache) and the lenient model itself agree on everything."""
+    """parse_inbound and check_inbound (fast twin first, with and without shared tariffs, each
+    twice: the second time from the shared cache; and as on a page known to hold no NaN when it
+    holds none) and the lenient model itself agree on everything."""
+    try:
+        json.dumps(data, allow_nan=False)
+        finite = True
+    except ValueError:  # NaN or an infinity: the hub client would not say known_finite
+        finite = False
     slow_log = DeviationLog()
     try:
         expected = model.model_validate(copy.deepcopy(data), context={DEVIATIONS_KEY: slow_log})
     except ValidationError as error:
-        for sharing in (shared_parts(), page_validation(), page_validation()):
-            with sharing, pytest.raises(ValidationError) as raised:
-                parse_inbound(model, copy.deepcopy(data))
-            assert _errors(raised.value) == _errors(error)
+        for check in (parse_inbound, check_inbound):
+            for sharing in (shared_parts(), page_validation(), page_validation(), page_validation(finite)):
+                with sharing, pytest.raises(ValidationError) as raised:
+                    check(model, copy.deepcopy(data))
+                assert _errors(raised.value) == _errors(error)
         return
-    for sharing in (shared_parts(), page_validation(), page_validation()):
+    for sharing in (shared_parts(), page_validation(), page_validation(), page_validation(finite)):
         with sharing:
             parsed, log = parse_inbound(model, copy.deepcopy(data))
+            fields, fields_log = check_inbound(model, copy.deepcopy(data))
         assert parsed == expected
         assert parsed.model_dump(mode="json") == expected.model_dump(mode="json")
         assert log.items == slow_log.items
+        # the fields as the model gives them, with the same deviations in the same order
+        assert fields == expected.model_dump()
+        assert fields_log.items == slow_log.items
 
 
 def _mutations() -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
@@ -274,9 +292,8 @@ def test_the_fast_twin_agrees_on_random_damage(data: st.DataObject) -> None:
     _both(Location, doc)
 
 
-def test_a_conforming_location_calls_no_python_while_validated() -> None:
-    location = _page(3)[1]
-    parse_inbound(Location, location)  # built on first use
+def _python_calls(action: Callable[[], Any]) -> list[str]:
+    """The project's functions called while ``action`` runs."""
     calls: list[str] = []
 
     def profile(frame: FrameType, event: str, _arg: Any) -> None:
@@ -285,40 +302,75 @@ def test_a_conforming_location_calls_no_python_while_validated() -> None:
 
     sys.setprofile(profile)
     try:
-        parse_inbound(Location, location)
+        action()
     finally:
         sys.setprofile(None)
-    assert calls == ["parse_inbound", "_fast_validator"]
+    return calls
 
 
-def test_a_page_validates_each_inlined_tariff_once() -> None:
-    page = _page(60)
+def test_a_conforming_location_calls_no_python_while_validated() -> None:
+    location = _page(3)[1]
+    parse_inbound(Location, location)  # built on first use
+    assert _python_calls(lambda: parse_inbound(Location, location)) == ["parse_inbound", "_fast_validator"]
+
+
+def test_a_conforming_location_is_checked_without_building_a_model() -> None:
+    location = _page(3)[1]
+    check_inbound(Location, location)  # built on first use
+    assert _python_calls(lambda: check_inbound(Location, location)) == ["check_inbound", "_fast_validator"]
+    fields, _ = check_inbound(Location, location)
+
+    def models(value: Any) -> int:
+        if isinstance(value, BaseModel):
+            return 1
+        if isinstance(value, dict):
+            return sum(models(v) for v in value.values())
+        return sum(models(v) for v in value) if isinstance(value, list) else 0
+
+    with page_validation():  # the shared tariffs too
+        assert models(check_inbound(Location, location)[0]) == 0
+    assert models(fields) == 0 and fields == Location.model_validate(location).model_dump()
+
+
+def _inlined(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for loc in page for e in loc["evses"] for c in e["connectors"] for t in c.get("tariffs", [])]
+
+
+def _tariffs_validated(
+    page: list[dict[str, Any]], check: Callable[..., Any], fields_only: bool, known_finite: bool = False
+) -> int:
+    """How many tariffs validating ``page`` validates (the shared ones once per content)."""
     validated: list[Any] = []
-
     with page_validation():
-        parse_inbound(Location, page[0])  # built on first use
-    fast = leniency._fast_validator(Tariff)
-    leniency._SHARED_PARTS[Tariff].known.clear()  # nothing validated before this page
-    leniency._FAST[(Tariff, frozenset())] = _Counting(fast, validated)
+        check(Location, page[0])  # built on first use
+    fast = leniency._fast_validator(Tariff, fields_only=fields_only)
+    leniency._SHARED_PARTS[(Tariff, fields_only)].known.clear()  # nothing validated before this page
+    leniency._FAST[(Tariff, frozenset(), fields_only)] = _Counting(fast, validated)
     try:
-        with page_validation():
+        with page_validation(known_finite):
             for location in page:
-                parse_inbound(Location, location)
+                check(Location, location)
     finally:
-        leniency._FAST[(Tariff, frozenset())] = fast
-    distinct = {
-        canonical(t)
-        for location in page
-        for evse in location["evses"]
-        for connector in evse["connectors"]
-        for t in connector.get("tariffs", [])
-    }
-    assert (
-        0
-        < len(validated)
-        <= len(distinct)
-        < sum(len(c.get("tariffs", [])) for loc in page for e in loc["evses"] for c in e["connectors"])
-    )
+        leniency._FAST[(Tariff, frozenset(), fields_only)] = fast
+    return len(validated)
+
+
+@pytest.mark.parametrize("check, fields_only", [(parse_inbound, False), (check_inbound, True)])
+def test_a_page_validates_each_inlined_tariff_once(check: Callable[..., Any], fields_only: bool) -> None:
+    page = _page(60)
+    distinct = {canonical(t) for t in _inlined(page)}
+    assert 0 < _tariffs_validated(page, check, fields_only) <= len(distinct) < len(_inlined(page))
+
+
+def test_a_tariff_holding_null_is_shared_when_the_page_held_no_nan() -> None:
+    """orjson writes NaN as null: a tariff holding null is one content only on a page the hub
+    client parsed without NaN or infinities (known_finite), and validated at each use otherwise."""
+    page = copy.deepcopy(_page(60))
+    for tariff in _inlined(page):
+        tariff["min_price"] = None
+    distinct = {canonical(t) for t in _inlined(page)}
+    assert _tariffs_validated(page, check_inbound, True, known_finite=True) <= len(distinct)
+    assert len(distinct) < _tariffs_validated(page, check_inbound, True) == len(_inlined(page))
 
 
 class _Counting:
@@ -328,3 +380,52 @@ class _Counting:
     def validate_python(self, value: Any, **kwargs: Any) -> Any:
         self.seen.append(value)
         return self.inner.validate_python(value, **kwargs)
+
+
+# The stored document's compression -------------------------------------------------------------
+
+
+def _write_units(record: dict[str, Any]) -> int:
+    return -(-store.item_bytes(record) // 1024)
+
+
+def test_the_stored_doc_is_level_1_but_where_level_6_saves_a_write_unit() -> None:
+    """Level 1 is the cheaper CPU; level 6 only where the item could then fit a KB fewer: as
+    many write units as level 6 everywhere (a simulator page has items that level 1 alone puts
+    over 1 KB), level 6 tried for a few items only."""
+    import zlib
+
+    fast = tight = tried = 0
+    for raw in _page(250):
+        encoded = store.encode(raw)
+        record = store.location_record(Location.model_validate(raw), encoded)
+        assert zlib.decompress(record["doc"]["B"]) == encoded.doc_bytes  # what the readers unpack
+        other = store.item_bytes({k: v for k, v in record.items() if k != "doc"}) + len("doc")
+        fast += -(-(other + len(zlib.compress(encoded.doc_bytes, 1))) // 1024)
+        tight += -(-(other + len(zlib.compress(encoded.doc_bytes, 6))) // 1024)
+        assert _write_units(record) <= -(-(other + len(zlib.compress(encoded.doc_bytes, 6))) // 1024)
+        tried += record["doc"]["B"] != zlib.compress(encoded.doc_bytes, 1)
+    assert tight < fast  # the page has items where the level matters
+    assert 0 < tried <= 25
+
+
+def test_an_item_is_sized_as_dynamodb_bills_it() -> None:
+    assert store.item_bytes({"pk": {"S": "LOC#é"}, "doc": {"B": b"\x00" * 10}}) == 2 + 6 + 3 + 10
+    assert store.item_bytes({"id": {"S": "\ud800"}}) == 2 + 3  # kept as received, sized
+
+
+def test_an_inlined_tariff_is_hashed_once_per_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    tariffs = [t for raw in _page(60) for t in store.encode(raw).tariffs.values()]
+    encoding._TARIFF_HASHES.clear()
+    hashed: list[Any] = []
+    monkeypatch.setattr(encoding, "canonical_hash", lambda t: hashed.append(t) or store.canonical_hash(t))
+    with store.finite_numbers():
+        assert [encoding.tariff_hash(t) for t in tariffs] == [store.canonical_hash(t) for t in tariffs]
+    assert len(hashed) == len({canonical(t) for t in tariffs}) < len(tariffs)
+
+
+def test_a_tariff_holding_nan_does_not_hash_as_its_null_twin() -> None:
+    """orjson writes NaN as null: a body that may hold NaN is not memoized by orjson's encoding."""
+    encoding._TARIFF_HASHES.clear()
+    with_null = encoding.tariff_hash({"id": "T-NAN", "price": None})
+    assert encoding.tariff_hash({"id": "T-NAN", "price": float("nan")}) != with_null

@@ -56,13 +56,17 @@ def ingest(
     calls = Calls()
     aws.dynamodb().meta.events.register("provide-client-params.dynamodb.*", calls)
     validated: list[str] = []
-    real = location_pull.parse_inbound
 
-    def counting(model: Any, data: Any) -> Any:
-        validated.append(model.__name__)
-        return real(model, data)
+    def counting(real: Any) -> Any:
+        def check(model: Any, data: Any) -> Any:
+            validated.append(model.__name__)
+            return real(model, data)
 
-    monkeypatch.setattr(location_pull, "parse_inbound", counting)
+        return check
+
+    # a status-only change's statuses (parse_inbound), a whole location (check_inbound)
+    for name in ("parse_inbound", "check_inbound"):
+        monkeypatch.setattr(location_pull, name, counting(getattr(location_pull, name)))
     return puller, calls, validated
 
 
@@ -396,3 +400,22 @@ def test_a_location_with_a_null_evse_is_read_back(
     stored = puller.cache.get("LOC0")
     assert stored is not None and stored["evses"][-1] is None
     assert puller.cache.get("LOC0", with_tariffs=False) is not None
+
+
+def test_malformed_inlined_tariffs_stop_neither_the_page_nor_the_readers(
+    ingest: tuple[LocationPuller, Calls, list[str]],
+) -> None:
+    """``tariffs`` that is no list, a tariff without an id or with a number for one: left out of
+    the validated location (deviations), and no tariff item is taken from them; the page goes on
+    and the location reads back (the tariff split used to fail on them, failing the whole page)."""
+    puller, _, _ = ingest
+    page = _page()
+    page[0]["evses"][0]["connectors"][0]["tariffs"] = 5
+    page[1]["evses"][0]["connectors"][0]["tariffs"] = [{"currency": "EUR"}, {"id": 7}]
+    deviations = DeviationLog()
+    result = puller._process(page, deviations)
+    assert result.rejected == 0 and len(result.upsert.created) == 3
+    assert result.upsert.new_tariffs == [] and deviations.by_kind()["malformed_optional"] == 2
+    assert puller.cache.get("LOC0") == page[0]
+    stored = puller.cache.get("LOC1")
+    assert stored is not None and stored["evses"][0]["connectors"][0]["tariffs"] == []

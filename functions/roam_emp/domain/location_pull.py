@@ -38,7 +38,7 @@ from ..hub.errors import HubError, HubRateLimited, HubRejected, HubUnauthorized,
 from ..hub.factory import hub_client
 from ..ocpi.common import DateTime, ci_key
 from ..ocpi.enums import OpenStatus
-from ..ocpi.leniency import DeviationLog, parse_inbound, shared_parts
+from ..ocpi.leniency import DeviationLog, check_inbound, parse_inbound, shared_parts
 from ..ocpi.locations import Location
 from ..ocpi.tariffs import Tariff
 from ..ocpi.timestamps import format_timestamp, utcnow
@@ -99,11 +99,12 @@ class _StatusChange(BaseModel):
     evses: list[_EvseStatus] | None = None
 
 
-def page_validation() -> AbstractContextManager[None]:
+def page_validation(known_finite: bool = False) -> AbstractContextManager[None]:
     """Where a page's locations are validated: they inline the same few tariffs again and again,
     and each tariff content is validated once and shared (issue 11; ocpi/leniency.py). The
-    Locations built here are read by the store, never changed."""
-    return shared_parts(Tariff)
+    Locations built here are read by the store, never changed. ``known_finite``: the page held
+    no NaN or infinity, so a tariff holding ``null`` is shared too."""
+    return shared_parts(Tariff, finite_numbers=known_finite)
 
 
 def _has_id(raw: dict[str, Any]) -> bool:
@@ -219,7 +220,8 @@ class LocationPuller:
                     )
                     outcome.status, outcome.detail = "interrupted", str(error)
                     return outcome
-                with page_validation(), finite_numbers(not page.non_finite_numbers):
+                known_finite = not page.non_finite_numbers
+                with page_validation(known_finite), finite_numbers(known_finite):
                     result = self._process(
                         page.data if isinstance(page.data, list) else [], outcome.deviations
                     )
@@ -332,7 +334,8 @@ class LocationPuller:
                         continue
             location_id = raw.get("id") if isinstance(raw, dict) else None
             try:
-                location, found = parse_inbound(Location, raw)
+                # the verdict, deviations and the fields the store reads: no model built (issue 11)
+                location, found = check_inbound(Location, raw)
             except ValidationError as error:
                 rejected += 1
                 if isinstance(location_id, str):
@@ -348,7 +351,7 @@ class LocationPuller:
                 )
                 continue
             deviations.items.extend(found.items)
-            ids.append(location.id)
+            ids.append(location["id"])
             incoming.append(IncomingLocation(location, raw, this))
         # LocationUpserted / TariffAdded come from the locations table's stream (domain/outbox.py).
         upserted = self.cache.upsert(incoming, stored=stored, unchanged=unchanged)

@@ -73,9 +73,49 @@ def _first_sorted_dumps(obj: Any) -> bytes:
 _sorted_dumps: Callable[[Any], bytes] = _first_sorted_dumps
 
 
-# zlib level of the stored ``doc`` (docs/performance.md, "Location ingest": level 1 vs 6 measured
-# on a simulator page, time and DynamoDB write units).
-DOC_COMPRESSION = 6
+def _first_dumps(obj: Any) -> bytes:
+    global _dumps
+    import orjson  # on first use, as above
+
+    _dumps = orjson.dumps
+    return _dumps(obj)
+
+
+_dumps: Callable[[Any], bytes] = _first_dumps
+
+
+def compact_json(obj: Any) -> str:
+    """Compact JSON text of a small attribute read back by ``json.loads`` (a location's summary,
+    its EVSE status counts): orjson, about a sixth of ``json.dumps`` (issue 11). What orjson
+    refuses (a lone surrogate kept as received) is written by ``json``, escaped."""
+    try:
+        return _dumps(obj).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(obj, separators=(",", ":"))
+
+
+# zlib levels of the stored ``doc`` (docs/performance.md, "Location ingest: change detection"):
+# level 1 is ~0.2x json.loads cheaper per fully changed page than level 6, and level 6 is at most
+# ~6 % smaller on the simulator's and the spec examples' locations. DynamoDB bills a write per
+# started KB of the item, so level 6 is tried only where that saving could bring the item under
+# the 1 KB boundary below it (``TIGHT_MARGIN``, with room to spare): the write units of level 6,
+# the time of level 1. Either form is a zlib stream; readers decompress both alike.
+DOC_COMPRESSION = 1
+DOC_COMPRESSION_TIGHT = 6
+TIGHT_MARGIN = 0.10
+WRITE_UNIT_BYTES = 1024
+
+
+def compress_doc(doc_bytes: bytes, other_bytes: int) -> bytes:
+    """The stored ``doc`` of an item whose other attributes (names and values) take
+    ``other_bytes``: level 1, or level 6 when it may save a write unit."""
+    fast = zlib.compress(doc_bytes, DOC_COMPRESSION)
+    size = other_bytes + len(fast)
+    boundary = (size - 1) // WRITE_UNIT_BYTES * WRITE_UNIT_BYTES  # the 1 KB boundary below
+    if boundary and other_bytes + len(fast) * (1 - TIGHT_MARGIN) <= boundary:
+        tight = zlib.compress(doc_bytes, DOC_COMPRESSION_TIGHT)
+        return tight if len(tight) < len(fast) else fast
+    return fast
 
 
 def _digest(data: bytes) -> str:
@@ -84,6 +124,32 @@ def _digest(data: bytes) -> str:
 
 def canonical_hash(raw: dict[str, Any]) -> str:
     return _digest(canonical(raw))
+
+
+# Tariff hashes by the tariff's orjson encoding in the order received, per process (bounded).
+_TARIFF_HASHES: dict[bytes, str] = {}
+TARIFF_HASHES_KEPT = 1024
+
+
+def tariff_hash(tariff: dict[str, Any]) -> str:
+    """``canonical_hash`` of an inlined tariff, once per content: a page's locations inline the
+    same few tariffs again and again (FAQ "How are tariffs represented?"), and hashing each
+    inlined copy was a tenth of a fully changed page (issue 11). The key, orjson's encoding in
+    the order received, costs less than the sorted encoding and its SHA-256; the same content in
+    another key order is only a miss. Not memoized: what orjson refuses, and a ``null`` unless
+    the body is known to hold no NaN (orjson writes it as ``null`` too, :func:`canonical`)."""
+    try:
+        key = _dumps(tariff)
+    except TypeError:  # orjson.JSONEncodeError
+        return canonical_hash(tariff)
+    if b"null" in key and _MAY_HOLD_NON_FINITE.get():
+        return canonical_hash(tariff)
+    found = _TARIFF_HASHES.get(key)
+    if found is None:
+        if len(_TARIFF_HASHES) >= TARIFF_HASHES_KEPT:
+            _TARIFF_HASHES.clear()
+        found = _TARIFF_HASHES[key] = canonical_hash(tariff)
+    return found
 
 
 def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -104,17 +170,24 @@ def _split_tariffs(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[
         new_connectors: list[Any] = []
         for connector in connectors:
             inlined = connector.get("tariffs") if isinstance(connector, dict) else None
-            if inlined is None:
+            if not isinstance(inlined, list):
+                # none, or malformed (left out of the validated model, ocpi/leniency.py): kept as
+                # received, no tariff taken from it
                 new_connectors.append(connector)
                 continue
-            copy = {k: v for k, v in connector.items() if k != "tariffs"}
+            copy = dict(connector)  # (dict() and del: a third of a comprehension's time)
+            del copy["tariffs"]
             copy["_tariff_refs"] = [t.get("id") if isinstance(t, dict) else None for t in inlined]
             for tariff in inlined:
-                if isinstance(tariff, dict) and tariff.get("id"):
+                if isinstance(tariff, dict) and isinstance(tariff.get("id"), str) and tariff["id"]:
                     tariffs[tariff["id"]] = tariff
             new_connectors.append(copy)
-        new_evses.append({**evse, "connectors": new_connectors})
-    return {**raw, "evses": new_evses}, tariffs
+        new_evse = dict(evse)
+        new_evse["connectors"] = new_connectors
+        new_evses.append(new_evse)
+    doc = dict(raw)
+    doc["evses"] = new_evses
+    return doc, tariffs
 
 
 # What a status change touches (spec mod_locations: EVSE.status, and the last_updated stamps of the
@@ -123,14 +196,20 @@ VOLATILE_EVSE_FIELDS = ("status", "last_updated")
 
 
 def _shape(doc: dict[str, Any]) -> dict[str, Any]:
+    # copies by dict() and pop(): a third of the time of comprehensions (issue 11)
+    shape = dict(doc)
+    shape.pop("last_updated", None)
     evses = doc.get("evses")
-    shape = {k: v for k, v in doc.items() if k != "last_updated"}
     if isinstance(evses, list):
-        shape["evses"] = [
-            {k: v for k, v in e.items() if k not in VOLATILE_EVSE_FIELDS} if isinstance(e, dict) else e
-            for e in evses
-        ]
+        shape["evses"] = [_without_volatile(e) if isinstance(e, dict) else e for e in evses]
     return shape
+
+
+def _without_volatile(evse: dict[str, Any]) -> dict[str, Any]:
+    copy = dict(evse)
+    for name in VOLATILE_EVSE_FIELDS:
+        copy.pop(name, None)
+    return copy
 
 
 class Encoded:
@@ -144,8 +223,8 @@ class Encoded:
         self.content_hash = _digest(canonical(raw))
         self._split: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
         self._doc_bytes: bytes | None = None
-        self._doc_blob: bytes | None = None
         self._tariff_hashes: dict[str, str] | None = None
+        self._shape_hash: str | None = None
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -167,24 +246,25 @@ class Encoded:
             self._doc_bytes = canonical(self.doc)
         return self._doc_bytes
 
-    @property
-    def doc_blob(self) -> bytes:
-        """``doc_bytes`` compressed, once per location (the ``doc`` attribute of every write)."""
-        if self._doc_blob is None:
-            self._doc_blob = zlib.compress(self.doc_bytes, DOC_COMPRESSION)
-        return self._doc_blob
+    def doc_blob(self, other_bytes: int) -> bytes:
+        """``doc_bytes`` compressed for an item whose other attributes take ``other_bytes``
+        (:func:`compress_doc`)."""
+        return compress_doc(self.doc_bytes, other_bytes)
 
     @property
     def tariff_hashes(self) -> dict[str, str]:
         if self._tariff_hashes is None:
-            self._tariff_hashes = {tariff_id: canonical_hash(t) for tariff_id, t in self.tariffs.items()}
+            self._tariff_hashes = {tariff_id: tariff_hash(t) for tariff_id, t in self.tariffs.items()}
         return self._tariff_hashes
 
     @property
     def shape_hash(self) -> str:
         """The hash of everything but the EVSE statuses and the last_updated stamps (tariffs
-        inlined): equal to the stored one, a change is status-only."""
-        return _digest(canonical(_shape(self.raw)))
+        inlined): equal to the stored one, a change is status-only. Once per location: the
+        change check and the location item both read it."""
+        if self._shape_hash is None:
+            self._shape_hash = _digest(canonical(_shape(self.raw)))
+        return self._shape_hash
 
 
 def encode(raw: dict[str, Any]) -> Encoded:

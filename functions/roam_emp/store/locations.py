@@ -53,13 +53,13 @@ from botocore.exceptions import ClientError
 
 from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import dumps, escape_lone_surrogates
-from ..ocpi.leniency import to_json_dict
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .dynamo import Item, batch_get, batch_write, is_conditional_failure, paginate
 
 # The encoding lives in location_encoding.py; its names stay importable from here.
 from .location_encoding import DOC_COMPRESSION as DOC_COMPRESSION
+from .location_encoding import DOC_COMPRESSION_TIGHT as DOC_COMPRESSION_TIGHT
 from .location_encoding import VOLATILE_EVSE_FIELDS as VOLATILE_EVSE_FIELDS
 from .location_encoding import Encoded as Encoded
 from .location_encoding import _digest as _digest
@@ -67,6 +67,8 @@ from .location_encoding import _shape as _shape
 from .location_encoding import _split_tariffs as _split_tariffs
 from .location_encoding import canonical as canonical
 from .location_encoding import canonical_hash as canonical_hash
+from .location_encoding import compact_json
+from .location_encoding import compress_doc as compress_doc
 from .location_encoding import encode as encode
 from .location_encoding import finite_numbers as finite_numbers
 from .location_encoding import legacy_canonical as legacy_canonical
@@ -133,12 +135,18 @@ class StatusChange:
     evse_statuses: list[str]
 
 
+# A validated location's fields by name, as ``ocpi.leniency.check_inbound`` gives them (what
+# ``Location.model_dump()`` gives): the store reads a few of them and keeps the raw JSON.
+LocationFields = dict[str, Any]
+
+
 @dataclass
 class IncomingLocation:
-    """One location of a page: validated (``location``), or a status-only change
-    (``status_change``: the rest is byte for byte what is stored), with the raw JSON it came in."""
+    """One location of a page: validated (``location``: its fields, or a Location), or a
+    status-only change (``status_change``: the rest is byte for byte what is stored), with the
+    raw JSON it came in."""
 
-    location: Location | None
+    location: LocationFields | Location | None
     raw: dict[str, Any]
     encoded: Encoded | None = None
     status_change: StatusChange | None = None
@@ -147,10 +155,16 @@ class IncomingLocation:
         self.encoded = self.encoded or encode(self.raw)
         if self.location is None and self.status_change is None:
             raise ValueError("an incoming location is validated or a status-only change")
+        if self.location is not None:
+            self.location = _fields(self.location)  # one form for the store: the fields by name
+
+    @property
+    def fields(self) -> LocationFields | None:
+        return None if self.location is None else _fields(self.location)
 
     @property
     def id(self) -> str:
-        return self.location.id if self.location is not None else self.stored.location_id
+        return str(self.fields["id"]) if self.fields is not None else self.stored.location_id
 
     @property
     def stored(self) -> Encoded:
@@ -220,6 +234,21 @@ class UpsertResult:
     changed_tariffs: list[str] = field(default_factory=list)
 
 
+def item_bytes(item: Item) -> int:
+    """An item's size as DynamoDB bills a write (1 write unit per started KB): each attribute's
+    name and value in UTF-8 (string and binary values: what a location item holds)."""
+    binary = 0
+    texts = list(item)
+    for value in item.values():
+        if "B" in value:
+            binary += len(value["B"])
+        else:
+            texts.append(value["S"])
+    text = "".join(texts)
+    # surrogatepass: a lone surrogate kept as received (ocpi/leniency.py) is sized, not refused
+    return binary + (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass")))
+
+
 def _statuses_json(statuses: list[str]) -> str:
     """The EVSE count per status, the way the admin API's summaries show it."""
     counts: dict[str, int] = {}
@@ -227,7 +256,7 @@ def _statuses_json(statuses: list[str]) -> str:
         if status == "REMOVED":
             continue  # spec mod_locations, Status: REMOVED is an EVSE that no longer exists
         counts[status] = counts.get(status, 0) + 1
-    return json.dumps(counts, separators=(",", ":"))
+    return compact_json(counts)
 
 
 # Status items of a page, a few at a time (each is one PutItem round trip).
@@ -245,26 +274,54 @@ _STATUS_CONDITION = (
 FUTURE_TOLERANCE_MS = 5 * 60 * 1000
 
 
-def _summary(location: Location) -> str:
+def _fields(location: LocationFields | Location) -> LocationFields:
+    return location if isinstance(location, dict) else location.model_dump()
+
+
+def _summary(location: LocationFields | Location) -> str:
     """What the two indexes project: nothing a status change touches (the EVSE status counts and
     ``last_updated`` are attributes of their own, read back by :meth:`LocationCache.query`), so a
     status-only change rewrites no index (issue 11)."""
-    return json.dumps(
+    fields = _fields(location)
+    operator, allowed = fields.get("operator"), fields.get("publish_allowed_to")
+    return compact_json(
         {
-            "id": location.id,
-            "name": location.name,
-            # spec mod_locations, Location: whether (and to whom) the location may be shown.
-            "publish": location.publish,
-            "publish_allowed_to": [to_json_dict(p) for p in location.publish_allowed_to]
-            if location.publish_allowed_to
+            "id": fields["id"],
+            "name": fields.get("name"),
+            # spec mod_locations, Location: whether (and to whom) the location may be shown; each
+            # PublishTokenType as OCPI JSON (its string fields, none null: to_json_dict's form).
+            "publish": fields["publish"],
+            "publish_allowed_to": [{k: v for k, v in p.items() if v is not None} for p in allowed]
+            if allowed
             else None,
-            "operator": location.operator.name if location.operator else None,
-            "party": f"{location.country_code}*{location.party_id}",
-            "country": location.country,
-            "city": location.city,
-        },
-        separators=(",", ":"),
+            "operator": operator["name"] if operator else None,
+            "party": f"{fields['country_code']}*{fields['party_id']}",
+            "country": fields["country"],
+            "city": fields["city"],
+        }
     )
+
+
+def location_record(location: LocationFields | Location, encoded: Encoded) -> Item:
+    """The location item of a new location or a new shape (module docstring), its document
+    compressed for the write units of the item as a whole (``compress_doc``)."""
+    fields = _fields(location)
+    operator = fields.get("operator")
+    record: Item = {
+        **location_key(fields["id"]),
+        "location_id": {"S": fields["id"]},
+        "party_key": {"S": f"{fields['country_code']}*{fields['party_id']}"},
+        "country": {"S": fields["country"]},
+        "content_hash": {"S": encoded.content_hash},
+        "shape_hash": {"S": encoded.shape_hash},
+        "last_updated": {"S": format_timestamp(fields["last_updated"])},
+        "evse_statuses": {"S": _statuses_json([e["status"] for e in fields.get("evses") or []])},
+        "summary": {"S": _summary(fields)},
+    }
+    if operator and operator.get("name"):
+        record["operator_name"] = {"S": operator["name"]}
+    record["doc"] = {"B": encoded.doc_blob(item_bytes(record) + len("doc"))}
+    return record
 
 
 def status_item(item: IncomingLocation, base_hash: str) -> Item:
@@ -402,23 +459,9 @@ class LocationCache:
                 voided.append(status_key(item.id))
             tariffs.update(encoded.tariffs)
             tariff_hashes.update(encoded.tariff_hashes)
-            location = item.location
+            location = item.fields
             assert location is not None, "a new location or a new shape is validated in full"
-            record: Item = {
-                **location_key(location.id),
-                "location_id": {"S": location.id},
-                "party_key": {"S": f"{location.country_code}*{location.party_id}"},
-                "country": {"S": location.country},
-                "content_hash": {"S": encoded.content_hash},
-                "shape_hash": {"S": encoded.shape_hash},
-                "last_updated": {"S": format_timestamp(location.last_updated)},
-                "evse_statuses": {"S": _statuses_json([e.status for e in location.evses or []])},
-                "summary": {"S": _summary(location)},
-                "doc": {"B": encoded.doc_blob},
-            }
-            if location.operator and location.operator.name:
-                record["operator_name"] = {"S": location.operator.name}
-            puts.append(record)
+            puts.append(location_record(location, encoded))
         tariff_puts = self._plan_tariffs(tariffs, tariff_hashes, result)
         if before_write is not None:
             before_write(result)
@@ -571,7 +614,8 @@ class LocationCache:
             for connector in connectors:
                 connector.pop("_tariff_refs", None)
             return doc
-        refs = {ref for connector in connectors for ref in connector.get("_tariff_refs", [])}
+        # a malformed inlined tariff (no id, or not a string) is referenced as received, not stored
+        refs = {r for c in connectors for r in c.get("_tariff_refs", []) if isinstance(r, str)}
         tariffs = (
             {
                 i["tariff_id"]["S"]: _unpack(i["doc"]["B"])
