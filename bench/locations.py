@@ -15,6 +15,8 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -145,6 +147,7 @@ def parse_cost() -> dict[str, Any]:
     )
     from roam_emp.ocpi.timestamps import format_timestamp
     from roam_emp.simulator.network import Network
+    from roam_emp.store.compression import ZLIB, ZSTD, ZSTD_LEVEL, zstd_compress
     from roam_emp.store.locations import (
         DOC_COMPRESSION,
         DOC_COMPRESSION_TIGHT,
@@ -191,14 +194,14 @@ def parse_cost() -> dict[str, Any]:
                 change = _status_change(item, DeviationLog())
                 status_item(IncomingLocation(None, item, encoded, change), "base")  # its PutItem
 
-    def fully_changed(body: bytes = raw, known_finite: bool = True) -> None:
+    def fully_changed(body: bytes = raw, known_finite: bool = True, codec: str = ZSTD) -> None:
         with page_validation(known_finite), finite_numbers(known_finite):
             for item in from_json(body):
                 encoded = encode(item)
                 encoded.shape_hash  # noqa: B018 - differs from the stored one
                 location, _ = check_inbound(Location, item)
                 encoded.tariff_hashes  # noqa: B018 - new tariff versions are looked for
-                location_record(location, encoded)  # what BatchWriteItem sends
+                location_record(location, encoded, codec)  # what BatchWriteItem sends
 
     def before_this_round() -> None:
         """``fully_changed`` as the pull did it when this round began (docs/performance.md): the
@@ -273,8 +276,19 @@ def parse_cost() -> dict[str, Any]:
             for i in page
         ]
 
-    def compressed(level: int) -> Any:
-        return lambda: [zlib.compress(doc, level) for doc in docs]
+    # Each way of compressing the stored documents (store/location_encoding.py: compress_doc):
+    # each level alone, and as stored (level 1 of the codec, zlib level 6 where it may save a
+    # write unit) with cdk.json location_doc_compression "zstd" (the default) or "zlib".
+    ways: dict[str, Callable[[bytes, int], bytes]] = {
+        "zlib_level_1": lambda doc, other: zlib.compress(doc, DOC_COMPRESSION),
+        "zlib_level_6": lambda doc, other: zlib.compress(doc, DOC_COMPRESSION_TIGHT),
+        "zstd_level_1": lambda doc, other: zstd_compress(doc),
+        "zlib_as_stored": partial(compress_doc, codec=ZLIB),
+        "zstd_as_stored": partial(compress_doc, codec=ZSTD),
+    }
+
+    def compressed(compress: Callable[[bytes, int], bytes]) -> Callable[[], object]:
+        return lambda: [compress(doc, other) for doc, other in zip(docs, others, strict=True)]
 
     best = _fastest_interleaved(
         {
@@ -282,6 +296,8 @@ def parse_cost() -> dict[str, Any]:
             "unchanged": unchanged,
             "status_only_changed": status_changed,
             "fully_changed": fully_changed,
+            # the same with cdk.json location_doc_compression "zlib" (as before zstd)
+            "fully_changed_zlib": lambda: fully_changed(codec=ZLIB),
             "fully_changed_nulls": lambda: fully_changed(with_nulls),
             "fully_changed_nulls_not_known_finite": lambda: fully_changed(with_nulls, False),
             "fully_changed_before_this_round": before_this_round,
@@ -289,26 +305,19 @@ def parse_cost() -> dict[str, Any]:
             "previous_round_fully_changed": previous_round_fully_changed,
             "previous_design_unchanged": previous_unchanged,
             "previous_design_changed": previous_changed,
-            "zlib_level_1": compressed(DOC_COMPRESSION),
-            "zlib_level_6": compressed(DOC_COMPRESSION_TIGHT),
-            "zlib_as_stored": lambda: [compress_doc(d, o) for d, o in zip(docs, others, strict=True)],
+            **{f"compress_{name}": compressed(compress) for name, compress in ways.items()},
         }
     )
     floor = best.pop("json_loads")
     ratios = {name: round(seconds / floor, 2) for name, seconds in best.items()}
 
     # A fully changed location's item as DynamoDB sizes it, its doc compressed each way.
-    ways = {
-        "level_1": lambda doc, other: zlib.compress(doc, DOC_COMPRESSION),
-        "level_6": lambda doc, other: zlib.compress(doc, DOC_COMPRESSION_TIGHT),
-        "as_stored": compress_doc,  # level 1, level 6 where it may save a write unit
-    }
     compression = {}
     for name, compress in ways.items():
         blobs = [compress(doc, other) for doc, other in zip(docs, others, strict=True)]
         sizes = [other + len(blob) for other, blob in zip(others, blobs, strict=True)]
         compression[name] = {
-            "ratio_vs_json_loads": ratios.pop(f"zlib_{name}"),
+            "ratio_vs_json_loads": ratios.pop(f"compress_{name}"),
             "doc_bytes": sum(map(len, blobs)),
             "item_bytes_mean": round(sum(sizes) / len(sizes)),
             "items_over_1kb": sum(s > 1024 for s in sizes),
@@ -321,7 +330,8 @@ def parse_cost() -> dict[str, Any]:
         "ratio_vs_json_loads": ratios,
         "targets": {"unchanged": 3.0, "fully_changed": 5.0},
         "stored_doc_compression": {
-            "levels": [DOC_COMPRESSION, DOC_COMPRESSION_TIGHT],
+            "zlib_levels": [DOC_COMPRESSION, DOC_COMPRESSION_TIGHT],
+            "zstd_level": ZSTD_LEVEL,
             "uncompressed_bytes": sum(map(len, docs)),
             **compression,
         },

@@ -16,6 +16,7 @@ from constructs import Node
 from roam_emp import environments
 from roam_emp.ocpi.countries import ALPHA2_TO_ALPHA3
 from roam_emp.store import retention as ttl
+from roam_emp.store.compression import CODECS
 
 _CODE = re.compile(r"^[A-Z]{2}$")
 _PARTY = re.compile(r"^[A-Z0-9]{3}$")
@@ -156,6 +157,11 @@ class StackConfig:
     log_level: str = "INFO"  # DEBUG adds request bodies (never credentials) to the logs
     cdr_cost_tolerance: str = "0.01"  # difference (currency units, excl. VAT) still counted as OK
     location_max_removal_fraction: float = 0.5  # a full pull never removes more of the cache at once
+    # How the pull compresses the location documents it writes (store/compression.py): "zstd" (a
+    # fully changed page's compression in about a fifth of zlib's time, issue 11) or "zlib" (what
+    # releases before zstd wrote and read). Every reader reads both; a release before zstd reads
+    # only zlib, so upgrading a live stack deploys "zlib" first (docs/operations.md).
+    location_doc_compression: str = "zstd"
     support_log_hours: int = 48  # default window of the support bundle's log search
     retain_data: bool = True  # tables and secret survive `cdk destroy`
     # API Gateway throttling of every OCPI route (stage method settings; admin routes are IAM):
@@ -286,6 +292,10 @@ class StackConfig:
             raise ValueError(f"cdr_cost_tolerance must be an amount: {self.cdr_cost_tolerance!r}") from error
         if not tolerance >= 0:
             raise ValueError("cdr_cost_tolerance must be a non-negative amount")
+        if self.location_doc_compression not in CODECS:
+            raise ValueError(
+                f"location_doc_compression must be one of {CODECS}, got {self.location_doc_compression!r}"
+            )
         if not 0 < self.location_max_removal_fraction <= 1:
             raise ValueError("location_max_removal_fraction must be in (0, 1]")
         if not 1 <= self.support_log_hours <= 744:
@@ -340,6 +350,7 @@ class StackConfig:
             "POWERTOOLS_LOG_LEVEL": self.log_level,
             "CDR_COST_TOLERANCE": self.cdr_cost_tolerance,
             "LOCATION_MAX_REMOVAL_FRACTION": str(self.location_max_removal_fraction),
+            "LOCATION_DOC_COMPRESSION": self.location_doc_compression,
             "SUPPORT_LOG_HOURS": str(self.support_log_hours),
             "POWERTOOLS_TRACE_DISABLED": "false" if self.xray_tracing else "true",
         }

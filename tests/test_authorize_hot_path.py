@@ -54,6 +54,7 @@ NOT_ON_THE_PATH = (
     "roam_emp.store.tokens",
     "roam_emp.store.locations",
     "orjson",  # the location pull's canonical encoding (store/locations.py)
+    "zstandard",  # the location documents' compression (store/compression.py)
     # config.py reads the environment variables' names from env_names.py: topology's resource
     # dataclasses (resources.py) are not built on this path.
     "roam_emp.topology",

@@ -94,6 +94,8 @@ def test_one_lambda_per_topology_function_arm64_untraced_by_default(
         assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
         # One secret read per 5 minutes per warm Lambda (docs/security.md states the window).
         assert function["Properties"]["Environment"]["Variables"]["SECRET_CACHE_S"] == "300"
+        # Location documents by zstd (cdk.json location_doc_compression; docs/operations.md)
+        assert function["Properties"]["Environment"]["Variables"]["LOCATION_DOC_COMPRESSION"] == "zstd"
 
 
 def test_each_function_role_holds_only_its_own_grants(synth: tuple[Any, Template, Path]) -> None:
@@ -215,6 +217,9 @@ def test_bundles_are_compiled_and_built_for_lambda(synth: tuple[Any, Template, P
     assert cores and "aarch64" in cores[0].name
     assert (layer / "aws_lambda_powertools").is_dir()
     assert not zipfile.is_zipfile(cores[0])
+    # zstandard's C extension, built for Lambda's arm64 (store/compression.py)
+    zstd = list(layer.glob("zstandard/backend_c*.so"))
+    assert zstd and "aarch64" in zstd[0].name
 
 
 def test_location_pull_schedules_and_bus_rule(synth: tuple[Any, Template, Path]) -> None:

@@ -33,6 +33,15 @@ def test_defaults_reach_every_function() -> None:
     assert (env["MAX_TOKENS_PER_CONTRACT_ID"], env["ALLOW_CONTRACT_ID_CHANGE"]) == ("1", "false")
 
 
+def test_the_location_document_compression_reaches_the_functions() -> None:
+    """zstd by default; "zlib" for the first deploy over a release that reads only zlib
+    (docs/operations.md): the pull reads it as LOCATION_DOC_COMPRESSION."""
+    assert config().function_environment()["LOCATION_DOC_COMPRESSION"] == "zstd"
+    assert (
+        config(location_doc_compression="zlib").function_environment()["LOCATION_DOC_COMPRESSION"] == "zlib"
+    )
+
+
 def test_token_organisation_settings_reach_the_functions() -> None:
     env = config(max_tokens_per_contract_id=25, allow_contract_id_change=True).function_environment()
     assert (env["MAX_TOKENS_PER_CONTRACT_ID"], env["ALLOW_CONTRACT_ID_CHANGE"]) == ("25", "true")
@@ -70,6 +79,7 @@ def test_operator_settings_are_passed_exactly() -> None:
         ({"token_push_max_concurrency": 1}, "token_push_max_concurrency"),
         ({"authorize_provisioned_concurrency": -1}, "authorize_provisioned_concurrency"),
         ({"authorize_snapstart": "yes"}, "authorize_snapstart must be true or false"),
+        ({"location_doc_compression": "brotli"}, "location_doc_compression must be one of"),
         # SnapStart runs on python3.12 and later only
         ({"authorize_snapstart": True, "lambda_python": "3.11"}, r"needs lambda_python 3\.12 or later"),
         # and Lambda refuses it together with provisioned concurrency

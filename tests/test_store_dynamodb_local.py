@@ -451,6 +451,23 @@ def test_status_items_are_ordered_by_numeric_stamps_and_voided_by_a_new_location
     assert cache.get(location_id) is None and cache.stored_hashes([location_id]) == {}
 
 
+def test_a_location_document_reads_back_in_either_compression(backend: Backend) -> None:
+    """zstd (the default) or zlib (cdk.json location_doc_compression): the binary attribute
+    comes back byte for byte, and every cache reads both (store/compression.py)."""
+    from roam_emp.store.compression import ZSTD_MAGIC
+    from roam_emp.store.locations import LocationCache, location_key
+
+    table = backend.table(topology.LOCATIONS_TABLE)
+    for codec in ("zstd", "zlib"):
+        location_id = unique("LOCZ")
+        raw = _a_location(location_id)
+        LocationCache(table, codec).upsert([_full(raw)])
+        item = aws.dynamodb().get_item(TableName=table, Key=location_key(location_id))["Item"]
+        assert (item["doc"]["B"][:4] == ZSTD_MAGIC) == (codec == "zstd")
+        for reader in ("zstd", "zlib"):
+            assert LocationCache(table, reader).get(location_id) == raw
+
+
 def test_two_status_changes_of_one_location_at_once_the_later_stays(backend: Backend) -> None:
     cache = _location_cache(backend)
     for _ in range(3):

@@ -81,6 +81,9 @@ class Settings:
     location_pull_min_interval_s: float
     location_delta_overlap_s: float
     location_max_removal_fraction: float
+    # How the pull compresses the location documents it writes, "zstd" or "zlib": "zlib" while a
+    # rollback to a release that reads only zlib must stay possible (docs/operations.md).
+    location_doc_compression: str
     # The support bundle searches these log groups (every function's; infra/functions.py) over
     # the last N hours when the session or CDR gives no better window.
     support_log_groups: tuple[str, ...]
@@ -123,6 +126,7 @@ class Settings:
             location_pull_min_interval_s=float(_env("LOCATION_PULL_MIN_INTERVAL_S", "60")),
             location_delta_overlap_s=float(_env("LOCATION_DELTA_OVERLAP_S", "120")),
             location_max_removal_fraction=float(_env("LOCATION_MAX_REMOVAL_FRACTION", "0.5")),
+            location_doc_compression=_env("LOCATION_DOC_COMPRESSION", "zstd").lower(),
             support_log_groups=_names(env_names.SUPPORT_LOG_GROUPS),
             support_log_hours=int(_env("SUPPORT_LOG_HOURS", "48")),
         )

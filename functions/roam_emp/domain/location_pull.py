@@ -144,7 +144,7 @@ class LocationPuller:
     def from_settings(cls, config: Settings) -> LocationPuller:
         return cls(
             config=config,
-            cache=LocationCache(config.locations_table),
+            cache=LocationCache(config.locations_table, config.location_doc_compression),
             state=PullStateStore(config.state_table),
             connections=ConnectionStore(config.state_table),
             vault=CredentialsVault(config.credentials_secret, config.secret_cache_s),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from aws_lambda_powertools import Logger
 from ..config import Settings
 from ..store.bus import EventPublisher
 from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
+from ..store.compression import decompress
 from ..store.locations import STATUS_SK as LOCATION_STATUS_SK
 from ..store.locations import TARIFF_VERSION_PREFIX
 from ..store.privacy import FORGET_ID
@@ -45,7 +45,7 @@ def _doc_json(item: Item | None, name: str = "doc") -> Any:
         return None
     attribute = item[name]
     if "B" in attribute:
-        return json.loads(zlib.decompress(blob(attribute)))
+        return json.loads(decompress(blob(attribute)))  # zstd or zlib (store/compression.py)
     return json.loads(attribute["S"])
 
 

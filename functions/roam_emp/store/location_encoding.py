@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from ..ocpi.jsondoc import escape_lone_surrogates
+from .compression import CODECS, ZLIB, ZSTD, zstd_compress
 
 
 def canonical(obj: Any) -> bytes:
@@ -94,22 +95,32 @@ def compact_json(obj: Any) -> str:
         return json.dumps(obj, separators=(",", ":"))
 
 
-# zlib levels of the stored ``doc`` (docs/performance.md, "Location ingest: change detection"):
-# level 1 is ~0.2x json.loads cheaper per fully changed page than level 6, and level 6 is at most
-# ~6 % smaller on the simulator's and the spec examples' locations. DynamoDB bills a write per
-# started KB of the item, so level 6 is tried only where that saving could bring the item under
-# the 1 KB boundary below it (``TIGHT_MARGIN``, with room to spare): the write units of level 6,
-# the time of level 1. Either form is a zlib stream; readers decompress both alike.
-DOC_COMPRESSION = 1
+# The stored ``doc`` (docs/performance.md, "Location ingest: change detection"): zstd level 1
+# (``compression.zstd_compress``, cdk.json ``location_doc_compression`` "zstd", the default) or
+# zlib level 1 ("zlib", what releases before zstd wrote: docs/operations.md); either way zlib level
+# 6 where it may save a write unit. zstd level 1 takes about a fifth of zlib level 1's time for
+# about the same size; zlib level 6 is at most ~9 % smaller than zstd level 1 and ~6 % smaller than
+# zlib level 1 on the simulator's and the spec examples' locations (zstd's higher levels are no
+# smaller on documents of a few KB). DynamoDB bills a write per started KB of the item, so level
+# 6 is tried only where that saving could bring the item under the 1 KB boundary below it
+# (``TIGHT_MARGIN``, with room to spare): the write units of level 6, the time of level 1.
+# Readers decompress every form alike (``compression.decompress``).
+DOC_COMPRESSION = 1  # zlib's level when the stack writes zlib
 DOC_COMPRESSION_TIGHT = 6
 TIGHT_MARGIN = 0.10
 WRITE_UNIT_BYTES = 1024
 
 
-def compress_doc(doc_bytes: bytes, other_bytes: int) -> bytes:
+def compress_doc(doc_bytes: bytes, other_bytes: int, codec: str = ZSTD) -> bytes:
     """The stored ``doc`` of an item whose other attributes (names and values) take
-    ``other_bytes``: level 1, or level 6 when it may save a write unit."""
-    fast = zlib.compress(doc_bytes, DOC_COMPRESSION)
+    ``other_bytes``: ``codec`` ("zstd" or "zlib") at level 1, or zlib level 6 when it may save a
+    write unit."""
+    if codec == ZSTD:
+        fast = zstd_compress(doc_bytes)
+    elif codec == ZLIB:
+        fast = zlib.compress(doc_bytes, DOC_COMPRESSION)
+    else:
+        raise ValueError(f"location document compression must be one of {CODECS}, got {codec!r}")
     size = other_bytes + len(fast)
     boundary = (size - 1) // WRITE_UNIT_BYTES * WRITE_UNIT_BYTES  # the 1 KB boundary below
     if boundary and other_bytes + len(fast) * (1 - TIGHT_MARGIN) <= boundary:
@@ -246,10 +257,10 @@ class Encoded:
             self._doc_bytes = canonical(self.doc)
         return self._doc_bytes
 
-    def doc_blob(self, other_bytes: int) -> bytes:
+    def doc_blob(self, other_bytes: int, codec: str = ZSTD) -> bytes:
         """``doc_bytes`` compressed for an item whose other attributes take ``other_bytes``
         (:func:`compress_doc`)."""
-        return compress_doc(self.doc_bytes, other_bytes)
+        return compress_doc(self.doc_bytes, other_bytes, codec)
 
     @property
     def tariff_hashes(self) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The Locations cache in DynamoDB.
 
-- One item per location (``LOC#<id>``), the OCPI JSON *as received* (unknown fields kept), zlib
-  compressed, with each connector's inlined ``tariffs`` replaced by references: tariffs are stored
+- One item per location (``LOC#<id>``), the OCPI JSON *as received* (unknown fields kept),
+  compressed (zstd or zlib, cdk.json ``location_doc_compression``; read either way:
+  store/compression.py), with each connector's inlined ``tariffs`` replaced by references: tariffs are stored
   once per id (``TRF#<id>``) because Roam OCPI tariffs are immutable (FAQ "How should partners treat
   tariff IDs?"), and keep their own ``last_updated``.
 - A content hash per location: a pull writes only locations whose hash changed, so a full pull of
@@ -55,6 +56,7 @@ from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import dumps, escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
+from .compression import ZSTD, decompress
 from .dynamo import Item, batch_get, batch_write, is_conditional_failure, paginate
 
 # The encoding lives in location_encoding.py; its names stay importable from here.
@@ -95,7 +97,7 @@ def _pack(doc: dict[str, Any]) -> bytes:
 
 def _unpack(blob: Any) -> dict[str, Any]:
     data = blob.value if hasattr(blob, "value") else blob
-    return json.loads(zlib.decompress(data))  # type: ignore[no-any-return]
+    return json.loads(decompress(data))  # type: ignore[no-any-return]
 
 
 def _location_pk(location_id: str) -> str:
@@ -302,9 +304,9 @@ def _summary(location: LocationFields | Location) -> str:
     )
 
 
-def location_record(location: LocationFields | Location, encoded: Encoded) -> Item:
+def location_record(location: LocationFields | Location, encoded: Encoded, codec: str = ZSTD) -> Item:
     """The location item of a new location or a new shape (module docstring), its document
-    compressed for the write units of the item as a whole (``compress_doc``)."""
+    compressed by ``codec`` for the write units of the item as a whole (``compress_doc``)."""
     fields = _fields(location)
     operator = fields.get("operator")
     record: Item = {
@@ -320,7 +322,7 @@ def location_record(location: LocationFields | Location, encoded: Encoded) -> It
     }
     if operator and operator.get("name"):
         record["operator_name"] = {"S": operator["name"]}
-    record["doc"] = {"B": encoded.doc_blob(item_bytes(record) + len("doc"))}
+    record["doc"] = {"B": encoded.doc_blob(item_bytes(record) + len("doc"), codec)}
     return record
 
 
@@ -362,8 +364,11 @@ def _connectors(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class LocationCache:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, doc_compression: str = ZSTD) -> None:
+        """``doc_compression``: how the location documents it writes are compressed, "zstd" or
+        "zlib" (cdk.json ``location_doc_compression``: ``Settings``); it reads both."""
         self.table = table_name
+        self.doc_compression = doc_compression
         self._known_tariffs: set[tuple[str, str]] = set()  # (id, content hash) stored, per process
 
     # Writing -------------------------------------------------------------------------------
@@ -461,7 +466,7 @@ class LocationCache:
             tariff_hashes.update(encoded.tariff_hashes)
             location = item.fields
             assert location is not None, "a new location or a new shape is validated in full"
-            puts.append(location_record(location, encoded))
+            puts.append(location_record(location, encoded, self.doc_compression))
         tariff_puts = self._plan_tariffs(tariffs, tariff_hashes, result)
         if before_write is not None:
             before_write(result)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import aws
+from .compression import decompress
 from .dynamo import Item, paginate
 from .streams import blob
 
@@ -38,7 +39,7 @@ def json_doc(item: Item, name: str = "doc") -> Any:
     if attribute is None:
         return None
     if "B" in attribute:
-        return json.loads(zlib.decompress(blob(attribute)))
+        return json.loads(decompress(blob(attribute)))  # zstd or zlib (store/compression.py)
     return json.loads(attribute["S"])
 
 
