@@ -158,7 +158,7 @@ class StackConfig:
     cdr_cost_tolerance: str = "0.01"  # difference (currency units, excl. VAT) still counted as OK
     location_max_removal_fraction: float = 0.5  # a full pull never removes more of the cache at once
     # How the pull compresses the location documents it writes (store/compression.py): "zstd" (a
-    # fully changed page's compression in about a fifth of zlib's time, issue 11) or "zlib" (what
+    # fully changed page's compression in about a third of zlib's time, issue 11) or "zlib" (what
     # releases before zstd wrote and read). Every reader reads both; a release before zstd reads
     # only zlib, so upgrading a live stack deploys "zlib" first (docs/operations.md).
     location_doc_compression: str = "zstd"

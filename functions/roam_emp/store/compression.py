@@ -3,7 +3,7 @@ first bytes, so every reader reads both whatever the writer chose (items written
 and items written by a stack set to ``zlib``: docs/operations.md, "Location document
 compression").
 
-zstd (RFC 8878) at level 1 compresses a location's document in about a fifth of zlib level 1's
+zstd (RFC 8878) at level 1 compresses a location's document in about a quarter of zlib level 1's
 time to about the same size (issue 11, docs/performance.md "Location ingest"), and decompresses
 in about a third of zlib's time. ``zstandard`` is imported on first use: the authorize function
 imports the location store for its keys and never compresses (tests/test_authorize_hot_path.py).

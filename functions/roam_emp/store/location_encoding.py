@@ -98,7 +98,7 @@ def compact_json(obj: Any) -> str:
 # The stored ``doc`` (docs/performance.md, "Location ingest: change detection"): zstd level 1
 # (``compression.zstd_compress``, cdk.json ``location_doc_compression`` "zstd", the default) or
 # zlib level 1 ("zlib", what releases before zstd wrote: docs/operations.md); either way zlib level
-# 6 where it may save a write unit. zstd level 1 takes about a fifth of zlib level 1's time for
+# 6 where it may save a write unit. zstd level 1 takes about a quarter of zlib level 1's time for
 # about the same size; zlib level 6 is at most ~9 % smaller than zstd level 1 and ~6 % smaller than
 # zlib level 1 on the simulator's and the spec examples' locations (zstd's higher levels are no
 # smaller on documents of a few KB). DynamoDB bills a write per started KB of the item, so level
