@@ -158,6 +158,18 @@ class _CodeBundler:
         return True
 
 
+# Installed but never imported in Lambda: zstandard's CFFI backend (11 MB of the layer's 22 MB for
+# zstandard) is its fallback when the C extension cannot load, and the C extension ships in the
+# same wheel for the same platform (`zstandard.backend` is "cext"; tests/test_infra.py).
+_UNUSED = ("zstandard/_cffi.*.so", "zstandard/backend_cffi.py")
+
+
+def _drop_unused(target: Path) -> None:
+    for pattern in _UNUSED:
+        for path in target.glob(pattern):
+            path.unlink()
+
+
 @jsii.implements(ILocalBundling)
 class _DependenciesBundler:
     def __init__(self, python: str) -> None:
@@ -191,6 +203,7 @@ class _DependenciesBundler:
             ],
             check=True,
         )
+        _drop_unused(target)
         _compile(target, self.python)
         return True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -220,6 +221,27 @@ def test_bundles_are_compiled_and_built_for_lambda(synth: tuple[Any, Template, P
     # zstandard's C extension, built for Lambda's arm64 (store/compression.py)
     zstd = list(layer.glob("zstandard/backend_c*.so"))
     assert zstd and "aarch64" in zstd[0].name
+    assert not list(layer.glob("zstandard/*cffi*"))  # its unused fallback (infra/bundling.py)
+
+
+def test_zstandard_loads_without_the_dropped_cffi_backend(tmp_path: Path) -> None:
+    """What the layer drops of zstandard, dropped from this machine's copy: it still imports, on
+    its C extension (the layer's is built for arm64 and cannot load here)."""
+    import zstandard
+
+    from infra import bundling
+
+    shutil.copytree(Path(zstandard.__file__).parent, tmp_path / "zstandard")
+    bundling._drop_unused(tmp_path)
+    assert not list(tmp_path.glob("zstandard/*cffi*"))
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import zstandard; print(zstandard.backend)"],
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "cext"
 
 
 def test_location_pull_schedules_and_bus_rule(synth: tuple[Any, Template, Path]) -> None:
