@@ -25,3 +25,6 @@ SUPPORT_LOG_GROUPS = "SUPPORT_LOG_GROUPS"
 # The stack's alarms are named by CloudFormation "<stack name>-<logical id>-<suffix>": GET
 # /admin/status lists the open ones under this prefix.
 ALARM_NAME_PREFIX = "ALARM_NAME_PREFIX"
+# Not a resource's name but a switch the sessions' writer reads (cdk.json
+# compress_session_documents, infra/config.py): "true" writes session documents compressed.
+COMPRESS_SESSION_DOCUMENTS = "COMPRESS_SESSION_DOCUMENTS"
