@@ -15,14 +15,27 @@ import pytest
 from roam_emp import env_names, topology
 from roam_emp.config import reset
 from roam_emp.store import aws
+from roam_emp.store.credentials import CredentialsVault, HubTokens
+from roam_emp.store.registration import Connection, ConnectionStatus, ConnectionStore
 from roam_emp.store.sessions import DOC_JSON_MAX_BYTES, _key
 
-from .test_logging import Collected, invoke, logs, sample
-
-__all__ = ["logs"]  # the fixture (credentials and a registered connection on moto)
+from .test_events import SAMPLE_TOKEN, UNREACHABLE
+from .test_logging import invoke, sample
 
 # Lambda's synchronous response payload limit (API Gateway's Lambda proxy answers through it).
 LAMBDA_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
+
+
+@pytest.fixture
+def registered(aws_mock: dict[str, str]) -> None:
+    """Credentials and a registered connection on moto (test_logging's ``logs`` without its DEBUG
+    logging, which would log every multi-megabyte body)."""
+    CredentialsVault(aws_mock[topology.HUB_CREDENTIALS.env_var]).put(
+        HubTokens(inbound=SAMPLE_TOKEN, outbound="ours-for-the-hub")
+    )
+    ConnectionStore(aws_mock[topology.STATE_TABLE.env_var]).put(
+        Connection(status=ConnectionStatus.REGISTERED, versions_url=f"{UNREACHABLE}/ocpi/versions")
+    )
 
 
 def _request(method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -60,7 +73,7 @@ def _answer(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_writer_follows_the_switch_and_every_reader_takes_both_forms(
-    logs: Collected, monkeypatch: pytest.MonkeyPatch
+    registered: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Switch off (the first of the two deployments of an upgrade): a JSON string, which a release
     before compression reads (``json.loads(item["doc"]["S"])``). On: compressed. Off again (the
@@ -105,16 +118,21 @@ def _json_bytes(doc: dict[str, Any]) -> int:
 def _session_of(json_bytes: int) -> dict[str, Any]:
     """The PUT sample with as many charging periods as keep its JSON at most ``json_bytes``."""
     body = _put_body()
-    one = _json_bytes({**body, "charging_periods": _periods(1)})
-    per_period = _json_bytes({**body, "charging_periods": _periods(101)}) - one
-    count = 1 + (json_bytes - one) * 100 // per_period
-    while _json_bytes(session := {**body, "charging_periods": _periods(count)}) > json_bytes:
-        count -= 1
+    periods = _periods(json_bytes // 100)  # a period is more than 100 bytes of JSON
+    size = _json_bytes({**body, "charging_periods": []})
+    count = 0
+    for period in periods:  # each period adds its JSON and a comma (the first one none)
+        size += _json_bytes(period) + (1 if count else 0)
+        if size > json_bytes:
+            break
+        count += 1
+    session = {**body, "charging_periods": periods[:count]}
+    assert json_bytes - 200 < _json_bytes(session) <= json_bytes
     return session
 
 
 def test_a_session_beyond_the_json_bound_is_refused_naming_it_and_nothing_is_stored(
-    logs: Collected, monkeypatch: pytest.MonkeyPatch
+    registered: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Compressed, such a session would fit DynamoDB's 400 KB item; it is refused anyway (a GET
     could not answer it, every later PATCH and stream record would carry it): 2001, not 5xx."""
@@ -143,7 +161,7 @@ def test_a_session_beyond_the_json_bound_is_refused_naming_it_and_nothing_is_sto
 
 
 def test_the_largest_session_we_store_is_answered_within_lambdas_response_limit(
-    logs: Collected, monkeypatch: pytest.MonkeyPatch
+    registered: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bound's justification, measured: a session of DOC_JSON_MAX_BYTES of JSON is stored
     (compressed, well under the item limit) and its GET, the OCPI envelope inside API Gateway's

@@ -348,7 +348,9 @@ CUT_METRICS: dict[str, str] = {
     "LocationsUnchanged": "the pull's log line",
     "LocationPull_completed": "LocationCacheAgeSeconds (alarmed) and Lambda's Invocations",
     "LocationPullPages": "the pull's log line and GET /admin/locations/pull",
-    "SessionUpdates": "the OcpiSessions function's Invocations (on the dashboard)",
+    # Not the same count: Invocations also counts GETs, 401s and refused bodies (an upper bound
+    # of the applied updates; the access log line has each request's status_code).
+    "SessionUpdates": "bounded by the OcpiSessions function's Invocations (on the dashboard)",
 }
 # API Gateway detailed (per method) metrics: Count, 4XXError, 5XXError, Latency, IntegrationLatency,
 # for every method that has traffic (a metric is billed by the hours it receives data: the

@@ -45,10 +45,11 @@ KEY_MAX_BYTES = 2048
 ITEM_MAX_BYTES = 400 * 1024
 # The document's JSON, compressed or not. A GET answers it inside the OCPI envelope, and API
 # Gateway's Lambda proxy carries that body as a JSON string within Lambda's response, which is at
-# most 6 MB (6,291,456 bytes): escaping the body's quotes grows it by about a fifth
-# (tests/test_sessions_storage_limits.py measures the whole response of a session at this bound),
-# so 4 MiB leaves that and the envelope room. A real session is a few KB (a charging period every
-# few minutes of one charge); 4 MiB is ~28,000 charging periods.
+# most 6 MB (6,291,456 bytes). The envelope, the body's spacing and its quotes escaped in that
+# string make the response about a quarter larger than the stored JSON: ~5.3 MB at this bound
+# (tests/test_sessions_storage_limits.py measures it), 1 MB to spare; 5 MiB would make ~6.6 MB,
+# a GET that could never be answered. A real session is a few KB (a charging period every
+# few minutes of one charge); 4 MiB is ~24,000 charging periods of three dimensions each.
 DOC_JSON_MAX_BYTES = 4 * 1024 * 1024
 
 
