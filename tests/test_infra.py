@@ -93,6 +93,8 @@ def test_one_lambda_per_topology_function_arm64_untraced_by_default(
         assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
         # One secret read per 5 minutes per warm Lambda (docs/security.md states the window).
         assert function["Properties"]["Environment"]["Variables"]["SECRET_CACHE_S"] == "300"
+        # Session documents written compressed (cdk.json compress_session_documents, the default).
+        assert function["Properties"]["Environment"]["Variables"]["COMPRESS_SESSION_DOCUMENTS"] == "true"
 
 
 def test_each_function_role_holds_only_its_own_grants(synth: tuple[Any, Template, Path]) -> None:
