@@ -180,6 +180,12 @@ class StackConfig:
     # metrics), instead of two per function: a metric math alarm can sum at most 10 metrics and
     # is billed per metric it reads, so it would save nothing.
     consolidated_alarms: bool = True
+    # Session documents stored zlib-compressed (store/sessions.py): a third of the storage and
+    # write units of a long session (docs/cost.md). Readers take both forms; a release before
+    # this switch reads only JSON strings, so a live stack upgrades in two deployments, off then
+    # on (docs/operations.md, "Upgrades"): then a failed update's automatic rollback can still
+    # read every session. On by default: off costs a mid-size EMP US$1.32 a month more.
+    compress_session_documents: bool = True
 
     @classmethod
     def from_context(cls, node: Node, environment: str | None = None) -> StackConfig:
@@ -302,7 +308,12 @@ class StackConfig:
             raise ValueError("support_log_hours must be 1..744 (a month)")
         if not (self.ocpi_throttle_rate_per_second > 0 and self.ocpi_throttle_burst >= 1):
             raise ValueError("ocpi_throttle_rate_per_second must be > 0 and ocpi_throttle_burst >= 1")
-        for switch in ("api_detailed_metrics", "xray_tracing", "consolidated_alarms"):
+        for switch in (
+            "api_detailed_metrics",
+            "xray_tracing",
+            "consolidated_alarms",
+            "compress_session_documents",
+        ):
             if not isinstance(getattr(self, switch), bool):
                 raise ValueError(f"{switch} must be true or false")
         if self.waf_web_acl_arn and not _WEB_ACL.match(self.waf_web_acl_arn):
@@ -343,6 +354,7 @@ class StackConfig:
             "HUB_INTERACTIVE_RESERVE_PER_MINUTE": str(self.hub_interactive_reserve_per_minute),
             "HUB_TIMEOUT_S": str(self.hub_timeout_seconds),
             "SECRET_CACHE_S": str(self.secret_cache_seconds),
+            "COMPRESS_SESSION_DOCUMENTS": "true" if self.compress_session_documents else "false",
             # The stack's name, so the metrics of two environments in one account stay apart
             # (Powertools' service dimension; infra/observability.py alarms on the same).
             "POWERTOOLS_SERVICE_NAME": Aws.STACK_NAME,

@@ -251,13 +251,18 @@ class Observability(Construct):
                 width=12,
             ),
         )
-        # Session PUTs and PATCHes: the OcpiSessions function's invocations (free; a custom
-        # metric per applied update said the same: docs/cost.md), the ignored ones counted.
+        # Session traffic: the OcpiSessions function's invocations (free), in place of the cut
+        # custom metric of applied updates (docs/cost.md). An upper bound of the updates, not the
+        # same count: it also counts GETs, 401s and refused bodies. Ignored (older) updates are
+        # counted on their own; the refusals are in the access log lines (status_code 2001).
         sessions = functions.get("OcpiSessions")
         session_metrics: list[cloudwatch.IMetric] = [app_metric("SessionUpdatesIgnored")]
         if sessions is not None:
             session_metrics.insert(
-                0, sessions.metric_invocations(period=Duration.minutes(5), label="Session PUT/PATCH/GET")
+                0,
+                sessions.metric_invocations(
+                    period=Duration.minutes(5), label="Session PUT/PATCH/GET (all answers)"
+                ),
             )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

@@ -158,6 +158,13 @@ def test_each_lever_moves_its_own_line() -> None:
     assert per_function.total - base.total == pytest.approx(
         (2 * len(topology.FUNCTIONS) - 2) * prices.cloudwatch_alarm_metric_month
     )
+    uncompressed = estimate(MID_SIZE, StackShape(compress_session_documents=False))
+    a = Assumptions()
+    extra_gb = MID_SIZE.sessions * 12 * (a.session_json_item_bytes - a.session_item_bytes) / 1e9
+    assert uncompressed.total - base.total == pytest.approx(
+        extra_gb * (prices.dynamodb_storage_gb_month + prices.dynamodb_pitr_gb_month)
+    )
+    assert uncompressed.total > 40 > base.total  # why the switch is on by default
     http = estimate(MID_SIZE, StackShape(http_api=True))
     requests = _line(base, "API Gateway", "REST API requests").quantity
     assert base.total - http.total == pytest.approx(
@@ -183,7 +190,12 @@ def test_stack_shape_defaults_are_the_cdk_json_defaults() -> None:
 
     context = json.loads((ROOT / "cdk.json").read_text())["context"]["roam_emp"]
     shape = StackShape()
-    for switch in ("api_detailed_metrics", "xray_tracing", "consolidated_alarms"):
+    for switch in (
+        "api_detailed_metrics",
+        "xray_tracing",
+        "consolidated_alarms",
+        "compress_session_documents",
+    ):
         assert getattr(shape, switch) == context[switch] == getattr(StackConfig(), switch), switch
     assert Assumptions().delta_pull_minutes == context["location_delta_pull_minutes"]
     assert Assumptions().secret_cache_seconds == context.get(
@@ -207,6 +219,11 @@ def test_cli_prints_the_total_and_its_top_lines(capsys: pytest.CaptureFixture[st
     data: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert data["stack"]["api_detailed_metrics"] is True
     assert data["monthly_usd"] == round(estimate(MID_SIZE, StackShape(api_detailed_metrics=True)).total, 2)
+    assert main([*args, "--json", "--uncompressed-sessions"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["stack"]["compress_session_documents"] is False
+    shape = StackShape(compress_session_documents=False)
+    assert data["monthly_usd"] == round(estimate(MID_SIZE, shape).total, 2)
     assert math.isclose(sum(x["usd"] for x in data["lines"]), data["monthly_usd"], abs_tol=0.05)
     assert data["prices"] == {"region": "eu-central-1", "as_of": cost_model.PRICES_AS_OF}
 

@@ -97,6 +97,8 @@ def test_one_lambda_per_topology_function_arm64_untraced_by_default(
         assert function["Properties"]["Environment"]["Variables"]["SECRET_CACHE_S"] == "300"
         # Location documents by zstd (cdk.json location_doc_compression; docs/operations.md)
         assert function["Properties"]["Environment"]["Variables"]["LOCATION_DOC_COMPRESSION"] == "zstd"
+        # Session documents written compressed (cdk.json compress_session_documents, the default).
+        assert function["Properties"]["Environment"]["Variables"]["COMPRESS_SESSION_DOCUMENTS"] == "true"
 
 
 def test_each_function_role_holds_only_its_own_grants(synth: tuple[Any, Template, Path]) -> None:

@@ -42,6 +42,16 @@ def test_the_location_document_compression_reaches_the_functions() -> None:
     )
 
 
+def test_the_session_compression_switch_reaches_the_functions() -> None:
+    """On by default (the cost target); off for the first deployment of an upgrade from a release
+    that reads only JSON strings (docs/operations.md, "Upgrades")."""
+    assert config().function_environment()["COMPRESS_SESSION_DOCUMENTS"] == "true"
+    off = config(compress_session_documents=False).function_environment()
+    assert off["COMPRESS_SESSION_DOCUMENTS"] == "false"
+    with pytest.raises(ValueError, match="compress_session_documents"):
+        config(compress_session_documents="no")
+
+
 def test_token_organisation_settings_reach_the_functions() -> None:
     env = config(max_tokens_per_contract_id=25, allow_contract_id_change=True).function_environment()
     assert (env["MAX_TOKENS_PER_CONTRACT_ID"], env["ALLOW_CONTRACT_ID_CHANGE"]) == ("25", "true")

@@ -20,7 +20,7 @@ from roam_emp.admin_client import AdminClient, AdminError
 from roam_emp.config import settings
 from roam_emp.domain.forget import FORGOTTEN_EVENT, Forgetter, StillValidAtHub
 from roam_emp.domain.outbox import OutboxRelay
-from roam_emp.store import privacy
+from roam_emp.store import doc_codec
 from roam_emp.store.authorizations import AuthorizationStore
 from roam_emp.store.cdrs import CdrStore
 from roam_emp.store.commands import CommandStore
@@ -212,7 +212,7 @@ def items(table: str) -> list[dict[str, Any]]:
     looks inside them."""
     return [
         {
-            name: {"JSON": privacy.json_doc(item, name)} if "B" in value else value
+            name: {"JSON": doc_codec.loads(item, name)} if "B" in value else value
             for name, value in item.items()
         }
         for item in ddb().scan(TableName=table)["Items"]
@@ -317,9 +317,9 @@ def test_the_outbox_does_not_republish_a_forgotten_session(aws_mock: dict[str, s
 
     assert relay.translate(change(before, after)) == []
     # a later update of the forgotten session (a resend from the CPO) is news again, pseudonymised
-    doc = privacy.json_doc(after)
+    doc = doc_codec.loads(after)
     assert doc["kwh"] == 12.5
-    newer = {**after, "doc": privacy.packed({**doc, "kwh": 13.0}, after["doc"])}
+    newer = {**after, "doc": doc_codec.packed({**doc, "kwh": 13.0}, after["doc"])}
     ((detail_type, detail),) = relay.translate(change(after, newer))
     assert detail_type == "SessionUpdated" and detail["token_uid"].startswith("FORGOTTEN-")
 

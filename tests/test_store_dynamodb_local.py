@@ -142,7 +142,7 @@ def _noise(size: int, seed: int) -> str:
 def _cdr_with_packed_size(cdr: dict[str, Any], target: int) -> dict[str, Any]:
     """``cdr`` with a note that makes its stored (compressed) document just below ``target``:
     hex noise compresses to about half, so a few proportional steps find it."""
-    from roam_emp.store.cdrs import _pack
+    from roam_emp.store.doc_codec import pack as _pack
 
     noise = _noise(target * 3, 1)
     size = target * 2
@@ -220,7 +220,8 @@ def test_a_cdr_of_4_5_mb_is_kept_in_the_archive_with_a_pointer(backend: Backend)
 def test_a_cdr_just_inside_the_inline_bound_is_stored_in_the_item(backend: Backend) -> None:
     """INLINE_DOC_MAX (300,000 compressed bytes) plus the item's other attributes stays under
     both AWS's 409,600 and moto's 405,000 bytes."""
-    from roam_emp.store.cdrs import INLINE_DOC_MAX, _pack
+    from roam_emp.store.cdrs import INLINE_DOC_MAX
+    from roam_emp.store.doc_codec import pack as _pack
 
     store = _cdr_store(backend)
     seed = {

@@ -45,6 +45,9 @@ class Settings:
     authorizations_table: str
     token_push_queue_url: str
     sessions_table: str
+    # Write session documents zlib-compressed (cdk.json compress_session_documents); off, as a
+    # JSON string. Both forms are read either way (store/sessions.py; docs/operations.md).
+    compress_session_documents: bool
     commands_table: str
     cdrs_table: str
     cdr_archive_bucket: str
@@ -102,6 +105,7 @@ class Settings:
             authorizations_table=_env(env_names.AUTHORIZATIONS_TABLE, "roam-emp-authorizations"),
             token_push_queue_url=_env(env_names.TOKEN_PUSH_QUEUE_URL, ""),
             sessions_table=_env(env_names.SESSIONS_TABLE, "roam-emp-sessions"),
+            compress_session_documents=_env("COMPRESS_SESSION_DOCUMENTS", "true").lower() == "true",
             commands_table=_env(env_names.COMMANDS_TABLE, "roam-emp-commands"),
             cdrs_table=_env(env_names.CDRS_TABLE, "roam-emp-cdrs"),
             cdr_archive_bucket=_env(env_names.CDR_ARCHIVE_BUCKET, "roam-emp-cdr-archive"),

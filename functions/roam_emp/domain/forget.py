@@ -36,7 +36,7 @@ from ..ocpi.common import ci_key
 from ..ocpi.contract_id import contract_key
 from ..ocpi.enums import TokenType
 from ..ocpi.timestamps import format_timestamp, utcnow
-from ..store import privacy
+from ..store import doc_codec, privacy
 from ..store.bus import EventPublisher
 from ..store.dynamo import Item
 from ..store.tokens import TokenStore, token_key
@@ -186,7 +186,7 @@ class Forgetter:
             item = privacy.get(self.tokens_table, _token_item_key(key))
             if item:
                 doc = json.loads(item["doc"]["S"])
-                accepted = privacy.json_doc(item, "accepted")
+                accepted = doc_codec.loads(item, "accepted")
                 if accepted is None and item.get("push_state", {}).get("S") == "PUSHED":
                     accepted = doc  # stored before ``accepted`` was recorded (store/tokens.py)
                 found[key] = {**doc, "_accepted": accepted}
@@ -233,7 +233,7 @@ class Forgetter:
                 forgotten_at=mark["forgotten_at"],
                 remove=remove,
             )
-            doc = privacy.json_doc(item) or {}
+            doc = doc_codec.loads(item) or {}
             rewritten.add(str(doc.get("id") or doc.get("command_id") or item["pk"]["S"]))
             if counts is not None and "archive_key" in item:
                 counts["cdr_archive_bodies_kept"] += 1
@@ -242,16 +242,16 @@ class Forgetter:
     @staticmethod
     def _changes(item: Item, ids: Identifiers, pseudonym: str) -> dict[str, dict[str, Any]] | None:
         """The rewritten ``doc`` (and a CDR's ``facts``), or None when the item is not the driver's."""
-        doc = privacy.json_doc(item)
+        doc = doc_codec.loads(item)
         if doc is None:
             return None
         new_doc, replaced = pseudonymise(doc, ids, pseudonym)
         if not replaced:
             return None
-        changes = {"doc": privacy.packed(new_doc, item["doc"])}
-        facts = privacy.json_doc(item, "facts")
+        changes = {"doc": doc_codec.packed(new_doc, item["doc"])}
+        facts = doc_codec.loads(item, "facts")
         if facts is not None:
-            changes["facts"] = privacy.packed(pseudonymise(facts, ids, pseudonym)[0], item["facts"])
+            changes["facts"] = doc_codec.packed(pseudonymise(facts, ids, pseudonym)[0], item["facts"])
         return changes
 
 

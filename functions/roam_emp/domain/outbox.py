@@ -24,13 +24,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from ..config import Settings
+from ..store import doc_codec
 from ..store.bus import EventPublisher
 from ..store.cdrs import CDR_SK, CONFLICT_SK, CdrStore, cdr_key
-from ..store.compression import decompress
 from ..store.locations import STATUS_SK as LOCATION_STATUS_SK
 from ..store.locations import TARIFF_VERSION_PREFIX
 from ..store.privacy import FORGET_ID
-from ..store.streams import Change, Item, blob, change_from_record, number, text
+from ..store.streams import Change, Item, change_from_record, number, text
 from .cdr_enrichment import CdrEnricher
 from .event_batches import Event, Outgoing
 
@@ -38,15 +38,6 @@ logger = Logger(child=True)
 # In-process attempts per record before the record is handed back to the event source (which
 # retries from it, STREAM_CONSUMER.max_retries times): most AWS hiccups pass within a second.
 ATTEMPTS = 3
-
-
-def _doc_json(item: Item | None, name: str = "doc") -> Any:
-    if not item or name not in item:
-        return None
-    attribute = item[name]
-    if "B" in attribute:
-        return json.loads(decompress(blob(attribute)))  # zstd or zlib (store/compression.py)
-    return json.loads(attribute["S"])
 
 
 def _obj(doc: dict[str, Any], name: str) -> dict[str, Any]:
@@ -201,8 +192,8 @@ class OutboxRelay:
     # Sessions ----------------------------------------------------------------------------------
 
     def session_change(self, change: Change) -> list[Event]:
-        session = _doc_json(change.new)
-        if session is None or session == _doc_json(change.old):
+        session = doc_codec.loads(change.new)
+        if session is None or session == doc_codec.loads(change.old):
             return []  # removed, or written again unchanged (a resend)
         forgotten = text(change.new, FORGET_ID)
         if forgotten and forgotten != text(change.old, FORGET_ID):
@@ -250,8 +241,8 @@ class OutboxRelay:
 
     def command_change(self, change: Change) -> list[Event]:
         new, old = change.new, change.old
-        result = _doc_json(new, "result")
-        if result is None or (old is not None and _doc_json(old, "result") == result):
+        result = doc_codec.loads(new, "result")
+        if result is None or (old is not None and doc_codec.loads(old, "result") == result):
             return []
         source = text(new, "result_source")
         command_id = change.pk().removeprefix("CMD#")
@@ -276,7 +267,7 @@ class OutboxRelay:
             state == text(old, "push_state") and number(new, "version") == number(old, "version")
         ):
             return []
-        token = _doc_json(new) or {}
+        token = doc_codec.loads(new) or {}
         version = number(new, "version")
         detail = {
             "idempotency_key": "TokenPushStateChanged/"
@@ -319,7 +310,7 @@ class OutboxRelay:
         content_hash = text(new, "content_hash")
         if content_hash == text(old, "content_hash"):
             return []
-        location = _doc_json(new) or {}
+        location = doc_codec.loads(new) or {}
         operator = _obj(location, "operator")
         evses = [e for e in location.get("evses") or [] if isinstance(e, dict) and e.get("uid")]
         detail = {
@@ -359,7 +350,7 @@ class OutboxRelay:
         if old is not None and content_hash == text(old, "content_hash"):
             return None
         location_id = text(new, "location_id") or change.pk().removeprefix("LOC#")
-        listed = _doc_json(new, "evses")
+        listed = doc_codec.loads(new, "evses")
         evses = (
             [e for e in listed if isinstance(e, dict) and e.get("uid")] if isinstance(listed, list) else []
         )
@@ -379,7 +370,7 @@ class OutboxRelay:
         new, old = change.new, change.old
         if not change.sk().startswith(TARIFF_VERSION_PREFIX) or new is None or old is not None:
             return []
-        tariff = _doc_json(new) or {}
+        tariff = doc_codec.loads(new) or {}
         detail_type = "TariffAdded" if new.get("first_version", {}).get("BOOL", True) else "TariffChanged"
         detail = {
             "idempotency_key": f"{detail_type}/{tariff.get('id')}/{text(new, 'content_hash')}",

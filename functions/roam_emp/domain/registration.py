@@ -96,7 +96,11 @@ class Registrar:
         )
 
     def current_credentials(self, base_url: str) -> Credentials:
-        """GET credentials: our credentials as the caller (Plugsurfing) uses them."""
+        """GET credentials: our credentials with the token C this Lambda holds. The secret is
+        cached per Lambda for ``secret_cache_seconds`` (store/credentials.py): right after a
+        rotation on another Lambda, a caller still using the rotated-away token (accepted here
+        until the cache expires, docs/security.md) is answered that token; the new token forces a
+        fresh read and is answered itself."""
         tokens = self.vault.get()
         if not tokens.inbound:
             raise OcpiError(StatusCode.CLIENT_ERROR, "not registered", http_status=405)
@@ -283,7 +287,9 @@ class Registrar:
         return self.our_credentials(base_url, token_c)
 
     def accept_unregister(self) -> None:
-        """DELETE /credentials: end all communication; every inbound call now gets 401."""
+        """DELETE /credentials: end all communication. This Lambda drops its cached tokens at
+        once; other warm Lambdas keep accepting the old token for up to ``secret_cache_seconds``
+        (300 s by default: docs/security.md), then every inbound call gets 401."""
         if self.connections.get().status is not ConnectionStatus.REGISTERED:
             raise OcpiError(StatusCode.CLIENT_ERROR, "not registered", http_status=405)
         self.vault.put(HubTokens())

@@ -69,7 +69,7 @@ class SessionService:
 
     @classmethod
     def from_settings(cls, config: Settings) -> SessionService:
-        return cls(SessionStore(config.sessions_table))
+        return cls(SessionStore(config.sessions_table, compress=config.compress_session_documents))
 
     def put(
         self, country_code: str, party_id: str, session_id: str, body: Any, original_protocol: str | None

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import zlib
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
@@ -35,9 +34,8 @@ from botocore.exceptions import ClientError
 from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, utcnow
-from . import aws
+from . import aws, doc_codec
 from .dynamo import is_conditional_failure, query_index
-from .streams import blob
 
 CDR_SK = "CDR"
 CONFLICT_SK = "CONFLICT#"
@@ -84,10 +82,6 @@ def _key_part(value: Any) -> str:
     if _PLAIN_KEY_PART.fullmatch(text):
         return text
     return "h-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
-
-
-def _pack(doc: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode())
 
 
 class CdrStore:
@@ -148,7 +142,7 @@ class CdrStore:
             "received_at": {"S": format_timestamp(utcnow())},
             "enrich_round": {"N": "1"},
         }
-        packed = _pack(cdr)
+        packed = doc_codec.pack(cdr)
         if len(packed) <= INLINE_DOC_MAX:
             item["doc"] = {"B": packed}
         if isinstance(cdr.get("session_id"), str) and cdr["session_id"]:
@@ -192,7 +186,7 @@ class CdrStore:
     def doc_of(self, item: dict[str, Any]) -> dict[str, Any]:
         """The CDR as received, from the item or, for a CDR too large for an item, the archive."""
         if "doc" in item:
-            return json.loads(zlib.decompress(blob(item["doc"])))  # type: ignore[no-any-return]
+            return doc_codec.loads(item)  # type: ignore[no-any-return]
         archived = self.read_archive(item["archive_key"]["S"])
         if archived is None:  # the archive write of a later resend has not landed yet: retry
             raise LookupError(f"archive {item['archive_key']['S']} not written yet")

@@ -14,15 +14,11 @@ what it removed.
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
 from . import aws
-from .compression import decompress
 from .dynamo import Item, paginate
-from .streams import blob
 
 FORGET_ID = "forget_id"
 FORGOTTEN_AT = "forgotten_at"
@@ -32,21 +28,6 @@ def scan(table: str) -> Iterator[Item]:
     """Every item: DynamoDB's ``contains`` filter is case-sensitive and cannot look into compressed
     CDRs, and a filter saves no read capacity anyway; callers match in code."""
     yield from paginate("scan", TableName=table)
-
-
-def json_doc(item: Item, name: str = "doc") -> Any:
-    attribute = item.get(name)
-    if attribute is None:
-        return None
-    if "B" in attribute:
-        return json.loads(decompress(blob(attribute)))  # zstd or zlib (store/compression.py)
-    return json.loads(attribute["S"])
-
-
-def packed(doc: Any, like: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` in the attribute form of ``like`` (compressed binary or a JSON string)."""
-    text = json.dumps(doc, separators=(",", ":"))
-    return {"B": zlib.compress(text.encode())} if "B" in like else {"S": text}
 
 
 def rewrite(

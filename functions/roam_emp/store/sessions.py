@@ -12,25 +12,29 @@ Session ids, ``country_code`` and ``party_id`` are CiString (mod_sessions.asciid
 the key and the by_session_id index hold their ``ocpi.common.ci_key``, so a PUT of ``abc`` and a
 PATCH of ``ABC`` are one session; the document keeps the spelling Plugsurfing sent.
 
-The document is stored zlib-compressed (binary ``doc``), as CDRs and locations are: a session
-grows with every PATCH's charging periods, and is written on every PUT and PATCH and kept for a
-year, so its size is paid in write units and storage (issue 11, docs/cost.md: ~3 KB of JSON is
-~1 KB compressed). Items stored as a JSON string before are read as they are.
+The document is stored zlib-compressed (binary ``doc``, store/doc_codec.py), as CDRs and locations
+are, when ``compress_session_documents`` is on (cdk.json, the default): a session grows with every
+PATCH's charging periods, and is written on every PUT and PATCH and kept for a year, so its size is
+paid in write units and storage (issue 11, docs/cost.md: ~3 KB of JSON is ~1 KB compressed). Off,
+it is a JSON string, as releases before compression wrote and read it. Readers take both forms
+whatever the switch says, so a rollback of the code or of the switch never strands a session
+(expand/contract: docs/operations.md, "Upgrades").
+
+Compressed, DynamoDB's 400 KB item limit no longer bounds the JSON: a session that PATCHes keep
+growing could reach megabytes, which a GET could not answer (Lambda's 6 MB response) and every later
+PATCH and stream record would carry. ``DOC_JSON_MAX_BYTES`` bounds the JSON itself.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
 from datetime import datetime
 from typing import Any
 
 from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
-from . import aws
+from . import aws, doc_codec
 from .dynamo import query_index
-from .privacy import json_doc
 from .stamps import epoch_us, sortable
 from .tokens import token_key
 
@@ -39,6 +43,14 @@ _SK = "S"
 # ValidationException that would be a 503: a session beyond them can never be stored (issue 13).
 KEY_MAX_BYTES = 2048
 ITEM_MAX_BYTES = 400 * 1024
+# The document's JSON, compressed or not. A GET answers it inside the OCPI envelope, and API
+# Gateway's Lambda proxy carries that body as a JSON string within Lambda's response, which is at
+# most 6 MB (6,291,456 bytes). The envelope, the body's spacing and its quotes escaped in that
+# string make the response about a quarter larger than the stored JSON: ~5.3 MB at this bound
+# (tests/test_sessions_storage_limits.py measures it), 1 MB to spare; 5 MiB would make ~6.6 MB,
+# a GET that could never be answered. A real session is a few KB (a charging period every
+# few minutes of one charge); 4 MiB is ~24,000 charging periods of three dimensions each.
+DOC_JSON_MAX_BYTES = 4 * 1024 * 1024
 
 
 class StorageLimitExceeded(ValueError):
@@ -61,8 +73,18 @@ def _value_bytes(value: Any) -> int:
     return len(value) if isinstance(value, bytes) else len(str(value).encode())
 
 
-def _pack(session: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(session, separators=(",", ":")).encode())
+def _document(session: dict[str, Any], compress: bool) -> dict[str, Any]:
+    text = doc_codec.dumps(session)
+    if len(text) > DOC_JSON_MAX_BYTES:
+        raise StorageLimitExceeded(
+            f"the session is {len(text)} bytes of JSON (charging_periods: "
+            f"{_count(session.get('charging_periods'))}), our limit is {DOC_JSON_MAX_BYTES}"
+        )
+    return doc_codec.attribute(text, compress)
+
+
+def _count(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0
 
 
 def _key(country_code: str, party_id: str, session_id: str) -> dict[str, Any]:
@@ -71,8 +93,10 @@ def _key(country_code: str, party_id: str, session_id: str) -> dict[str, Any]:
 
 
 class SessionStore:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, *, compress: bool = True) -> None:
         self.table = table_name
+        # cdk.json compress_session_documents: the form written; both forms are always read.
+        self.compress = compress
 
     def get(self, country_code: str, party_id: str, session_id: str) -> dict[str, Any] | None:
         item = (
@@ -80,7 +104,7 @@ class SessionStore:
             .get_item(TableName=self.table, Key=_key(country_code, party_id, session_id), ConsistentRead=True)
             .get("Item")
         )
-        return json_doc(item) if item else None
+        return doc_codec.loads(item) if item else None
 
     def save(self, session: dict[str, Any], last_updated: datetime, original_protocol: str | None) -> bool:
         """Store unless what we hold is newer; False when the update was older (ignored). An
@@ -88,7 +112,7 @@ class SessionStore:
         Raises StorageLimitExceeded for a session DynamoDB cannot hold."""
         item: dict[str, Any] = {
             **_key(session["country_code"], session["party_id"], session["id"]),
-            "doc": {"B": _pack(session)},
+            "doc": _document(session, self.compress),
             "last_updated": {"S": sortable(last_updated)},
             "updated_us": {"N": str(epoch_us(last_updated))},
             "status": {"S": escape_lone_surrogates(str(session.get("status", "")))},
@@ -130,7 +154,7 @@ class SessionStore:
             )
             if item:
                 return {
-                    "session": json_doc(item),
+                    "session": doc_codec.loads(item),
                     "x_original_protocol": item.get("x_original_protocol", {}).get("S"),
                 }
         return None
