@@ -5,6 +5,8 @@ their billed size, and the rules a write of a status item or of a tariff's curre
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -212,4 +214,19 @@ def status_item(item: IncomingLocation, base_hash: str) -> Item:
         "last_updated_ms": {"N": str(epoch_us(change.last_updated) // 1000)},
         "evse_statuses": {"S": _statuses_json(change.evse_statuses)},
         "evses": {"S": dumps(evses)},
+    }
+
+
+def _pack(doc: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode(), 6)
+
+
+def tariff_record(tariff_id: str, tariff: dict[str, Any], content_hash: str) -> Item:
+    """A tariff item's attributes, its key left to the writer: the version (``V#<hash>``) and,
+    when it is the later one, the current item (``T``) hold the same (item layout)."""
+    return {
+        "tariff_id": {"S": tariff_id},
+        "content_hash": {"S": content_hash},
+        "last_updated": {"S": str(tariff.get("last_updated", ""))},
+        "doc": {"B": _pack(tariff)},
     }

@@ -1,9 +1,11 @@
 """What every reader of the locations table applies, with no I/O: a status item overlays the
-location item it was written on, and only that one (the item layout: ``store/locations.py``)."""
+location item it was written on, and only that one (the item layout: ``store/locations.py``), in
+the document a reader gets and in the hashes change detection compares with."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from .dynamo import Item
@@ -55,3 +57,27 @@ def _connectors(doc: dict[str, Any]) -> list[dict[str, Any]]:
         for connector in evse["connectors"]
         if isinstance(connector, dict)
     ]
+
+
+@dataclass(frozen=True)
+class StoredHashes:
+    """What change detection compares with. ``content_hash``: the applying status item's, else
+    the location item's; ``base_hash``: the location item's (what a status item is written on);
+    ``status_base``: the stored status item's ``base_hash``, applying or not (None: none)."""
+
+    content_hash: str
+    shape_hash: str | None  # None: stored before shape hashes existed (the next change rewrites)
+    base_hash: str
+    status_base: str | None = None
+
+
+def stored_hashes_of(location: Item, status: Item | None) -> StoredHashes:
+    """What change detection compares with, from a location's location item and status item."""
+    base = location["content_hash"]["S"]
+    applying = _applying(location, status)
+    return StoredHashes(
+        content_hash=applying["content_hash"]["S"] if applying is not None else base,
+        shape_hash=_text(location, "shape_hash"),
+        base_hash=base,
+        status_base=_text(status, "base_hash"),
+    )

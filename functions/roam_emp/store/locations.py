@@ -46,7 +46,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,6 +75,7 @@ from .location_items import (
     _later,
     _location_pk,
     tariff_key,
+    tariff_record,
     tariff_version_key,
 )
 from .location_items import STATUS_SK as STATUS_SK
@@ -86,32 +86,16 @@ from .location_items import item_bytes as item_bytes
 from .location_items import location_record as location_record
 from .location_items import status_item as status_item
 from .location_items import status_key as status_key
-from .location_overlay import _applying, _by_sk, _connectors, _overlay, _text
+from .location_overlay import StoredHashes, _applying, _by_sk, _connectors, _overlay, stored_hashes_of
 from .lookups import LOCATION_SK, location_country
 from .lookups import location_key as location_key
 
 logger = Logger(child=True)
 
 
-def _pack(doc: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode(), 6)
-
-
 def _unpack(blob: Any) -> dict[str, Any]:
     data = blob.value if hasattr(blob, "value") else blob
     return json.loads(decompress(data))  # type: ignore[no-any-return]
-
-
-@dataclass(frozen=True)
-class StoredHashes:
-    """What change detection compares with. ``content_hash``: the applying status item's, else
-    the location item's; ``base_hash``: the location item's (what a status item is written on);
-    ``status_base``: the stored status item's ``base_hash``, applying or not (None: none)."""
-
-    content_hash: str
-    shape_hash: str | None  # None: stored before shape hashes existed (the next change rewrites)
-    base_hash: str
-    status_base: str | None = None
 
 
 @dataclass
@@ -169,14 +153,7 @@ class LocationCache:
             location, status = parts.get(LOCATION_SK), parts.get(STATUS_SK)
             if location is None or "location_id" not in location:
                 continue
-            base = location["content_hash"]["S"]
-            applying = _applying(location, status)
-            hashes[ci_key(location["location_id"]["S"])] = StoredHashes(
-                content_hash=applying["content_hash"]["S"] if applying is not None else base,
-                shape_hash=_text(location, "shape_hash"),
-                base_hash=base,
-                status_base=_text(status, "base_hash"),
-            )
+            hashes[ci_key(location["location_id"]["S"])] = stored_hashes_of(location, status)
         return hashes
 
     def upsert(
@@ -309,12 +286,7 @@ class LocationCache:
             if tariff_id in known:
                 self._known_tariffs.add((tariff_id, content_hash))
                 continue
-            record: Item = {
-                "tariff_id": {"S": tariff_id},
-                "content_hash": {"S": content_hash},
-                "last_updated": {"S": str(tariff.get("last_updated", ""))},
-                "doc": {"B": _pack(tariff)},
-            }
+            record = tariff_record(tariff_id, tariff, content_hash)
             puts.append(
                 {
                     **tariff_version_key(tariff_id, content_hash),
