@@ -148,24 +148,26 @@ def parse_cost() -> dict[str, Any]:
     from roam_emp.ocpi.timestamps import format_timestamp
     from roam_emp.simulator.network import Network
     from roam_emp.store.compression import ZLIB, ZSTD, ZSTD_LEVEL, zstd_compress
-    from roam_emp.store.locations import (
+    from roam_emp.store.location_encoding import (
         DOC_COMPRESSION,
         DOC_COMPRESSION_TIGHT,
-        IncomingLocation,
         _digest,
         _shape,
         _split_tariffs,
-        _summary,
         canonical_hash,
         compress_doc,
         encode,
         finite_numbers,
-        item_bytes,
         legacy_canonical,
-        location_key,
+    )
+    from roam_emp.store.location_items import (
+        IncomingLocation,
+        _summary,
+        item_bytes,
         location_record,
         status_item,
     )
+    from roam_emp.store.lookups import location_key
 
     network = Network(size=250, seed=3)
     page = [network.locations[i] for i in sorted(network.locations)]

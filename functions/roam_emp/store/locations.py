@@ -35,6 +35,10 @@ Item layout of the locations table (``pk`` / ``sk``):
   full change writes a location item with another content hash, which voids it with no write of
   its own). Neither index keys on its attributes.
 - ``TRF#<id>`` / ``T`` and ``TRF#<id>`` / ``V#<hash>``: tariffs, current and each version.
+
+This module does the I/O. With no I/O: the encoding and hashes in store/location_encoding.py, the
+keys, the location and status items and the rules of their writes in store/location_items.py, and
+what every reader applies (a status item's overlay) in store/location_overlay.py.
 """
 
 from __future__ import annotations
@@ -42,186 +46,56 @@ from __future__ import annotations
 import base64
 import json
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from ..ocpi.common import ci_key
-from ..ocpi.jsondoc import dumps, escape_lone_surrogates
-from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws
 from .compression import ZSTD, decompress
 from .dynamo import Item, batch_get, batch_write, is_conditional_failure, paginate
 
-# The encoding lives in location_encoding.py; its names stay importable from here.
-from .location_encoding import DOC_COMPRESSION as DOC_COMPRESSION
-from .location_encoding import DOC_COMPRESSION_TIGHT as DOC_COMPRESSION_TIGHT
-from .location_encoding import VOLATILE_EVSE_FIELDS as VOLATILE_EVSE_FIELDS
-from .location_encoding import Encoded as Encoded
+# The encoding (location_encoding.py) and the items (location_items.py) have modules of their own,
+# with no I/O; the names imported from here stay importable from here.
 from .location_encoding import _digest as _digest
-from .location_encoding import _shape as _shape
-from .location_encoding import _split_tariffs as _split_tariffs
 from .location_encoding import canonical as canonical
 from .location_encoding import canonical_hash as canonical_hash
-from .location_encoding import compact_json
 from .location_encoding import compress_doc as compress_doc
 from .location_encoding import encode as encode
 from .location_encoding import finite_numbers as finite_numbers
 from .location_encoding import legacy_canonical as legacy_canonical
-from .lookups import LOCATION_SK as LOCATION_SK
-from .lookups import location_country
+from .location_items import (
+    _STATUS_CONDITION,
+    FUTURE_TOLERANCE_MS,
+    TARIFF_SK,
+    _later,
+    _location_pk,
+    tariff_key,
+    tariff_record,
+    tariff_version_key,
+)
+from .location_items import STATUS_SK as STATUS_SK
+from .location_items import TARIFF_VERSION_PREFIX as TARIFF_VERSION_PREFIX
+from .location_items import IncomingLocation as IncomingLocation
+from .location_items import StatusChange as StatusChange
+from .location_items import item_bytes as item_bytes
+from .location_items import location_record as location_record
+from .location_items import status_item as status_item
+from .location_items import status_key as status_key
+from .location_overlay import StoredHashes, _applying, _by_sk, _connectors, _overlay, stored_hashes_of
+from .lookups import LOCATION_SK, location_country
 from .lookups import location_key as location_key
-from .stamps import epoch_us
-
-if TYPE_CHECKING:
-    # Only the pull builds Locations; the authorize path reads one attribute by key and must not
-    # pay for the Location/Tariff models' import on its cold start (issue 11).
-    from ..ocpi.locations import Location
 
 logger = Logger(child=True)
-
-STATUS_SK = "S"  # the latest status-only change on top of the location item (module docstring)
-TARIFF_SK = "T"  # the current version of a tariff id
-TARIFF_VERSION_PREFIX = "V#"  # every version received, by content hash
-
-
-def _pack(doc: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode(), 6)
 
 
 def _unpack(blob: Any) -> dict[str, Any]:
     data = blob.value if hasattr(blob, "value") else blob
     return json.loads(decompress(data))  # type: ignore[no-any-return]
-
-
-def _location_pk(location_id: str) -> str:
-    return str(location_key(location_id)["pk"]["S"])
-
-
-def status_key(location_id: str) -> Item:
-    return {"pk": {"S": _location_pk(location_id)}, "sk": {"S": STATUS_SK}}
-
-
-def tariff_key(tariff_id: str) -> Item:
-    return {"pk": {"S": f"TRF#{tariff_id}"}, "sk": {"S": TARIFF_SK}}
-
-
-def tariff_version_key(tariff_id: str, content_hash: str) -> Item:
-    return {"pk": {"S": f"TRF#{tariff_id}"}, "sk": {"S": f"{TARIFF_VERSION_PREFIX}{content_hash}"}}
-
-
-def _later(candidate: str, stored: str) -> bool:
-    """Whether ``candidate`` is a later ``last_updated`` than ``stored`` (as times: issue 10)."""
-    try:
-        new = parse_timestamp(candidate)
-    except ValueError:
-        return False  # an unreadable stamp never displaces a readable one
-    try:
-        return new > parse_timestamp(stored)
-    except ValueError:
-        return True
-
-
-@dataclass
-class StatusChange:
-    """A status-only change, its values validated (domain/location_pull.py): the new
-    ``last_updated`` and each EVSE's status."""
-
-    last_updated: datetime
-    evse_statuses: list[str]
-
-
-# A validated location's fields by name, as ``ocpi.leniency.check_inbound`` gives them (what
-# ``Location.model_dump()`` gives): the store reads a few of them and keeps the raw JSON.
-LocationFields = dict[str, Any]
-
-
-@dataclass
-class IncomingLocation:
-    """One location of a page: validated (``location``: its fields, or a Location), or a
-    status-only change (``status_change``: the rest is byte for byte what is stored), with the
-    raw JSON it came in."""
-
-    location: LocationFields | Location | None
-    raw: dict[str, Any]
-    encoded: Encoded | None = None
-    status_change: StatusChange | None = None
-
-    def __post_init__(self) -> None:
-        self.encoded = self.encoded or encode(self.raw)
-        if self.location is None and self.status_change is None:
-            raise ValueError("an incoming location is validated or a status-only change")
-        if self.location is not None:
-            self.location = _fields(self.location)  # one form for the store: the fields by name
-
-    @property
-    def fields(self) -> LocationFields | None:
-        return None if self.location is None else _fields(self.location)
-
-    @property
-    def id(self) -> str:
-        return str(self.fields["id"]) if self.fields is not None else self.stored.location_id
-
-    @property
-    def stored(self) -> Encoded:
-        assert self.encoded is not None
-        return self.encoded
-
-    @property
-    def content_hash(self) -> str:
-        return self.stored.content_hash
-
-
-@dataclass(frozen=True)
-class StoredHashes:
-    """What change detection compares with. ``content_hash``: the applying status item's, else
-    the location item's; ``base_hash``: the location item's (what a status item is written on);
-    ``status_base``: the stored status item's ``base_hash``, applying or not (None: none)."""
-
-    content_hash: str
-    shape_hash: str | None  # None: stored before shape hashes existed (the next change rewrites)
-    base_hash: str
-    status_base: str | None = None
-
-
-def _text(item: Item | None, name: str) -> str | None:
-    value = (item or {}).get(name, {}).get("S")
-    return value if isinstance(value, str) else None
-
-
-def _applying(location: Item, status: Item | None) -> Item | None:
-    """The status item if it was written on this very location item (module docstring)."""
-    base = _text(status, "base_hash")
-    return status if base is not None and base == _text(location, "content_hash") else None
-
-
-def _by_sk(items: list[Item]) -> dict[str, dict[str, Item]]:
-    """Items of the locations table by partition key, then sort key."""
-    parts: dict[str, dict[str, Item]] = {}
-    for item in items:
-        parts.setdefault(item["pk"]["S"], {})[item["sk"]["S"]] = item
-    return parts
-
-
-def _overlay(doc: dict[str, Any], status: Item) -> None:
-    """The applying status item's statuses and stamps into the stored document. The shape is the
-    one the status item was written on, so its EVSEs are the document's, in order; each is
-    matched by ``uid`` too, in case."""
-    doc["last_updated"] = status["last_updated"]["S"]
-    evses = doc.get("evses")
-    if not isinstance(evses, list):
-        return
-    for evse, new in zip(evses, json.loads(status["evses"]["S"]), strict=False):
-        if isinstance(evse, dict) and isinstance(new, dict) and evse.get("uid") == new.get("uid"):
-            for name in VOLATILE_EVSE_FIELDS:
-                if name in new:
-                    evse[name] = new[name]
 
 
 @dataclass
@@ -236,131 +110,8 @@ class UpsertResult:
     changed_tariffs: list[str] = field(default_factory=list)
 
 
-def item_bytes(item: Item) -> int:
-    """An item's size as DynamoDB bills a write (1 write unit per started KB): each attribute's
-    name and value in UTF-8 (string and binary values: what a location item holds)."""
-    binary = 0
-    texts = list(item)
-    for value in item.values():
-        if "B" in value:
-            binary += len(value["B"])
-        else:
-            texts.append(value["S"])
-    text = "".join(texts)
-    # surrogatepass: a lone surrogate kept as received (ocpi/leniency.py) is sized, not refused
-    return binary + (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass")))
-
-
-def _statuses_json(statuses: list[str]) -> str:
-    """The EVSE count per status, the way the admin API's summaries show it."""
-    counts: dict[str, int] = {}
-    for status in statuses:
-        if status == "REMOVED":
-            continue  # spec mod_locations, Status: REMOVED is an EVSE that no longer exists
-        counts[status] = counts.get(status, 0) + 1
-    return compact_json(counts)
-
-
 # Status items of a page, a few at a time (each is one PutItem round trip).
 _WRITERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="location-status")
-
-
-# A status item is written unless a later one on the same location item is stored: no status
-# item, one on another location item (void), or one not later than this change (stamps compared
-# as numbers, never as strings: issue 10). A stored stamp further in the future than a clock may
-# be off (a CPO's clock bug) orders nothing: without that, one wrong stamp would freeze the
-# location's statuses until its shape changed, every later change refused as older.
-_STATUS_CONDITION = (
-    "attribute_not_exists(pk) OR base_hash <> :base OR last_updated_ms <= :ms OR last_updated_ms > :future"
-)
-FUTURE_TOLERANCE_MS = 5 * 60 * 1000
-
-
-def _fields(location: LocationFields | Location) -> LocationFields:
-    return location if isinstance(location, dict) else location.model_dump()
-
-
-def _summary(location: LocationFields | Location) -> str:
-    """What the two indexes project: nothing a status change touches (the EVSE status counts and
-    ``last_updated`` are attributes of their own, read back by :meth:`LocationCache.query`), so a
-    status-only change rewrites no index (issue 11)."""
-    fields = _fields(location)
-    operator, allowed = fields.get("operator"), fields.get("publish_allowed_to")
-    return compact_json(
-        {
-            "id": fields["id"],
-            "name": fields.get("name"),
-            # spec mod_locations, Location: whether (and to whom) the location may be shown; each
-            # PublishTokenType as OCPI JSON (its string fields, none null: to_json_dict's form).
-            "publish": fields["publish"],
-            "publish_allowed_to": [{k: v for k, v in p.items() if v is not None} for p in allowed]
-            if allowed
-            else None,
-            "operator": operator["name"] if operator else None,
-            "party": f"{fields['country_code']}*{fields['party_id']}",
-            "country": fields["country"],
-            "city": fields["city"],
-        }
-    )
-
-
-def location_record(location: LocationFields | Location, encoded: Encoded, codec: str = ZSTD) -> Item:
-    """The location item of a new location or a new shape (module docstring), its document
-    compressed by ``codec`` for the write units of the item as a whole (``compress_doc``)."""
-    fields = _fields(location)
-    operator = fields.get("operator")
-    record: Item = {
-        **location_key(fields["id"]),
-        "location_id": {"S": fields["id"]},
-        "party_key": {"S": f"{fields['country_code']}*{fields['party_id']}"},
-        "country": {"S": fields["country"]},
-        "content_hash": {"S": encoded.content_hash},
-        "shape_hash": {"S": encoded.shape_hash},
-        "last_updated": {"S": format_timestamp(fields["last_updated"])},
-        "evse_statuses": {"S": _statuses_json([e["status"] for e in fields.get("evses") or []])},
-        "summary": {"S": _summary(fields)},
-    }
-    if operator and operator.get("name"):
-        record["operator_name"] = {"S": operator["name"]}
-    record["doc"] = {"B": encoded.doc_blob(item_bytes(record) + len("doc"), codec)}
-    return record
-
-
-def status_item(item: IncomingLocation, base_hash: str) -> Item:
-    """The status item of a status-only change, written on the location item whose content hash
-    is ``base_hash`` (module docstring)."""
-    change = item.status_change
-    assert change is not None
-    encoded = item.stored
-    evses = [
-        {"uid": e.get("uid"), "status": e.get("status"), "last_updated": e.get("last_updated")}
-        for e in item.raw.get("evses") or []
-        if isinstance(e, dict)
-    ]
-    return {
-        **status_key(item.id),
-        "location_id": {"S": escape_lone_surrogates(item.id)},
-        "base_hash": {"S": base_hash},
-        "shape_hash": {"S": encoded.shape_hash},
-        "content_hash": {"S": encoded.content_hash},
-        "last_updated": {"S": format_timestamp(change.last_updated)},
-        "last_updated_ms": {"N": str(epoch_us(change.last_updated) // 1000)},
-        "evse_statuses": {"S": _statuses_json(change.evse_statuses)},
-        "evses": {"S": dumps(evses)},
-    }
-
-
-def _connectors(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The stored document's connectors; EVSEs and connectors that are not objects (kept as
-    received: a malformed optional part, ocpi/leniency.py) are passed over, not read."""
-    evses = doc.get("evses")
-    return [
-        connector
-        for evse in (evses if isinstance(evses, list) else [])
-        if isinstance(evse, dict) and isinstance(evse.get("connectors"), list)
-        for connector in evse["connectors"]
-        if isinstance(connector, dict)
-    ]
 
 
 class LocationCache:
@@ -402,14 +153,7 @@ class LocationCache:
             location, status = parts.get(LOCATION_SK), parts.get(STATUS_SK)
             if location is None or "location_id" not in location:
                 continue
-            base = location["content_hash"]["S"]
-            applying = _applying(location, status)
-            hashes[ci_key(location["location_id"]["S"])] = StoredHashes(
-                content_hash=applying["content_hash"]["S"] if applying is not None else base,
-                shape_hash=_text(location, "shape_hash"),
-                base_hash=base,
-                status_base=_text(status, "base_hash"),
-            )
+            hashes[ci_key(location["location_id"]["S"])] = stored_hashes_of(location, status)
         return hashes
 
     def upsert(
@@ -542,12 +286,7 @@ class LocationCache:
             if tariff_id in known:
                 self._known_tariffs.add((tariff_id, content_hash))
                 continue
-            record: Item = {
-                "tariff_id": {"S": tariff_id},
-                "content_hash": {"S": content_hash},
-                "last_updated": {"S": str(tariff.get("last_updated", ""))},
-                "doc": {"B": _pack(tariff)},
-            }
+            record = tariff_record(tariff_id, tariff, content_hash)
             puts.append(
                 {
                     **tariff_version_key(tariff_id, content_hash),
