@@ -148,6 +148,7 @@ def parse_cost() -> dict[str, Any]:
     from roam_emp.ocpi.timestamps import format_timestamp
     from roam_emp.simulator.network import Network
     from roam_emp.store.compression import ZLIB, ZSTD, ZSTD_LEVEL, zstd_compress
+    from roam_emp.store.dynamo import item_bytes
     from roam_emp.store.location_encoding import (
         DOC_COMPRESSION,
         DOC_COMPRESSION_TIGHT,
@@ -163,7 +164,6 @@ def parse_cost() -> dict[str, Any]:
     from roam_emp.store.location_items import (
         IncomingLocation,
         _summary,
-        item_bytes,
         location_record,
         status_item,
     )

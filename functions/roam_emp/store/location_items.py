@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..ocpi.jsondoc import dumps, escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from .compression import ZSTD
-from .dynamo import Item
+from .dynamo import Item, item_bytes
 from .location_encoding import Encoded, compact_json, encode
 from .lookups import location_key
 from .stamps import epoch_us
@@ -105,21 +105,6 @@ class IncomingLocation:
     @property
     def content_hash(self) -> str:
         return self.stored.content_hash
-
-
-def item_bytes(item: Item) -> int:
-    """An item's size as DynamoDB bills a write (1 write unit per started KB): each attribute's
-    name and value in UTF-8 (string and binary values: what a location item holds)."""
-    binary = 0
-    texts = list(item)
-    for value in item.values():
-        if "B" in value:
-            binary += len(value["B"])
-        else:
-            texts.append(value["S"])
-    text = "".join(texts)
-    # surrogatepass: a lone surrogate kept as received (ocpi/leniency.py) is sized, not refused
-    return binary + (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass")))
 
 
 def _statuses_json(statuses: list[str]) -> str:

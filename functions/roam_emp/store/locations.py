@@ -58,6 +58,7 @@ from ..ocpi.common import ci_key
 from . import aws
 from .compression import ZSTD, decompress
 from .dynamo import Item, batch_get, batch_write, is_conditional_failure, paginate
+from .dynamo import item_bytes as item_bytes
 
 # The encoding (location_encoding.py) and the items (location_items.py) have modules of their own,
 # with no I/O; the names imported from here stay importable from here.
@@ -82,7 +83,6 @@ from .location_items import STATUS_SK as STATUS_SK
 from .location_items import TARIFF_VERSION_PREFIX as TARIFF_VERSION_PREFIX
 from .location_items import IncomingLocation as IncomingLocation
 from .location_items import StatusChange as StatusChange
-from .location_items import item_bytes as item_bytes
 from .location_items import location_record as location_record
 from .location_items import status_item as status_item
 from .location_items import status_key as status_key

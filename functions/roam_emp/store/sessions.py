@@ -34,7 +34,7 @@ from ..ocpi.common import ci_key
 from ..ocpi.jsondoc import escape_lone_surrogates
 from ..ocpi.timestamps import format_timestamp, parse_timestamp
 from . import aws, doc_codec
-from .dynamo import query_index
+from .dynamo import item_bytes, query_index
 from .stamps import epoch_us, sortable
 from .tokens import token_key
 
@@ -64,13 +64,9 @@ def _check_limits(item: dict[str, Any]) -> None:
                 f"{'the session key' if name == 'pk' else name} exceeds DynamoDB's key limit of "
                 f"{KEY_MAX_BYTES} bytes"
             )
-    size = sum(len(name) + _value_bytes(next(iter(value.values()))) for name, value in item.items())
+    size = item_bytes(item)
     if size > ITEM_MAX_BYTES:
         raise StorageLimitExceeded(f"the session is {size} bytes, DynamoDB's item limit is {ITEM_MAX_BYTES}")
-
-
-def _value_bytes(value: Any) -> int:
-    return len(value) if isinstance(value, bytes) else len(str(value).encode())
 
 
 def _document(session: dict[str, Any], compress: bool) -> dict[str, Any]:
